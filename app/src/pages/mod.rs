@@ -1,0 +1,4 @@
+//! One page component per file.
+
+pub mod home;
+pub mod not_found;

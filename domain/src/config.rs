@@ -1,0 +1,356 @@
+//! The process configuration: one typed struct, layered defaults → optional TOML file
+//! (`CONFIG_FILE`) → environment (with `.env` for local development), validated once at start-up.
+//! Every problem is reported as one line naming the setting and what it expects.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use url::Url;
+
+use crate::secret::Secret;
+
+/// Every setting the process reads, with its default and what it expects. The README's
+/// configuration table mirrors this list; `config::tests::readme_lists_every_setting` keeps them in step.
+pub const SETTINGS: &[Setting] = &[
+    Setting::new("APP_NAME", Some("SignalDesk"), "product name shown in pages and titles"),
+    Setting::new("BIND_ADDR", Some("127.0.0.1:3000"), "address:port the web server listens on"),
+    Setting::new("PUBLIC_URL", None, "absolute URL customers use (http[s]://host[:port]); defaults to http://BIND_ADDR"),
+    Setting::new("DATABASE_URL", None, "postgres://user:pass@host/db, or sqlite://path; unset = SQLite file in DATA_DIR"),
+    Setting::new("DATA_DIR", Some("data"), "directory for the default SQLite database"),
+    Setting::new("DATABASE_POOL_SIZE", None, "maximum database connections (default 4 on SQLite, 10 on PostgreSQL)"),
+    Setting::new("RUN_MIGRATIONS", Some("true"), "apply pending migrations at start-up (true/false)"),
+    Setting::new("SITE_ROOT", Some("target/site"), "directory with the built site (pkg/, CSS, static files)"),
+    Setting::new("LOG_FORMAT", Some("text"), "text or json"),
+    Setting::new("DISCORD_BOT_TOKEN", None, "bot token; the bot stays idle without it"),
+];
+
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+}
+
+impl Setting {
+    const fn new(name: &'static str, default: Option<&'static str>, help: &'static str) -> Self {
+        Self { name, default, help }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("configuration error: {var}: expected {expected}, got {got}")]
+    Invalid {
+        var: &'static str,
+        expected: &'static str,
+        /// What was found, already made safe to print (never a secret).
+        got: String,
+    },
+    #[error("configuration error: CONFIG_FILE {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the data lives. The URL of PostgreSQL carries a password, so it stays a `Secret`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Sqlite { path: PathBuf },
+    Postgres { url: Secret<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub app_name: String,
+    pub bind_addr: SocketAddr,
+    pub public_url: Url,
+    pub database: DatabaseTarget,
+    pub pool_size: u32,
+    pub run_migrations: bool,
+    pub site_root: PathBuf,
+    pub log_format: LogFormat,
+    pub discord_bot_token: Option<Secret<String>>,
+}
+
+impl Config {
+    /// Loads `.env` (never overriding the real environment), then `CONFIG_FILE`, then the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        // A missing .env is the normal case outside local development.
+        let _ = dotenvy::dotenv();
+        let file = match std::env::var("CONFIG_FILE") {
+            Ok(path) if !path.is_empty() => read_file(Path::new(&path))?,
+            _ => BTreeMap::new(),
+        };
+        Self::from_sources(&file, |name| std::env::var(name).ok())
+    }
+
+    /// The pure part of loading, for tests: file values first, then `env` overrides them.
+    pub fn from_sources(
+        file: &BTreeMap<String, String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| -> Option<String> {
+            let setting = SETTINGS.iter().find(|s| s.name == name).expect("known setting");
+            env(name)
+                .or_else(|| file.get(name).cloned())
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| setting.default.map(str::to_owned))
+        };
+
+        let app_name = get("APP_NAME").unwrap_or_default().trim().to_owned();
+        if app_name.chars().count() > 64 {
+            return Err(invalid("APP_NAME", "at most 64 characters", format!("{} characters", app_name.chars().count())));
+        }
+
+        // cargo-leptos passes the address it serves on as LEPTOS_SITE_ADDR; honour it when
+        // BIND_ADDR is not set explicitly so `cargo leptos watch` just works.
+        let bind_raw = env("BIND_ADDR")
+            .or_else(|| file.get("BIND_ADDR").cloned())
+            .or_else(|| env("LEPTOS_SITE_ADDR"))
+            .unwrap_or_else(|| "127.0.0.1:3000".into());
+        let bind_addr: SocketAddr = bind_raw
+            .trim()
+            .parse()
+            .map_err(|_| invalid("BIND_ADDR", "an address:port such as 127.0.0.1:3000", quoted(&bind_raw)))?;
+
+        let public_url = match get("PUBLIC_URL") {
+            Some(raw) => parse_public_url(&raw)?,
+            None => Url::parse(&format!("http://{bind_addr}")).expect("socket address forms a URL"),
+        };
+
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_default());
+        let database = match get("DATABASE_URL") {
+            None => DatabaseTarget::Sqlite { path: data_dir.join("signaldesk.db") },
+            Some(raw) => parse_database_url(raw.trim())?,
+        };
+
+        let pool_size = match get("DATABASE_POOL_SIZE") {
+            None => match database {
+                DatabaseTarget::Sqlite { .. } => 4,
+                DatabaseTarget::Postgres { .. } => 10,
+            },
+            Some(raw) => raw
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .ok_or_else(|| invalid("DATABASE_POOL_SIZE", "a whole number from 1 to 500", quoted(&raw)))?,
+        };
+
+        let run_migrations = parse_bool("RUN_MIGRATIONS", &get("RUN_MIGRATIONS").unwrap_or_default())?;
+
+        let site_root = PathBuf::from(
+            env("SITE_ROOT")
+                .or_else(|| file.get("SITE_ROOT").cloned())
+                .or_else(|| env("LEPTOS_SITE_ROOT"))
+                .unwrap_or_else(|| "target/site".into()),
+        );
+
+        let log_format = match get("LOG_FORMAT").unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(invalid("LOG_FORMAT", "text or json", quoted(other))),
+        };
+
+        let discord_bot_token = get("DISCORD_BOT_TOKEN").map(|t| Secret::new(t.trim().to_owned()));
+
+        Ok(Self {
+            app_name,
+            bind_addr,
+            public_url,
+            database,
+            pool_size,
+            run_migrations,
+            site_root,
+            log_format,
+            discord_bot_token,
+        })
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+fn invalid(var: &'static str, expected: &'static str, got: String) -> ConfigError {
+    ConfigError::Invalid { var, expected, got }
+}
+
+fn quoted(value: &str) -> String {
+    // Bounded so a pasted blob cannot flood the one error line.
+    let short: String = value.chars().take(80).collect();
+    format!("{short:?}")
+}
+
+fn parse_bool(var: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(invalid(var, "true or false", quoted(raw))),
+    }
+}
+
+fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    const EXPECTED: &str = "an absolute http:// or https:// URL such as https://signals.example.com";
+    let url = Url::parse(raw.trim()).map_err(|_| invalid("PUBLIC_URL", EXPECTED, quoted(raw)))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("PUBLIC_URL", EXPECTED, quoted(raw)));
+    }
+    Ok(url)
+}
+
+/// Accepts PostgreSQL and SQLite URLs. Error messages show the scheme at most: the rest may hold a password.
+fn parse_database_url(raw: &str) -> Result<DatabaseTarget, ConfigError> {
+    const EXPECTED: &str = "postgres://user:password@host:port/database or sqlite://path/to/file.db";
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return Err(invalid("DATABASE_URL", EXPECTED, "a value without a scheme".into()));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "postgres" | "postgresql" => {
+            let url = Url::parse(raw).map_err(|e| invalid("DATABASE_URL", EXPECTED, format!("an unparseable postgres URL ({e})")))?;
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(invalid("DATABASE_URL", EXPECTED, "a postgres URL without a host".into()));
+            }
+            if url.path().trim_start_matches('/').is_empty() {
+                return Err(invalid("DATABASE_URL", EXPECTED, "a postgres URL without a database name".into()));
+            }
+            Ok(DatabaseTarget::Postgres { url: Secret::new(raw.to_owned()) })
+        }
+        "sqlite" => {
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() || path == ":memory:" {
+                return Err(invalid("DATABASE_URL", "a SQLite file path (in-memory databases lose every signal on restart)", quoted(raw)));
+            }
+            Ok(DatabaseTarget::Sqlite { path: PathBuf::from(path) })
+        }
+        _ => Err(invalid("DATABASE_URL", EXPECTED, format!("scheme {scheme:?}"))),
+    }
+}
+
+/// Reads the optional TOML file. Keys are the setting names, in any case; unknown keys are
+/// errors so a typo never silently falls back to a default.
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let file_error = |reason: String| ConfigError::File { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(format!("cannot read it ({e})")))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_error(format!("not valid TOML ({})", e.message())))?;
+    let mut values = BTreeMap::new();
+    for (key, value) in table {
+        let name = key.to_ascii_uppercase();
+        if !SETTINGS.iter().any(|s| s.name == name) {
+            return Err(file_error(format!("unknown setting {key:?}")));
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => return Err(file_error(format!("{key:?} must be a string, number or boolean"))),
+        };
+        values.insert(name, text);
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_env(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_sources(&BTreeMap::new(), move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_safe_and_local() {
+        let c = from_env(&[]).unwrap();
+        assert_eq!(c.bind_addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(c.database, DatabaseTarget::Sqlite { path: PathBuf::from("data/signaldesk.db") });
+        assert_eq!(c.pool_size, 4);
+        assert!(c.run_migrations);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(!c.is_https());
+        assert!(c.discord_bot_token.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let file = BTreeMap::from([("APP_NAME".to_string(), "From File".to_string()), ("LOG_FORMAT".into(), "json".into())]);
+        let c = Config::from_sources(&file, |k| (k == "APP_NAME").then(|| "From Env".to_string())).unwrap();
+        assert_eq!(c.app_name, "From Env");
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn wrong_database_scheme_names_the_variable() {
+        let err = from_env(&[("DATABASE_URL", "mysql://root:pw@localhost/x")]).unwrap_err();
+        let line = err.to_string();
+        assert!(line.starts_with("configuration error: DATABASE_URL: expected postgres://"), "{line}");
+        assert!(line.contains("\"mysql\""), "{line}");
+        assert!(!line.contains("pw"), "secret leaked: {line}");
+    }
+
+    #[test]
+    fn malformed_values_give_one_line_each() {
+        for (var, value) in [
+            ("BIND_ADDR", "localhost"),
+            ("PUBLIC_URL", "ftp://x"),
+            ("DATABASE_POOL_SIZE", "0"),
+            ("RUN_MIGRATIONS", "maybe"),
+            ("LOG_FORMAT", "xml"),
+            ("DATABASE_URL", "garbage"),
+            ("DATABASE_URL", "postgres://user:pw@/"),
+            ("DATABASE_URL", "sqlite://:memory:"),
+        ] {
+            let err = from_env(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(&format!("{var}: expected")), "{var}={value}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn postgres_url_is_kept_secret() {
+        let c = from_env(&[("DATABASE_URL", "postgres://app:s3cret@db.internal:5432/signals")]).unwrap();
+        assert!(matches!(c.database, DatabaseTarget::Postgres { .. }));
+        assert_eq!(c.pool_size, 10);
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+    }
+
+    #[test]
+    fn bot_token_never_prints() {
+        let c = from_env(&[("DISCORD_BOT_TOKEN", "MTA.secret.token")]).unwrap();
+        assert!(!format!("{c:?}").contains("MTA.secret.token"));
+    }
+
+    #[test]
+    fn https_public_url_is_detected() {
+        let c = from_env(&[("PUBLIC_URL", "https://signals.example.com")]).unwrap();
+        assert!(c.is_https());
+    }
+
+    #[test]
+    fn config_file_rejects_unknown_keys_and_reads_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "app_name = \"Filed\"\ndatabase_pool_size = 7\n").unwrap();
+        let values = read_file(&path).unwrap();
+        assert_eq!(values["APP_NAME"], "Filed");
+        assert_eq!(values["DATABASE_POOL_SIZE"], "7");
+
+        std::fs::write(&path, "app_nmae = \"typo\"\n").unwrap();
+        let err = read_file(&path).unwrap_err().to_string();
+        assert!(err.contains("unknown setting \"app_nmae\""), "{err}");
+    }
+
+    #[test]
+    fn readme_lists_every_setting() {
+        let readme = include_str!("../../README.md");
+        for s in SETTINGS {
+            assert!(readme.contains(&format!("`{}`", s.name)), "README.md configuration table misses {}", s.name);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Starts the built server for one Playwright project on a database of its own:
+#   serve.sh sqlite PORT    → a fresh SQLite file in a temp directory
+#   serve.sh postgres PORT  → a fresh PostgreSQL database, dropped when the server stops
+set -euo pipefail
+backend="$1"; port="$2"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tmp="$(mktemp -d)"
+export BIND_ADDR="127.0.0.1:$port" SITE_ROOT="$root/target/site" DATA_DIR="$tmp/data" RUST_LOG="${RUST_LOG:-warn}"
+unset DATABASE_URL
+admin="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+db=""
+if [ "$backend" = postgres ]; then
+  db="e2e_$(date +%s)_$$"
+  psql "$admin" -q -c "CREATE DATABASE \"$db\"" >/dev/null
+  export DATABASE_URL="${admin%/*}/$db"
+fi
+cleanup() {
+  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  [ -n "$db" ] && psql "$admin" -q -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 0' TERM INT
+"$root/target/debug/server" &
+pid=$!
+wait "$pid"

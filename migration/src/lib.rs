@@ -1,0 +1,15 @@
+//! Schema migrations. Every migration is written with SeaQuery's schema builder so the same
+//! code runs on SQLite and PostgreSQL; each one has a working `down` (tested up → down → up).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_tier;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_create_tier::Migration)]
+    }
+}

@@ -1,0 +1,106 @@
+# Shared by scripts/run and scripts/test: each ensure_* installs one missing tool, saying so,
+# and stops the script with a clear message if that fails. Sourced, not executed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUTPUT_NAME=signaldesk
+CARGO_LEPTOS_VERSION=0.3.10
+export PATH="$HOME/.cargo/bin:$PATH"
+# Keep the leptos crates' compile-time view identical for cargo-leptos and our scripted build,
+# so the two share build artifacts and name the wasm the same way.
+export LEPTOS_OUTPUT_NAME="$OUTPUT_NAME"
+
+step() { printf '\n\033[1;36m==> %s\033[0m\n' "$*"; }
+fail() { printf '\n\033[1;31mFAILED: %s\033[0m\n' "$*" >&2; exit 1; }
+run_or_fail() { local what="$1"; shift; "$@" || fail "$what (command: $*)"; }
+
+apt_install() {
+  command -v apt-get >/dev/null || fail "apt-get not found: install $* with your package manager"
+  if [ -z "${APT_UPDATED:-}" ]; then
+    run_or_fail "apt-get update" apt-get update -qq
+    APT_UPDATED=1
+  fi
+  run_or_fail "installing $*" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+ensure_wasm_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    step "Installing the wasm32-unknown-unknown Rust target"
+    run_or_fail "rustup target add" rustup target add wasm32-unknown-unknown
+  fi
+}
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+ensure_wasm_bindgen() {
+  local want; want="$(wasm_bindgen_version)"
+  [ -n "$want" ] || fail "cannot read the wasm-bindgen version from Cargo.lock"
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    step "Installing wasm-bindgen-cli $want (matches Cargo.lock; takes about 10 minutes once)"
+    # Not --locked: its lock file does not resolve on this toolchain (see docs in README).
+    run_or_fail "cargo install wasm-bindgen-cli" cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+}
+
+ensure_cargo_leptos() {
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (no downloads; takes about 25 minutes once)"
+    run_or_fail "cargo install cargo-leptos" \
+      cargo install --locked --features no_downloads cargo-leptos --version "$CARGO_LEPTOS_VERSION"
+  fi
+}
+
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    step "Installing Debian's Chromium for the browser tests"
+    apt_install chromium
+  fi
+}
+
+ensure_node_modules() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local dir="$ROOT/end2end"
+  if [ ! -d "$dir/node_modules/@playwright/test" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    step "Installing the Playwright test runner (npm ci; browsers come from Debian, never downloaded)"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund) || fail "npm ci in end2end/"
+  fi
+}
+
+# The PostgreSQL tests never skip: start the local server if it is installed but stopped,
+# install it if it is missing.
+ensure_postgres() {
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return; fi
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    step "Installing PostgreSQL"
+    apt_install postgresql
+  fi
+  step "Starting the local PostgreSQL"
+  local version; version="$(ls /etc/postgresql | sort -V | tail -n1)"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || pg_ctlcluster "$version" main start \
+    || fail "could not start PostgreSQL $version"
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  pg_isready -q -h 127.0.0.1 -p 5432 || fail "PostgreSQL did not become ready on 127.0.0.1:5432"
+  # The tests connect as the postgres superuser over TCP; make sure trust/peer setups allow it.
+  psql -h 127.0.0.1 -U postgres -d postgres -c 'select 1' >/dev/null 2>&1 \
+    || fail "cannot connect as postgres@127.0.0.1:5432 (set TEST_POSTGRES_URL to a superuser URL)"
+}
+
+# A debug build of the whole site without cargo-leptos: the server binary, the wasm bundle,
+# the CSS and static files, laid out exactly as cargo-leptos lays them out in target/site.
+build_site_debug() {
+  local site="$ROOT/target/site"
+  step "Building the server"
+  run_or_fail "cargo build -p server" cargo build -p server --bins
+  step "Building the browser bundle (wasm)"
+  run_or_fail "cargo build -p frontend" cargo build -p frontend --lib --target wasm32-unknown-unknown
+  mkdir -p "$site/pkg"
+  run_or_fail "wasm-bindgen" wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name "$OUTPUT_NAME" \
+    "$ROOT/target/wasm32-unknown-unknown/debug/frontend.wasm"
+  # cargo-leptos names the wasm <name>.wasm when it sets LEPTOS_OUTPUT_NAME; do the same.
+  mv -f "$site/pkg/${OUTPUT_NAME}_bg.wasm" "$site/pkg/$OUTPUT_NAME.wasm"
+  cp "$ROOT/style/main.css" "$site/pkg/$OUTPUT_NAME.css"
+  cp -r "$ROOT/public/." "$site/"
+}

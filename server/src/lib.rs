@@ -1,0 +1,8 @@
+//! The web server as a library: `Application::build(config)` → `port()` → `run_until_stopped()`.
+//! `main.rs` is only the CLI around it, so integration tests start exactly what production runs.
+
+pub mod cli;
+pub mod http;
+pub mod startup;
+
+pub use startup::{Application, StartupError};

@@ -1,0 +1,44 @@
+//! Binary edge: parse the CLI, load and validate config, run. Start-up failures print one line
+//! (what went wrong and which setting to fix) and exit non-zero.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use domain::Config;
+use server::cli::{Cli, Command};
+use server::Application;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    domain::telemetry::init(config.log_format);
+
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let outcome = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => {
+                let app = Application::build(config).await.map_err(|e| e.to_string())?;
+                app.run_until_stopped().await.map_err(|e| format!("server error: {e}"))
+            }
+            Command::Migrate => {
+                let db = domain::database::connect(&config).await.map_err(|e| e.to_string())?;
+                domain::database::migrate(&db).await.map_err(|e| e.to_string())?;
+                println!("migrations applied");
+                Ok(())
+            }
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(line) => {
+            eprintln!("{line}");
+            ExitCode::FAILURE
+        }
+    }
+}

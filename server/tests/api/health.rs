@@ -1,0 +1,48 @@
+use serde_json::Value;
+
+use crate::helpers::{Backend, spawn_app};
+use crate::on_both_databases;
+
+on_both_databases!(healthz_answers_ok, readyz_reports_the_database, readyz_is_503_when_the_database_is_gone, unknown_api_path_is_a_json_404);
+
+async fn healthz_answers_ok(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+async fn readyz_reports_the_database(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let expected = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    assert_eq!(body["database"], expected);
+}
+
+async fn readyz_is_503_when_the_database_is_gone(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Closing the shared pool makes every query fail, as a lost database would.
+    app.ctx.db.clone().close().await.unwrap();
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "database_unavailable");
+    assert!(body["error"]["message"].as_str().unwrap().contains("not reachable"));
+    // The process itself is still alive.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+async fn unknown_api_path_is_a_json_404(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app.get("/api/v1/nope").await;
+    assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+}

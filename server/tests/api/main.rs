@@ -1,0 +1,10 @@
+//! One integration-test binary (faster to link than one per file). Every test starts the real
+//! application on port 0 against a fresh database and talks HTTP to it; `on_both_databases!`
+//! runs each test once on SQLite and once on PostgreSQL.
+
+mod helpers;
+
+mod health;
+mod migrations;
+mod site;
+mod startup;
