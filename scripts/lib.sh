@@ -88,12 +88,13 @@ ensure_postgres() {
     || fail "cannot connect as postgres@127.0.0.1:5432 (set TEST_POSTGRES_URL to a superuser URL)"
 }
 
-# A debug build of the whole site without cargo-leptos: the server binary, the wasm bundle,
-# the CSS and static files, laid out exactly as cargo-leptos lays them out in target/site.
-build_site_debug() {
+# A debug build of the browser side without cargo-leptos: the wasm bundle, the CSS and static
+# files, laid out exactly as cargo-leptos lays them out in target/site.
+# The server binary itself is built by the caller: `cargo build -p server` for running,
+# or `cargo test --no-run` in the test script (whose feature set differs; building both would
+# compile the tree twice).
+build_wasm_bundle() {
   local site="$ROOT/target/site"
-  step "Building the server"
-  run_or_fail "cargo build -p server" cargo build -p server --bins
   step "Building the browser bundle (wasm)"
   run_or_fail "cargo build -p frontend" cargo build -p frontend --lib --target wasm32-unknown-unknown
   mkdir -p "$site/pkg"

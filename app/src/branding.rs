@@ -8,7 +8,9 @@ pub struct Branding {
 
 impl Branding {
     pub fn new(app_name: impl Into<String>) -> Self {
-        Self { app_name: app_name.into() }
+        Self {
+            app_name: app_name.into(),
+        }
     }
 
     /// The name the server rendered into the page; falls back to the default name.

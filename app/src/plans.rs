@@ -20,6 +20,10 @@ pub async fn list_plans() -> Result<Vec<PlanView>, AppError> {
         .map_err(|e| crate::error::unavailable("listing tiers", e))?;
     Ok(tiers
         .into_iter()
-        .map(|t| PlanView { slug: t.slug, name: t.name, description: t.description })
+        .map(|t| PlanView {
+            slug: t.slug,
+            name: t.name,
+            description: t.description,
+        })
         .collect())
 }

@@ -27,12 +27,20 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> Result<(), String> {
     let db = domain::database::connect(&config).await.map_err(|e| e.to_string())?;
     // The server owns migrations; the bot only checks it can talk to the same database.
-    domain::database::ping(&db).await.map_err(|e| format!("database error: {e}"))?;
+    domain::database::ping(&db)
+        .await
+        .map_err(|e| format!("database error: {e}"))?;
     let backend = domain::Backend::of(&db).as_str();
     if config.discord_bot_token.is_none() {
-        tracing::info!(database = backend, "bot idle: DISCORD_BOT_TOKEN is not set, so there is no Discord work to do");
+        tracing::info!(
+            database = backend,
+            "bot idle: DISCORD_BOT_TOKEN is not set, so there is no Discord work to do"
+        );
     } else {
-        tracing::info!(database = backend, "bot ready: Discord work arrives with the mirror and role-sync queues");
+        tracing::info!(
+            database = backend,
+            "bot ready: Discord work arrives with the mirror and role-sync queues"
+        );
     }
     wait_for_shutdown().await;
     db.close().await.map_err(|e| format!("database error on close: {e}"))?;
@@ -41,8 +49,8 @@ async fn run(config: Config) -> Result<(), String> {
 }
 
 async fn wait_for_shutdown() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("install SIGTERM handler");
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {},
         _ = term.recv() => {},

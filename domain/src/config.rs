@@ -14,13 +14,37 @@ use crate::secret::Secret;
 /// configuration table mirrors this list; `config::tests::readme_lists_every_setting` keeps them in step.
 pub const SETTINGS: &[Setting] = &[
     Setting::new("APP_NAME", Some("SignalDesk"), "product name shown in pages and titles"),
-    Setting::new("BIND_ADDR", Some("127.0.0.1:3000"), "address:port the web server listens on"),
-    Setting::new("PUBLIC_URL", None, "absolute URL customers use (http[s]://host[:port]); defaults to http://BIND_ADDR"),
-    Setting::new("DATABASE_URL", None, "postgres://user:pass@host/db, or sqlite://path; unset = SQLite file in DATA_DIR"),
+    Setting::new(
+        "BIND_ADDR",
+        Some("127.0.0.1:3000"),
+        "address:port the web server listens on",
+    ),
+    Setting::new(
+        "PUBLIC_URL",
+        None,
+        "absolute URL customers use (http[s]://host[:port]); defaults to http://BIND_ADDR",
+    ),
+    Setting::new(
+        "DATABASE_URL",
+        None,
+        "postgres://user:pass@host/db, or sqlite://path; unset = SQLite file in DATA_DIR",
+    ),
     Setting::new("DATA_DIR", Some("data"), "directory for the default SQLite database"),
-    Setting::new("DATABASE_POOL_SIZE", None, "maximum database connections (default 4 on SQLite, 10 on PostgreSQL)"),
-    Setting::new("RUN_MIGRATIONS", Some("true"), "apply pending migrations at start-up (true/false)"),
-    Setting::new("SITE_ROOT", Some("target/site"), "directory with the built site (pkg/, CSS, static files)"),
+    Setting::new(
+        "DATABASE_POOL_SIZE",
+        None,
+        "maximum database connections (default 4 on SQLite, 10 on PostgreSQL)",
+    ),
+    Setting::new(
+        "RUN_MIGRATIONS",
+        Some("true"),
+        "apply pending migrations at start-up (true/false)",
+    ),
+    Setting::new(
+        "SITE_ROOT",
+        Some("target/site"),
+        "directory with the built site (pkg/, CSS, static files)",
+    ),
     Setting::new("LOG_FORMAT", Some("text"), "text or json"),
     Setting::new("DISCORD_BOT_TOKEN", None, "bot token; the bot stays idle without it"),
 ];
@@ -104,7 +128,11 @@ impl Config {
 
         let app_name = get("APP_NAME").unwrap_or_default().trim().to_owned();
         if app_name.chars().count() > 64 {
-            return Err(invalid("APP_NAME", "at most 64 characters", format!("{} characters", app_name.chars().count())));
+            return Err(invalid(
+                "APP_NAME",
+                "at most 64 characters",
+                format!("{} characters", app_name.chars().count()),
+            ));
         }
 
         // cargo-leptos passes the address it serves on as LEPTOS_SITE_ADDR; honour it when
@@ -125,7 +153,9 @@ impl Config {
 
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_default());
         let database = match get("DATABASE_URL") {
-            None => DatabaseTarget::Sqlite { path: data_dir.join("signaldesk.db") },
+            None => DatabaseTarget::Sqlite {
+                path: data_dir.join("signaldesk.db"),
+            },
             Some(raw) => parse_database_url(raw.trim())?,
         };
 
@@ -151,7 +181,12 @@ impl Config {
                 .unwrap_or_else(|| "target/site".into()),
         );
 
-        let log_format = match get("LOG_FORMAT").unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+        let log_format = match get("LOG_FORMAT")
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
             other => return Err(invalid("LOG_FORMAT", "text or json", quoted(other))),
@@ -212,21 +247,38 @@ fn parse_database_url(raw: &str) -> Result<DatabaseTarget, ConfigError> {
     };
     match scheme.to_ascii_lowercase().as_str() {
         "postgres" | "postgresql" => {
-            let url = Url::parse(raw).map_err(|e| invalid("DATABASE_URL", EXPECTED, format!("an unparseable postgres URL ({e})")))?;
+            let url = Url::parse(raw)
+                .map_err(|e| invalid("DATABASE_URL", EXPECTED, format!("an unparseable postgres URL ({e})")))?;
             if url.host_str().is_none_or(str::is_empty) {
-                return Err(invalid("DATABASE_URL", EXPECTED, "a postgres URL without a host".into()));
+                return Err(invalid(
+                    "DATABASE_URL",
+                    EXPECTED,
+                    "a postgres URL without a host".into(),
+                ));
             }
             if url.path().trim_start_matches('/').is_empty() {
-                return Err(invalid("DATABASE_URL", EXPECTED, "a postgres URL without a database name".into()));
+                return Err(invalid(
+                    "DATABASE_URL",
+                    EXPECTED,
+                    "a postgres URL without a database name".into(),
+                ));
             }
-            Ok(DatabaseTarget::Postgres { url: Secret::new(raw.to_owned()) })
+            Ok(DatabaseTarget::Postgres {
+                url: Secret::new(raw.to_owned()),
+            })
         }
         "sqlite" => {
             let path = rest.split('?').next().unwrap_or_default();
             if path.is_empty() || path == ":memory:" {
-                return Err(invalid("DATABASE_URL", "a SQLite file path (in-memory databases lose every signal on restart)", quoted(raw)));
+                return Err(invalid(
+                    "DATABASE_URL",
+                    "a SQLite file path (in-memory databases lose every signal on restart)",
+                    quoted(raw),
+                ));
             }
-            Ok(DatabaseTarget::Sqlite { path: PathBuf::from(path) })
+            Ok(DatabaseTarget::Sqlite {
+                path: PathBuf::from(path),
+            })
         }
         _ => Err(invalid("DATABASE_URL", EXPECTED, format!("scheme {scheme:?}"))),
     }
@@ -235,9 +287,14 @@ fn parse_database_url(raw: &str) -> Result<DatabaseTarget, ConfigError> {
 /// Reads the optional TOML file. Keys are the setting names, in any case; unknown keys are
 /// errors so a typo never silently falls back to a default.
 fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let file_error = |reason: String| ConfigError::File { path: path.display().to_string(), reason };
+    let file_error = |reason: String| ConfigError::File {
+        path: path.display().to_string(),
+        reason,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| file_error(format!("cannot read it ({e})")))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_error(format!("not valid TOML ({})", e.message())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_error(format!("not valid TOML ({})", e.message())))?;
     let mut values = BTreeMap::new();
     for (key, value) in table {
         let name = key.to_ascii_uppercase();
@@ -268,7 +325,12 @@ mod tests {
     fn defaults_are_safe_and_local() {
         let c = from_env(&[]).unwrap();
         assert_eq!(c.bind_addr, "127.0.0.1:3000".parse().unwrap());
-        assert_eq!(c.database, DatabaseTarget::Sqlite { path: PathBuf::from("data/signaldesk.db") });
+        assert_eq!(
+            c.database,
+            DatabaseTarget::Sqlite {
+                path: PathBuf::from("data/signaldesk.db")
+            }
+        );
         assert_eq!(c.pool_size, 4);
         assert!(c.run_migrations);
         assert_eq!(c.log_format, LogFormat::Text);
@@ -278,7 +340,10 @@ mod tests {
 
     #[test]
     fn environment_overrides_file() {
-        let file = BTreeMap::from([("APP_NAME".to_string(), "From File".to_string()), ("LOG_FORMAT".into(), "json".into())]);
+        let file = BTreeMap::from([
+            ("APP_NAME".to_string(), "From File".to_string()),
+            ("LOG_FORMAT".into(), "json".into()),
+        ]);
         let c = Config::from_sources(&file, |k| (k == "APP_NAME").then(|| "From Env".to_string())).unwrap();
         assert_eq!(c.app_name, "From Env");
         assert_eq!(c.log_format, LogFormat::Json);
@@ -288,7 +353,10 @@ mod tests {
     fn wrong_database_scheme_names_the_variable() {
         let err = from_env(&[("DATABASE_URL", "mysql://root:pw@localhost/x")]).unwrap_err();
         let line = err.to_string();
-        assert!(line.starts_with("configuration error: DATABASE_URL: expected postgres://"), "{line}");
+        assert!(
+            line.starts_with("configuration error: DATABASE_URL: expected postgres://"),
+            "{line}"
+        );
         assert!(line.contains("\"mysql\""), "{line}");
         assert!(!line.contains("pw"), "secret leaked: {line}");
     }
@@ -350,7 +418,11 @@ mod tests {
     fn readme_lists_every_setting() {
         let readme = include_str!("../../README.md");
         for s in SETTINGS {
-            assert!(readme.contains(&format!("`{}`", s.name)), "README.md configuration table misses {}", s.name);
+            assert!(
+                readme.contains(&format!("`{}`", s.name)),
+                "README.md configuration table misses {}",
+                s.name
+            );
         }
     }
 }

@@ -39,7 +39,9 @@ pub enum DatabaseError {
     DataDirUnusable { dir: String, reason: String },
     #[error("database error: cannot open SQLite database {path}: {reason}")]
     SqliteOpen { path: String, reason: String },
-    #[error("database error: cannot connect to PostgreSQL at {target}: {reason} (check DATABASE_URL and that the server is running)")]
+    #[error(
+        "database error: cannot connect to PostgreSQL at {target}: {reason} (check DATABASE_URL and that the server is running)"
+    )]
     PostgresUnreachable { target: String, reason: String },
     #[error("database error: migrations failed: {0}")]
     Migration(String),
@@ -86,7 +88,10 @@ async fn connect_sqlite(path: &Path, pool_size: u32) -> Result<DatabaseConnectio
 /// SQLite's own error for an unusable directory ("unable to open database file") names no cause,
 /// so the directory is created and probed first.
 fn ensure_writable_dir(dir: &Path) -> Result<(), DatabaseError> {
-    let unusable = |reason: String| DatabaseError::DataDirUnusable { dir: dir.display().to_string(), reason };
+    let unusable = |reason: String| DatabaseError::DataDirUnusable {
+        dir: dir.display().to_string(),
+        reason,
+    };
     std::fs::create_dir_all(dir).map_err(|e| unusable(format!("cannot create it ({e})")))?;
     let probe = dir.join(format!(".write-probe-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(|e| unusable(format!("cannot write to it ({e})")))?;
@@ -102,10 +107,12 @@ async fn connect_postgres(url: &str, pool_size: u32) -> Result<DatabaseConnectio
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(CONNECT_TIMEOUT)
         .sqlx_logging(false);
-    Database::connect(options).await.map_err(|e| DatabaseError::PostgresUnreachable {
-        target: redacted_target(url),
-        reason: e.to_string(),
-    })
+    Database::connect(options)
+        .await
+        .map_err(|e| DatabaseError::PostgresUnreachable {
+            target: redacted_target(url),
+            reason: e.to_string(),
+        })
 }
 
 /// `host:port/database` of a PostgreSQL URL: enough to find the server, never the credentials.

@@ -46,9 +46,24 @@ impl MigrationTrait for Migration {
             .await?;
 
         let seed = [
-            ("basic", "Basic", 1, "Every signal from the core channels, live on the web dashboard."),
-            ("advanced", "Advanced", 2, "Everything in Basic plus the advanced channels and a Discord mirror."),
-            ("pro", "Pro", 3, "Every channel, the Discord mirror and priority role sync."),
+            (
+                "basic",
+                "Basic",
+                1,
+                "Every signal from the core channels, live on the web dashboard.",
+            ),
+            (
+                "advanced",
+                "Advanced",
+                2,
+                "Everything in Basic plus the advanced channels and a Discord mirror.",
+            ),
+            (
+                "pro",
+                "Pro",
+                3,
+                "Every channel, the Discord mirror and priority role sync.",
+            ),
         ];
         let mut insert = Query::insert();
         insert
@@ -61,8 +76,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Tier::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(Tier::Table).to_owned()).await
     }
 }

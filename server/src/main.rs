@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use domain::Config;
-use server::cli::{Cli, Command};
 use server::Application;
+use server::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -29,8 +29,14 @@ impl Application {
         }
         let listener = TcpListener::bind(config.bind_addr)
             .await
-            .map_err(|source| StartupError::Bind { addr: config.bind_addr, source })?;
-        let ctx = AppContext { db, config: Arc::new(config) };
+            .map_err(|source| StartupError::Bind {
+                addr: config.bind_addr,
+                source,
+            })?;
+        let ctx = AppContext {
+            db,
+            config: Arc::new(config),
+        };
         let router = crate::http::router(ctx.clone());
         Ok(Self { listener, router, ctx })
     }

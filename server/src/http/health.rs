@@ -21,7 +21,11 @@ pub async fn readyz(State(ctx): State<AppContext>) -> Result<Json<Value>, ApiErr
     let backend = domain::Backend::of(&ctx.db).as_str();
     let unavailable = |why: String| {
         tracing::warn!(database = backend, "not ready: {why}");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", format!("the {backend} database is not reachable"))
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            format!("the {backend} database is not reachable"),
+        )
     };
     match tokio::time::timeout(READY_TIMEOUT, domain::database::ping(&ctx.db)).await {
         Ok(Ok(elapsed)) => Ok(Json(json!({

@@ -23,7 +23,10 @@ pub struct AppState {
 }
 
 pub fn router(ctx: AppContext) -> Router {
-    let state = AppState { leptos_options: site::leptos_options(&ctx.config), ctx };
+    let state = AppState {
+        leptos_options: site::leptos_options(&ctx.config),
+        ctx,
+    };
 
     let api = Router::new().fallback(api_error::unknown_endpoint);
 

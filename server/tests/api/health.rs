@@ -3,7 +3,12 @@ use serde_json::Value;
 use crate::helpers::{Backend, spawn_app};
 use crate::on_both_databases;
 
-on_both_databases!(healthz_answers_ok, readyz_reports_the_database, readyz_is_503_when_the_database_is_gone, unknown_api_path_is_a_json_404);
+on_both_databases!(
+    healthz_answers_ok,
+    readyz_reports_the_database,
+    readyz_is_503_when_the_database_is_gone,
+    unknown_api_path_is_a_json_404
+);
 
 async fn healthz_answers_ok(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -57,7 +57,9 @@ pub enum TestDatabase {
 impl TestDatabase {
     pub async fn create(backend: Backend) -> Self {
         match backend {
-            Backend::Sqlite => TestDatabase::Sqlite { dir: tempfile::tempdir().expect("temp dir") },
+            Backend::Sqlite => TestDatabase::Sqlite {
+                dir: tempfile::tempdir().expect("temp dir"),
+            },
             Backend::Postgres => {
                 let name = format!("t_{}", uuid::Uuid::new_v4().simple());
                 let admin = Database::connect(postgres_admin_url())
@@ -96,7 +98,10 @@ impl Drop for TestDatabase {
             let name = name.clone();
             // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(async {
                     if let Ok(admin) = Database::connect(postgres_admin_url()).await {
                         let _ = admin
@@ -168,5 +173,11 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    TestApp { address, client, ctx, shutdown: Some(tx), _database: database }
+    TestApp {
+        address,
+        client,
+        ctx,
+        shutdown: Some(tx),
+        _database: database,
+    }
 }

@@ -16,7 +16,10 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(entity::tier::Entity::find().all(&db).await.unwrap().len(), 3);
     Migrator::down(&db, None).await.unwrap();
-    assert!(entity::tier::Entity::find().all(&db).await.is_err(), "table should be gone");
+    assert!(
+        entity::tier::Entity::find().all(&db).await.is_err(),
+        "table should be gone"
+    );
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(entity::tier::Entity::find().all(&db).await.unwrap().len(), 3);
     assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());

@@ -16,7 +16,10 @@ async fn landing_page_is_server_rendered_with_plans_from_the_database(backend: B
     let res = app.get("/").await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
-    assert!(html.contains(r#"<h1 data-testid="product-name">SignalDesk</h1>"#), "{html}");
+    assert!(
+        html.contains(r#"<h1 data-testid="product-name">SignalDesk</h1>"#),
+        "{html}"
+    );
     // The seeded tiers are in the HTML itself: readable before any wasm runs.
     for plan in ["Basic", "Advanced", "Pro"] {
         assert!(html.contains(&format!("<h3>{plan}</h3>")), "missing {plan}: {html}");
@@ -64,7 +67,16 @@ async fn unknown_page_is_a_404_page(backend: Backend) {
 
 async fn responses_are_compressed_when_asked(backend: Backend) {
     let app = spawn_app(backend).await;
-    let res = app.client.get(app.url("/")).header("accept-encoding", "gzip").send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+    assert_eq!(
+        res.headers().get("content-encoding").map(|v| v.to_str().unwrap()),
+        Some("gzip")
+    );
 }

@@ -10,12 +10,18 @@ use crate::helpers::postgres_admin_url;
 /// The server binary with a clean environment in an empty directory (so no `.env` is read).
 fn server(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(dir);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(dir);
     cmd
 }
 
 fn non_empty_lines(bytes: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(bytes).lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect()
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn assert_one_line_error(out: &Output, needle: &str) -> String {
@@ -29,7 +35,10 @@ fn assert_one_line_error(out: &Output, needle: &str) -> String {
 #[test]
 fn wrong_database_url_scheme_is_one_line_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
-    let out = server(dir.path()).env("DATABASE_URL", "mysql://root:hunter2@localhost/db").output().unwrap();
+    let out = server(dir.path())
+        .env("DATABASE_URL", "mysql://root:hunter2@localhost/db")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let line = assert_one_line_error(&out, "DATABASE_URL");
     assert!(!line.contains("hunter2"), "password leaked: {line}");
@@ -45,7 +54,10 @@ fn unreachable_postgres_is_one_line_without_the_password() {
         .unwrap();
     let line = assert_one_line_error(&out, "cannot connect to PostgreSQL at 127.0.0.1:1/signals");
     assert!(!line.contains("hunter2"), "password leaked: {line}");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"), "password leaked to stdout");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("hunter2"),
+        "password leaked to stdout"
+    );
 }
 
 #[test]
@@ -71,7 +83,10 @@ fn migrate_command_applies_migrations_and_exits() {
     let out = server(dir.path()).arg("migrate").output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
-    assert!(dir.path().join("data/signaldesk.db").exists(), "SQLite default file created in DATA_DIR");
+    assert!(
+        dir.path().join("data/signaldesk.db").exists(),
+        "SQLite default file created in DATA_DIR"
+    );
 }
 
 #[test]
@@ -96,22 +111,34 @@ fn sigterm_stops_a_running_server_gracefully() {
             break event["addr"].as_str().unwrap().to_owned();
         }
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let status = rt.block_on(async { reqwest::get(format!("http://{addr}/healthz")).await.unwrap().status() });
     assert_eq!(status, 200);
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let exit = child.wait().unwrap();
     assert!(exit.success(), "exit status {exit:?}");
-    assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "no clean stop logged: {rest:#?}");
+    assert!(
+        rest.iter().any(|l| l.contains("\"stopped\"")),
+        "no clean stop logged: {rest:#?}"
+    );
 }
 
 #[test]
 fn postgres_admin_url_is_reachable_for_the_test_suite() {
     // The postgres variants of every test need this; failing here names the cause directly.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         sea_orm::Database::connect(postgres_admin_url())
             .await
