@@ -7,6 +7,19 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
+    /// Bad input in one form field (`field` names it, so the form can show it beside the input).
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("the email or password is not right")]
+    InvalidCredentials,
+    #[error("too many failed attempts; try again in {} minute(s)", retry_after_secs.div_ceil(60))]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("please sign in")]
+    Unauthenticated,
+    #[error("you are not allowed to do that")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
     /// The database or another dependency is down; retrying later may work.
     #[error("the service is temporarily unavailable, please try again shortly")]
     Unavailable,
@@ -18,8 +31,42 @@ pub enum AppError {
 impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
+            AppError::Invalid { .. } => "invalid_input",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::TooManyAttempts { .. } => "too_many_attempts",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::Forbidden => "forbidden",
+            AppError::NotFound => "not_found",
             AppError::Unavailable => "unavailable",
             AppError::Request(_) => "request_failed",
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The message for one form field, if this error is about that field.
+    pub fn for_field(&self, name: &str) -> Option<String> {
+        match self {
+            AppError::Invalid { field, message } if field == name => Some(message.clone()),
+            _ => None,
+        }
+    }
+
+    /// HTTP status for the response carrying this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Invalid { .. } => 422,
+            AppError::InvalidCredentials | AppError::Unauthenticated => 401,
+            AppError::TooManyAttempts { .. } => 429,
+            AppError::Forbidden => 403,
+            AppError::NotFound => 404,
+            AppError::Unavailable => 503,
+            AppError::Request(_) => 400,
         }
     }
 }
@@ -36,19 +83,48 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 pub fn app_context() -> Result<domain::AppContext, AppError> {
     leptos::prelude::use_context::<domain::AppContext>().ok_or_else(|| {
-        tracing_missing_context();
+        leptos::logging::error!("server function ran without AppContext in its context");
         AppError::Unavailable
     })
 }
 
-#[cfg(feature = "ssr")]
-fn tracing_missing_context() {
-    leptos::logging::error!("server function ran without AppContext in its context");
-}
-
-/// Logs a database failure once, at the place it is turned into a user-facing error.
+/// Logs a dependency failure once, at the place it is turned into a user-facing error.
 #[cfg(feature = "ssr")]
 pub fn unavailable(what: &str, err: impl std::fmt::Display) -> AppError {
-    leptos::logging::error!("{what}: {err}");
+    tracing::error!("{what}: {err}");
     AppError::Unavailable
+}
+
+/// Sets the HTTP status (and `Retry-After`) of the current server-function response to match `err`.
+#[cfg(feature = "ssr")]
+pub fn fail<T>(err: AppError) -> Result<T, AppError> {
+    use leptos_axum::ResponseOptions;
+    if let Some(resp) = leptos::prelude::use_context::<ResponseOptions>() {
+        if let Ok(status) = axum::http::StatusCode::from_u16(err.status()) {
+            resp.set_status(status);
+        }
+        if let AppError::TooManyAttempts { retry_after_secs } = &err {
+            resp.insert_header(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
+    }
+    Err(err)
+}
+
+#[cfg(feature = "ssr")]
+impl From<domain::accounts::AccountError> for AppError {
+    fn from(e: domain::accounts::AccountError) -> Self {
+        use domain::accounts::AccountError as E;
+        match e {
+            E::InvalidEmail => AppError::invalid("email", e.to_string()),
+            E::PasswordTooShort | E::PasswordTooLong => AppError::invalid("password", e.to_string()),
+            E::EmailTaken => AppError::invalid("email", e.to_string()),
+            E::WrongCurrentPassword => AppError::invalid("current_password", e.to_string()),
+            E::InvalidCredentials => AppError::InvalidCredentials,
+            E::NotFound => AppError::NotFound,
+            E::Hashing(_) | E::Database(_) => unavailable("account operation", e),
+        }
+    }
 }

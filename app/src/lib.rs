@@ -1,7 +1,11 @@
 //! Leptos pages, components and server functions, compiled for the server (`ssr`) and the
 //! browser (`hydrate`). Server functions stay thin: they call the `domain` crate.
 
+pub mod account_api;
+pub mod admin_api;
+pub mod auth;
 pub mod branding;
+pub mod components;
 pub mod error;
 pub mod pages;
 pub mod plans;
@@ -11,11 +15,13 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
-    components::{Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
 };
 
 use crate::branding::Branding;
-use crate::pages::{home::HomePage, not_found::NotFound};
+use crate::pages::account::AccountPage;
+use crate::pages::admin::{AdminLayout, users::UsersPage};
+use crate::pages::{home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage};
 
 /// The file name cargo-leptos (and our scripted build) give the wasm/js/css bundle.
 pub const OUTPUT_NAME: &str = "signaldesk";
@@ -23,6 +29,8 @@ pub const OUTPUT_NAME: &str = "signaldesk";
 /// The HTML document around the app. Rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let branding = expect_context::<Branding>();
+    #[cfg(feature = "ssr")]
+    provide_csp_nonce();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -54,7 +62,30 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 // Async: the plans are in the first HTML byte stream, readable before the wasm loads.
                 <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
+                <Route path=StaticSegment("login") view=LoginPage />
+                <Route path=StaticSegment("signup") view=SignupPage />
+                <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
+                <ParentRoute path=StaticSegment("admin") view=AdminLayout ssr=SsrMode::Async>
+                    <Route path=StaticSegment("") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async />
+                </ParentRoute>
             </Routes>
         </Router>
     }
 }
+
+/// The server's security middleware mints a nonce per response and names it in the CSP header;
+/// handing it to Leptos here puts it on every inline script the render emits.
+#[cfg(feature = "ssr")]
+fn provide_csp_nonce() {
+    if let Some(nonce) =
+        use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned())
+    {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+    }
+}
+
+/// The per-response CSP nonce, put into request extensions by the server's security middleware.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct CspNonce(pub String);

@@ -1,10 +1,13 @@
 //! Rules shared by the `server` and `bot` binaries. Nothing here is compiled for the browser.
 //! Each module owns one domain area and its typed error.
 
+pub mod accounts;
 pub mod config;
 pub mod database;
 pub mod secret;
+pub mod sessions;
 pub mod telemetry;
+pub mod throttle;
 pub mod tiers;
 
 pub use config::{Config, ConfigError};

@@ -32,6 +32,11 @@ fn main() -> ExitCode {
                 println!("migrations applied");
                 Ok(())
             }
+            Command::Admin(admin) => {
+                let line = server::cli::run_admin(&config, admin).await?;
+                println!("{line}");
+                Ok(())
+            }
         }
     });
     match outcome {

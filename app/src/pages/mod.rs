@@ -1,4 +1,9 @@
 //! One page component per file.
 
+pub mod account;
+pub mod admin;
 pub mod home;
+pub mod login;
+pub mod not_allowed;
 pub mod not_found;
+pub mod signup;

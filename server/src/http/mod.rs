@@ -3,16 +3,21 @@
 
 mod api_error;
 mod health;
+mod page_gate;
+mod rpc_status;
+mod security;
 mod site;
 
 pub use api_error::ApiError;
 
 use axum::Router;
 use axum::extract::FromRef;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use domain::AppContext;
 use leptos::config::LeptosOptions;
 use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 /// Axum state: what handlers and the Leptos integration extract.
@@ -22,10 +27,13 @@ pub struct AppState {
     pub ctx: AppContext,
 }
 
+/// Bodies past this are refused with 413 before any handler reads them.
+const BODY_LIMIT: usize = 1024 * 1024;
+
 pub fn router(ctx: AppContext) -> Router {
     let state = AppState {
         leptos_options: site::leptos_options(&ctx.config),
-        ctx,
+        ctx: ctx.clone(),
     };
 
     let api = Router::new().fallback(api_error::unknown_endpoint);
@@ -36,6 +44,11 @@ pub fn router(ctx: AppContext) -> Router {
         .nest("/api/v1", api)
         .merge(site::routes(&state))
         .with_state(state)
+        .layer(from_fn(rpc_status::map_errors))
+        .layer(from_fn_with_state(ctx.clone(), page_gate::gate))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(from_fn_with_state(ctx.clone(), security::csrf))
+        .layer(from_fn_with_state(ctx, security::headers))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
 }

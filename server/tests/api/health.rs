@@ -51,3 +51,19 @@ async fn unknown_api_path_is_a_json_404(backend: Backend) {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+#[tokio::test]
+async fn sqlite_default_runs_in_wal_mode_with_a_busy_timeout() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app(Backend::Sqlite).await;
+    let db = &app.ctx.db;
+    let pragma = |name: &'static str| {
+        let stmt = Statement::from_string(db.get_database_backend(), format!("PRAGMA {name}"));
+        async move { db.query_one_raw(stmt).await.unwrap().unwrap() }
+    };
+    let mode: String = pragma("journal_mode").await.try_get_by_index(0).unwrap();
+    assert_eq!(mode, "wal");
+    let timeout_ms: i64 = pragma("busy_timeout").await.try_get_by_index(0).unwrap();
+    assert_eq!(timeout_ms, 5000);
+    assert_eq!(app.ctx.config.pool_size, 4, "explicit SQLite pool size");
+}

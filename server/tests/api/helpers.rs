@@ -134,6 +134,51 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("request")
     }
+
+    /// Calls a server function the way a browser form does (url-encoded), with an optional session cookie.
+    pub async fn call(&self, path: &str, form: &[(&str, &str)], session: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("accept", "application/json")
+            .form(form);
+        if let Some(token) = session {
+            req = req.header("cookie", format!("sd_session={token}"));
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Signs up and returns the session token from the Set-Cookie header.
+    pub async fn sign_up(&self, email: &str, password: &str) -> String {
+        let res = self
+            .call("/rpc/sign-up", &[("email", email), ("password", password)], None)
+            .await;
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "sign-up failed: {}",
+            res.status()
+        );
+        session_cookie(&res).expect("sign-up sets the session cookie")
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.call("/rpc/sign-in", &[("email", email), ("password", password)], None)
+            .await
+    }
+
+    /// The signed-in email for a token, or None when the session is not valid.
+    pub async fn whoami(&self, token: &str) -> Option<String> {
+        let res = self.call("/rpc/viewer", &[], Some(token)).await;
+        assert_eq!(res.status(), 200);
+        let v: serde_json::Value = res.json().await.unwrap();
+        v["email"].as_str().map(str::to_owned)
+    }
+
+    pub async fn make_admin(&self, email: &str) {
+        domain::accounts::set_role(&self.ctx.db, email, domain::accounts::Role::Admin)
+            .await
+            .unwrap();
+    }
 }
 
 impl Drop for TestApp {
@@ -169,8 +214,13 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
         let _ = rx.await;
     }));
 
+    // A browser on our own pages sends its Origin with every POST; tests do the same
+    // (security.rs sends foreign or missing origins on purpose).
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, address.parse().expect("origin header"));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         .build()
         .expect("client");
     TestApp {
@@ -181,3 +231,20 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
         _database: database,
     }
 }
+
+/// The value of the `sd_session` cookie a response sets (None if it sets none or clears it).
+pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    set_cookie_header(res).and_then(|c| {
+        let value = c.split(';').next()?.trim().strip_prefix("sd_session=")?.to_owned();
+        (!value.is_empty()).then_some(value)
+    })
+}
+
+pub fn set_cookie_header(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";

@@ -4,7 +4,10 @@
 
 mod helpers;
 
+mod accounts;
+mod admin;
 mod health;
 mod migrations;
+mod security;
 mod site;
 mod startup;

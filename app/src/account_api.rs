@@ -1,0 +1,194 @@
+//! Server functions for signing up, in and out, the account page's sessions, and password changes.
+//! Thin: input checks and cookies here, rules in `domain::{accounts, sessions, throttle}`.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Viewer;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub user_agent: String,
+    pub current: bool,
+}
+
+#[server(prefix = "/rpc", endpoint = "viewer")]
+pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
+    Ok(crate::auth::signed_in().await?.map(|s| Viewer {
+        email: s.account.email,
+        is_admin: s.account.role == domain::accounts::Role::Admin,
+    }))
+}
+
+#[server(prefix = "/rpc", endpoint = "sign-up")]
+pub async fn sign_up(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use domain::throttle::{self, Scope};
+    let ctx = crate::error::app_context()?;
+    let ip = crate::auth::client_ip();
+    // Sign-up answers "taken" for a known email, so its failures count against the address
+    // like failed sign-ins do: probing many emails from one place is slowed the same way.
+    if let Some(wait) = throttle::retry_after(&ctx.db, &[(Scope::Address, &ip)])
+        .await
+        .map_err(|e| crate::error::unavailable("throttle check", e))?
+    {
+        return crate::error::fail(AppError::TooManyAttempts {
+            retry_after_secs: wait.as_secs(),
+        });
+    }
+    let account = match domain::accounts::sign_up(&ctx.db, &email, domain::Secret::new(password)).await {
+        Ok(a) => a,
+        Err(e @ domain::accounts::AccountError::EmailTaken) => {
+            throttle::record_failure(&ctx.db, &[(Scope::Address, &ip)])
+                .await
+                .map_err(|e| crate::error::unavailable("throttle record", e))?;
+            return crate::error::fail(e.into());
+        }
+        Err(e) => return crate::error::fail(e.into()),
+    };
+    tracing::info!(user = %account.pid, "account created");
+    start_session(&ctx, account.id).await?;
+    leptos_axum::redirect(&crate::auth::safe_next(next.as_deref().unwrap_or("/account")));
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "sign-in")]
+pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use domain::throttle::{self, Scope};
+    let ctx = crate::error::app_context()?;
+    if email.trim().is_empty() {
+        return crate::error::fail(AppError::invalid("email", "enter your email address"));
+    }
+    if password.is_empty() {
+        return crate::error::fail(AppError::invalid("password", "enter your password"));
+    }
+    let ip = crate::auth::client_ip();
+    let account_key = domain::accounts::normalize_email(&email).unwrap_or_else(|_| email.trim().to_lowercase());
+    let keys = [(Scope::Account, account_key.as_str()), (Scope::Address, ip.as_str())];
+    let unavailable = |e| crate::error::unavailable("sign-in throttle", e);
+    if let Some(wait) = throttle::retry_after(&ctx.db, &keys).await.map_err(unavailable)? {
+        tracing::warn!(client = %ip, "sign-in throttled");
+        return crate::error::fail(AppError::TooManyAttempts {
+            retry_after_secs: wait.as_secs(),
+        });
+    }
+    // Over-long input cannot be a valid password; it still costs one verification (no timing tell).
+    let password: String = password
+        .chars()
+        .take(domain::accounts::PASSWORD_MAX_CHARS + 1)
+        .collect();
+    match domain::accounts::authenticate(&ctx.db, &email, domain::Secret::new(password)).await {
+        Ok(account) => {
+            throttle::clear_account(&ctx.db, &account.email)
+                .await
+                .map_err(unavailable)?;
+            start_session(&ctx, account.id).await?;
+            leptos_axum::redirect(&crate::auth::safe_next(next.as_deref().unwrap_or("/account")));
+            Ok(())
+        }
+        Err(domain::accounts::AccountError::InvalidCredentials) => {
+            throttle::record_failure(&ctx.db, &keys).await.map_err(unavailable)?;
+            tracing::info!(client = %ip, "sign-in failed");
+            crate::error::fail(AppError::InvalidCredentials)
+        }
+        Err(e) => crate::error::fail(e.into()),
+    }
+}
+
+/// A fresh token at every sign-in (never reuse one the browser had before).
+#[cfg(feature = "ssr")]
+async fn start_session(ctx: &domain::AppContext, user_id: i64) -> Result<(), AppError> {
+    let (token, _) = domain::sessions::start(&ctx.db, user_id, &crate::auth::user_agent())
+        .await
+        .map_err(|e| crate::error::unavailable("starting session", e))?;
+    crate::auth::set_session_cookie(token.expose());
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "sign-out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let ctx = crate::error::app_context()?;
+    if let Some(token) = crate::auth::session_token() {
+        domain::sessions::revoke_token(&ctx.db, &token)
+            .await
+            .map_err(|e| crate::error::unavailable("sign-out", e))?;
+    }
+    crate::auth::clear_session_cookie();
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
+    let ctx = crate::error::app_context()?;
+    let me = crate::auth::require_user().await?;
+    let sessions = domain::sessions::list_live(&ctx.db, me.account.id)
+        .await
+        .map_err(|e| crate::error::unavailable("listing sessions", e))?;
+    Ok(sessions
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == me.session.id,
+            id: s.pid,
+            created_at: s.created_at.to_rfc3339(),
+            last_seen_at: s.last_seen_at.to_rfc3339(),
+            user_agent: s.user_agent,
+        })
+        .collect())
+}
+
+#[server(prefix = "/rpc", endpoint = "sessions/revoke")]
+pub async fn revoke_session(id: String) -> Result<(), AppError> {
+    let ctx = crate::error::app_context()?;
+    let me = crate::auth::require_user().await?;
+    let revoked = domain::sessions::revoke(&ctx.db, me.account.id, &id)
+        .await
+        .map_err(|e| crate::error::unavailable("revoke", e))?;
+    if !revoked {
+        return crate::error::fail(AppError::NotFound);
+    }
+    if id == me.session.pid {
+        crate::auth::clear_session_cookie();
+    }
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "sessions/revoke-others")]
+pub async fn revoke_other_sessions() -> Result<u64, AppError> {
+    let ctx = crate::error::app_context()?;
+    let me = crate::auth::require_user().await?;
+    domain::sessions::revoke_others(&ctx.db, me.account.id, me.session.id)
+        .await
+        .map_err(|e| crate::error::unavailable("revoke others", e))
+}
+
+/// Changing the password ends every other session: whoever else had it is signed out.
+#[server(prefix = "/rpc", endpoint = "password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
+    let ctx = crate::error::app_context()?;
+    let me = crate::auth::require_user().await?;
+    if current_password.is_empty() {
+        return crate::error::fail(AppError::invalid("current_password", "enter your current password"));
+    }
+    let result = domain::accounts::change_password(
+        &ctx.db,
+        me.account.id,
+        domain::Secret::new(current_password),
+        domain::Secret::new(new_password),
+    )
+    .await;
+    match result {
+        Ok(()) => {}
+        Err(domain::accounts::AccountError::PasswordTooShort | domain::accounts::AccountError::PasswordTooLong) => {
+            return crate::error::fail(AppError::invalid("new_password", result.unwrap_err().to_string()));
+        }
+        Err(e) => return crate::error::fail(e.into()),
+    }
+    domain::sessions::revoke_others(&ctx.db, me.account.id, me.session.id)
+        .await
+        .map_err(|e| crate::error::unavailable("revoke after password change", e))?;
+    Ok(())
+}

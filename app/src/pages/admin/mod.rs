@@ -1,0 +1,57 @@
+//! The admin console: one gate (sign-in, then the admin role) around every `/admin` page.
+//! The gate only decides what to render; the data behind each page comes from `/rpc/admin/*`
+//! server functions that check the role themselves.
+
+pub mod users;
+
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect};
+use leptos_router::hooks::use_location;
+
+use crate::account_api::current_viewer;
+use crate::pages::not_allowed::NotAllowed;
+
+/// Areas later work fills; listed so the operator sees the shape of the console.
+const COMING: &[&str] = &["Connectors", "Customers", "Payments", "Discord", "Queues"];
+
+#[component]
+pub fn AdminLayout() -> impl IntoView {
+    let me = Resource::new(|| (), |_| current_viewer());
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(v)) if v.is_admin => view! { <AdminShell email=v.email /> }.into_any(),
+                    Ok(Some(_)) => view! { <NotAllowed /> }.into_any(),
+                    Ok(None) => {
+                        let here = location.pathname.get_untracked();
+                        let next = crate::auth::login_url(&here);
+                        view! { <Redirect path=next /> }.into_any()
+                    }
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AdminShell(email: String) -> impl IntoView {
+    view! {
+        <div class="admin">
+            <nav class="admin-nav" aria-label="Admin">
+                <strong>"Admin"</strong>
+                <a href="/admin/users" data-testid="nav-users">"Users"</a>
+                {COMING.iter().map(|name| view! {
+                    <span class="nav-coming" aria-disabled="true" title="Not set up yet">{*name}</span>
+                }).collect_view()}
+                <span class="muted nav-me">{email}</span>
+                <a href="/account">"Account"</a>
+            </nav>
+            <main class="page wide">
+                <Outlet />
+            </main>
+        </div>
+    }
+}

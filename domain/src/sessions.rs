@@ -1,0 +1,220 @@
+//! Server-side sessions: a 256-bit random token in the cookie, only its SHA-256 in the database;
+//! absolute and idle expiry; revocation one at a time, all-but-this-one, or on sign-out.
+
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use entity::session;
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::Expr,
+};
+use sha2::{Digest, Sha256};
+
+use crate::accounts::{self, Account};
+use crate::secret::Secret;
+
+/// A session ends this long after sign-in, however active.
+pub const ABSOLUTE_LIFETIME: Duration = Duration::days(30);
+/// A session unused for this long ends.
+pub const IDLE_TIMEOUT: Duration = Duration::days(7);
+/// `last_seen_at` is written at most this often, so reads do not turn into a write per request.
+const TOUCH_INTERVAL: Duration = Duration::seconds(60);
+const USER_AGENT_MAX: usize = 255;
+
+pub type Session = session::Model;
+
+/// Who is signed in on this request, and through which session.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub account: Account,
+    pub session: Session,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> Secret<String> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Starts a session and returns the cookie token (shown once, never stored).
+pub async fn start(
+    db: &DatabaseConnection,
+    user_id: i64,
+    user_agent: &str,
+) -> Result<(Secret<String>, Session), DbErr> {
+    let token = new_token();
+    let now = Utc::now();
+    let user_agent: String = user_agent
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(USER_AGENT_MAX)
+        .collect();
+    let model = session::ActiveModel {
+        pid: Set(uuid::Uuid::new_v4().to_string()),
+        token_hash: Set(hash_token(token.expose())),
+        user_id: Set(user_id),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        expires_at: Set(now + ABSOLUTE_LIFETIME),
+        user_agent: Set(user_agent),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok((token, model))
+}
+
+fn is_live(s: &Session, now: DateTime<Utc>) -> bool {
+    s.revoked_at.is_none() && now < s.expires_at && now < s.last_seen_at + IDLE_TIMEOUT
+}
+
+/// The signed-in account for a cookie token, if the session is live. Touches `last_seen_at`.
+pub async fn resolve(db: &DatabaseConnection, token: &str) -> Result<Option<SignedIn>, DbErr> {
+    let now = Utc::now();
+    let Some(session) = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(hash_token(token)))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if !is_live(&session, now) {
+        return Ok(None);
+    }
+    let Some(account) = accounts::find(db, session.user_id).await? else {
+        return Ok(None);
+    };
+    let session = if now - session.last_seen_at > TOUCH_INTERVAL {
+        touch(db, &session, now).await?;
+        Session {
+            last_seen_at: now,
+            ..session
+        }
+    } else {
+        session
+    };
+    Ok(Some(SignedIn { account, session }))
+}
+
+async fn touch(db: &DatabaseConnection, session: &Session, now: DateTime<Utc>) -> Result<(), DbErr> {
+    session::Entity::update_many()
+        .col_expr(session::Column::LastSeenAt, Expr::value(now))
+        .filter(session::Column::Id.eq(session.id))
+        .exec(db)
+        .await?;
+    entity::user_account::Entity::update_many()
+        .col_expr(entity::user_account::Column::LastSeenAt, Expr::value(now))
+        .filter(entity::user_account::Column::Id.eq(session.user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The user's live sessions, most recently used first.
+pub async fn list_live(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Session>, DbErr> {
+    let now = Utc::now();
+    let all = session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .order_by_desc(session::Column::LastSeenAt)
+        .all(db)
+        .await?;
+    Ok(all.into_iter().filter(|s| is_live(s, now)).collect())
+}
+
+/// Revokes one of the user's own sessions by its public id. False if there was none.
+pub async fn revoke(db: &DatabaseConnection, user_id: i64, session_pid: &str) -> Result<bool, DbErr> {
+    let res = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::Pid.eq(session_pid))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Revokes every session of the user except `keep` (the one making the request).
+pub async fn revoke_others(db: &DatabaseConnection, user_id: i64, keep: i64) -> Result<u64, DbErr> {
+    let res = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::Id.ne(keep))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Sign-out: the token stops working on every server at once.
+pub async fn revoke_token(db: &DatabaseConnection, token: &str) -> Result<(), DbErr> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(session::Column::TokenHash.eq(hash_token(token)))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session_at(created: DateTime<Utc>, last_seen: DateTime<Utc>) -> Session {
+        Session {
+            id: 1,
+            pid: "p".into(),
+            token_hash: "h".into(),
+            user_id: 1,
+            created_at: created,
+            last_seen_at: last_seen,
+            expires_at: created + ABSOLUTE_LIFETIME,
+            user_agent: String::new(),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn tokens_are_256_bit_and_distinct() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(a.expose())
+                .unwrap()
+                .len(),
+            32
+        );
+        assert_eq!(hash_token(a.expose()).len(), 64);
+        assert_ne!(hash_token(a.expose()), *a.expose());
+    }
+
+    #[test]
+    fn sessions_expire_when_idle_or_too_old_or_revoked() {
+        let now = Utc::now();
+        assert!(is_live(&session_at(now, now), now));
+        assert!(
+            !is_live(&session_at(now - Duration::days(8), now - Duration::days(8)), now),
+            "idle for 8 days"
+        );
+        assert!(is_live(
+            &session_at(now - Duration::days(20), now - Duration::hours(1)),
+            now
+        ));
+        assert!(
+            !is_live(&session_at(now - Duration::days(31), now - Duration::minutes(1)), now),
+            "past absolute"
+        );
+        let mut revoked = session_at(now, now);
+        revoked.revoked_at = Some(now);
+        assert!(!is_live(&revoked, now));
+    }
+}

@@ -1,0 +1,36 @@
+//! A person who signs in: a customer or an admin. `pid` is the public id; `id` never leaves the server.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "user_account")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub pid: String,
+    /// Normalised: trimmed and lower-cased, so uniqueness is case-insensitive.
+    #[sea_orm(unique)]
+    pub email: String,
+    /// PHC string (argon2id with its parameters and salt).
+    pub password_hash: String,
+    /// "customer" or "admin".
+    pub role: String,
+    pub created_at: DateTimeUtc,
+    pub last_seen_at: Option<DateTimeUtc>,
+    pub password_changed_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::session::Entity")]
+    Session,
+}
+
+impl Related<super::session::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Session.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

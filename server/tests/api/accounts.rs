@@ -1,0 +1,321 @@
+//! Sign-up, sign-in, sessions and passwords over HTTP (S1, S2, S3, S4).
+
+use argon2::password_hash::PasswordHash;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::Value;
+
+use crate::helpers::{Backend, PASSWORD, session_cookie, set_cookie_header, spawn_app, spawn_app_with};
+use crate::on_both_databases;
+
+on_both_databases!(
+    s1_stored_hash_is_argon2id_with_owasp_parameters,
+    s2_password_length_rules_give_field_errors,
+    s4_session_cookie_flags_on_http,
+    s4_session_cookie_is_secure_and_host_prefixed_on_https,
+    s4_token_is_stored_hashed_and_new_at_each_sign_in,
+    s4_sign_out_revokes_the_session_server_side,
+    s4_password_change_revokes_every_other_session,
+    sessions_can_be_listed_and_revoked_one_by_one,
+    failed_sign_in_says_the_same_for_unknown_email_and_wrong_password,
+    s3_sign_in_is_throttled_per_account_with_retry_after,
+    s3_sign_in_is_throttled_per_client_address,
+    email_is_case_insensitive_and_trimmed,
+    duplicate_sign_up_is_refused_without_a_500,
+    bad_input_gives_field_errors_never_500,
+);
+
+async fn s1_stored_hash_is_argon2id_with_owasp_parameters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.sign_up("ada@example.com", PASSWORD).await;
+    let row = entity::user_account::Entity::find()
+        .filter(entity::user_account::Column::Email.eq("ada@example.com"))
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = PasswordHash::new(&row.password_hash).unwrap();
+    assert_eq!(hash.algorithm.as_str(), "argon2id");
+    let params = argon2::Params::try_from(&hash).unwrap();
+    assert!(params.m_cost() >= 19 * 1024, "m={}", params.m_cost());
+    assert!(params.t_cost() >= 2 && params.p_cost() == 1);
+    assert!(!row.password_hash.contains(PASSWORD));
+}
+
+async fn s2_password_length_rules_give_field_errors(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let short = app
+        .call(
+            "/rpc/sign-up",
+            &[("email", "a@example.com"), ("password", "elevenchars")],
+            None,
+        )
+        .await;
+    assert_eq!(short.status(), 422);
+    let body: Value = short.json().await.unwrap();
+    assert_eq!(body["Invalid"]["field"], "password");
+    // 12 characters with no digits or symbols is fine; so are 64 and 128.
+    for (i, pw) in ["aaaaaaaaaaaa".to_string(), "x".repeat(64), "y".repeat(128)]
+        .iter()
+        .enumerate()
+    {
+        let email = format!("ok{i}@example.com");
+        let res = app
+            .call("/rpc/sign-up", &[("email", &email), ("password", pw)], None)
+            .await;
+        assert!(session_cookie(&res).is_some(), "{} chars should be accepted", pw.len());
+    }
+}
+
+async fn s4_session_cookie_flags_on_http(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app
+        .call(
+            "/rpc/sign-up",
+            &[("email", "c@example.com"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    let cookie = set_cookie_header(&res).unwrap();
+    assert!(cookie.starts_with("sd_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain-http local development cannot use Secure: {cookie}"
+    );
+}
+
+async fn s4_session_cookie_is_secure_and_host_prefixed_on_https(backend: Backend) {
+    let app = spawn_app_with(backend, &[("PUBLIC_URL", "https://signals.example.com")]).await;
+    let res = app
+        .call(
+            "/rpc/sign-up",
+            &[("email", "s@example.com"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    let cookie = set_cookie_header(&res).unwrap();
+    assert!(cookie.starts_with("__Host-sd_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+}
+
+async fn s4_token_is_stored_hashed_and_new_at_each_sign_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app.sign_up("t@example.com", PASSWORD).await;
+    assert!(first.len() >= 43, "≥ 256 bits of base64: {first}");
+    let second = session_cookie(&app.sign_in("t@example.com", PASSWORD).await).unwrap();
+    assert_ne!(first, second, "a new token at sign-in");
+    let stored: Vec<String> = entity::session::Entity::find()
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.token_hash)
+        .collect();
+    assert_eq!(stored.len(), 2);
+    assert!(
+        !stored.contains(&first) && !stored.contains(&second),
+        "raw tokens must never be stored"
+    );
+    assert!(stored.contains(&domain::sessions::hash_token(&first)));
+}
+
+async fn s4_sign_out_revokes_the_session_server_side(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.sign_up("o@example.com", PASSWORD).await;
+    assert_eq!(app.whoami(&token).await.as_deref(), Some("o@example.com"));
+    let res = app.call("/rpc/sign-out", &[], Some(&token)).await;
+    assert!(set_cookie_header(&res).unwrap().contains("Max-Age=0"), "cookie cleared");
+    // Replaying the old cookie after sign-out gets nothing.
+    assert_eq!(app.whoami(&token).await, None);
+}
+
+async fn s4_password_change_revokes_every_other_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let a = app.sign_up("p@example.com", PASSWORD).await;
+    let b = session_cookie(&app.sign_in("p@example.com", PASSWORD).await).unwrap();
+    let new_pw = "a brand new passphrase";
+    let res = app
+        .call(
+            "/rpc/password",
+            &[("current_password", PASSWORD), ("new_password", new_pw)],
+            Some(&a),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.whoami(&a).await.as_deref(),
+        Some("p@example.com"),
+        "the changing session stays"
+    );
+    assert_eq!(app.whoami(&b).await, None, "the other session is revoked");
+    assert_eq!(app.sign_in("p@example.com", PASSWORD).await.status(), 401);
+    assert!(session_cookie(&app.sign_in("p@example.com", new_pw).await).is_some());
+
+    let wrong = app
+        .call(
+            "/rpc/password",
+            &[("current_password", "not it at all!"), ("new_password", new_pw)],
+            Some(&a),
+        )
+        .await;
+    assert_eq!(wrong.status(), 422);
+    let body: Value = wrong.json().await.unwrap();
+    assert_eq!(body["Invalid"]["field"], "current_password");
+}
+
+async fn sessions_can_be_listed_and_revoked_one_by_one(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mine = app.sign_up("l@example.com", PASSWORD).await;
+    let other = session_cookie(&app.sign_in("l@example.com", PASSWORD).await).unwrap();
+    let list: Value = app.call("/rpc/sessions", &[], Some(&mine)).await.json().await.unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let other_id = list.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .call("/rpc/sessions/revoke", &[("id", &other_id)], Some(&mine))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.whoami(&other).await, None);
+    assert!(app.whoami(&mine).await.is_some());
+    // Another account cannot revoke my sessions by id.
+    let eve = app.sign_up("eve@example.com", PASSWORD).await;
+    let mine_id = {
+        let v: Value = app.call("/rpc/sessions", &[], Some(&mine)).await.json().await.unwrap();
+        v[0]["id"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        app.call("/rpc/sessions/revoke", &[("id", &mine_id)], Some(&eve))
+            .await
+            .status(),
+        404
+    );
+    assert!(app.whoami(&mine).await.is_some());
+    // Revoke-all-others.
+    let third = session_cookie(&app.sign_in("l@example.com", PASSWORD).await).unwrap();
+    let n: Value = app
+        .call("/rpc/sessions/revoke-others", &[], Some(&mine))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(app.whoami(&third).await, None);
+}
+
+async fn failed_sign_in_says_the_same_for_unknown_email_and_wrong_password(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.sign_up("known@example.com", PASSWORD).await;
+    let wrong_pw = app.sign_in("known@example.com", "not the password!").await;
+    let unknown = app.sign_in("nobody@example.com", "not the password!").await;
+    assert_eq!(wrong_pw.status(), 401);
+    assert_eq!(unknown.status(), 401);
+    assert_eq!(wrong_pw.text().await.unwrap(), unknown.text().await.unwrap());
+}
+
+async fn s3_sign_in_is_throttled_per_account_with_retry_after(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.sign_up("victim@example.com", PASSWORD).await;
+    for _ in 0..domain::throttle::MAX_FAILURES {
+        assert_eq!(
+            app.sign_in("victim@example.com", "wrong password!!").await.status(),
+            401
+        );
+    }
+    // Even the right password is refused while throttled.
+    let blocked = app.sign_in("Victim@Example.com", PASSWORD).await;
+    assert_eq!(blocked.status(), 429);
+    let retry: u64 = blocked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=15 * 60).contains(&retry), "Retry-After {retry}");
+    let body: Value = blocked.json().await.unwrap();
+    assert!(body["TooManyAttempts"]["retry_after_secs"].as_u64().is_some(), "{body}");
+}
+
+async fn s3_sign_in_is_throttled_per_client_address(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Different accounts, same client: the address bucket fills.
+    for i in 0..domain::throttle::MAX_FAILURES {
+        let email = format!("spray{i}@example.com");
+        assert_eq!(app.sign_in(&email, "wrong password!!").await.status(), 401);
+    }
+    assert_eq!(app.sign_in("fresh@example.com", "wrong password!!").await.status(), 429);
+}
+
+async fn email_is_case_insensitive_and_trimmed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.sign_up("  Mixed.Case@Example.COM ", PASSWORD).await;
+    assert!(session_cookie(&app.sign_in("mixed.case@example.com", PASSWORD).await).is_some());
+    let dup = app
+        .call(
+            "/rpc/sign-up",
+            &[("email", "MIXED.case@example.com"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    assert_eq!(dup.status(), 422);
+}
+
+async fn duplicate_sign_up_is_refused_without_a_500(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.sign_up("dup@example.com", PASSWORD).await;
+    let res = app
+        .call(
+            "/rpc/sign-up",
+            &[("email", "dup@example.com"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(session_cookie(&res).is_none());
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["Invalid"]["field"], "email");
+}
+
+async fn bad_input_gives_field_errors_never_500(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let huge = "p".repeat(10 * 1024);
+    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        ("/rpc/sign-up", &[("email", ""), ("password", PASSWORD)], "email"),
+        (
+            "/rpc/sign-up",
+            &[("email", "not-an-email"), ("password", PASSWORD)],
+            "email",
+        ),
+        (
+            "/rpc/sign-up",
+            &[("email", "big@example.com"), ("password", &huge)],
+            "password",
+        ),
+        (
+            "/rpc/sign-up",
+            &[("email", "ünï@exämple.com"), ("password", "short")],
+            "password",
+        ),
+        ("/rpc/sign-in", &[("email", ""), ("password", "x")], "email"),
+        (
+            "/rpc/sign-in",
+            &[("email", "a@example.com"), ("password", "")],
+            "password",
+        ),
+    ];
+    for (path, form, field) in cases {
+        let res = app.call(path, form, None).await;
+        assert_eq!(res.status(), 422, "{path} {form:?}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["Invalid"]["field"], *field, "{path} {form:?}: {body}");
+    }
+    // A 10 KB password at sign-in is just a wrong password, and unicode emails work.
+    assert_eq!(app.sign_in("big@example.com", &huge).await.status(), 401);
+    app.sign_up("ünï@exämple.com", "pässwörd-ünïcode-✓").await;
+    // Missing fields entirely: a clear 400, not a 500.
+    let res = app.call("/rpc/sign-in", &[], None).await;
+    assert_eq!(res.status(), 400);
+}

@@ -1,0 +1,153 @@
+//! Security headers (S8), CSRF (S5), request body limits, and no default credentials.
+
+use crate::helpers::{Backend, PASSWORD, spawn_app, spawn_app_with};
+use crate::on_both_databases;
+
+on_both_databases!(
+    s8_security_headers_on_every_response,
+    s8_hsts_only_on_https,
+    s8_csp_nonce_matches_the_inline_scripts,
+    s5_cross_site_state_change_is_refused,
+    s5_request_without_origin_or_fetch_metadata_is_refused,
+    s5_same_origin_fetch_metadata_is_accepted,
+    oversized_body_is_413,
+    no_account_exists_until_one_is_made,
+);
+
+async fn s8_security_headers_on_every_response(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in ["/", "/login", "/healthz", "/api/v1/nope", "/robots.txt-missing"] {
+        let res = app.get(path).await;
+        let h = res.headers();
+        let csp = h
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no CSP"))
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'self'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert!(h.contains_key("referrer-policy"), "{path}");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert!(!h.contains_key("strict-transport-security"), "no HSTS on plain http");
+    }
+}
+
+async fn s8_hsts_only_on_https(backend: Backend) {
+    let app = spawn_app_with(backend, &[("PUBLIC_URL", "https://signals.example.com")]).await;
+    let res = app.get("/").await;
+    assert!(
+        res.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+}
+
+async fn s8_csp_nonce_matches_the_inline_scripts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app.get("/").await;
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = res.text().await.unwrap();
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count() >= scripts,
+        true,
+        "every inline script carries the nonce"
+    );
+    // A new nonce per response.
+    let again = app.get("/").await.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(csp, again);
+}
+
+async fn s5_cross_site_state_change_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.sign_up("x@example.com", PASSWORD).await;
+    let res = app
+        .client
+        .post(app.url("/rpc/sessions/revoke-others"))
+        .header("origin", "https://evil.example")
+        .header("cookie", format!("sd_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "csrf_rejected");
+    let res = app
+        .client
+        .post(app.url("/rpc/sign-out"))
+        .header("sec-fetch-site", "cross-site")
+        .header("cookie", format!("sd_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(app.whoami(&token).await.is_some(), "the forged sign-out did nothing");
+}
+
+async fn s5_request_without_origin_or_fetch_metadata_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let bare = reqwest::Client::new();
+    let res = bare
+        .post(app.url("/rpc/status"))
+        .form(&[("x", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+async fn s5_same_origin_fetch_metadata_is_accepted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let bare = reqwest::Client::new();
+    let res = bare
+        .post(app.url("/rpc/status"))
+        .header("sec-fetch-site", "same-origin")
+        .header("accept", "application/json")
+        .form(&[("x", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+async fn oversized_body_is_413(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let big = "e".repeat(2 * 1024 * 1024);
+    let res = app
+        .call("/rpc/sign-in", &[("email", &big), ("password", "x")], None)
+        .await;
+    assert_eq!(res.status(), 413);
+}
+
+async fn no_account_exists_until_one_is_made(backend: Backend) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let app = spawn_app(backend).await;
+    assert_eq!(
+        entity::user_account::Entity::find().count(&app.ctx.db).await.unwrap(),
+        0,
+        "no default credentials"
+    );
+    for (email, pw) in [
+        ("admin@example.com", "admin"),
+        ("admin", "admin"),
+        ("admin@localhost", "password"),
+    ] {
+        assert_eq!(app.sign_in(email, pw).await.status(), 401);
+    }
+}
