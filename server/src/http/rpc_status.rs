@@ -21,13 +21,13 @@ pub async fn map_errors(req: Request, next: Next) -> Response {
     let Ok(bytes) = to_bytes(body, MAX_ERROR_BODY).await else {
         return Response::from_parts(parts, Body::empty());
     };
-    if let Ok(err) = serde_json::from_slice::<app::error::AppError>(&bytes) {
-        if let Ok(status) = StatusCode::from_u16(err.status()) {
-            if matches!(err, app::error::AppError::Request(_)) {
-                tracing::info!(code = err.code(), "undecodable server function request: {err}");
-            }
-            parts.status = status;
+    if let Ok(err) = serde_json::from_slice::<app::error::AppError>(&bytes)
+        && let Ok(status) = StatusCode::from_u16(err.status())
+    {
+        if matches!(err, app::error::AppError::Request(_)) {
+            tracing::info!(code = err.code(), "undecodable server function request: {err}");
         }
+        parts.status = status;
     }
     Response::from_parts(parts, Body::from(bytes))
 }

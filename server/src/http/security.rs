@@ -43,10 +43,10 @@ fn content_security_policy(nonce: &str) -> String {
     // 'wasm-unsafe-eval' lets the page compile our wasm; it does not allow JS eval.
     let mut connect = String::from("'self'");
     // `cargo leptos watch` reloads the page over its own websocket port.
-    if let Ok(port) = std::env::var("LEPTOS_RELOAD_PORT") {
-        if std::env::var_os("LEPTOS_WATCH").is_some() {
-            connect.push_str(&format!(" ws://127.0.0.1:{port} ws://localhost:{port}"));
-        }
+    if let Ok(port) = std::env::var("LEPTOS_RELOAD_PORT")
+        && std::env::var_os("LEPTOS_WATCH").is_some()
+    {
+        connect.push_str(&format!(" ws://127.0.0.1:{port} ws://localhost:{port}"));
     }
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \

@@ -282,7 +282,8 @@ async fn duplicate_sign_up_is_refused_without_a_500(backend: Backend) {
 async fn bad_input_gives_field_errors_never_500(backend: Backend) {
     let app = spawn_app(backend).await;
     let huge = "p".repeat(10 * 1024);
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         ("/rpc/sign-up", &[("email", ""), ("password", PASSWORD)], "email"),
         (
             "/rpc/sign-up",

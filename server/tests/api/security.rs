@@ -61,9 +61,8 @@ async fn s8_csp_nonce_matches_the_inline_scripts(backend: Backend) {
     let html = res.text().await.unwrap();
     let scripts = html.matches("<script").count();
     assert!(scripts > 0);
-    assert_eq!(
+    assert!(
         html.matches(&format!("nonce=\"{nonce}\"")).count() >= scripts,
-        true,
         "every inline script carries the nonce"
     );
     // A new nonce per response.
