@@ -15,6 +15,9 @@ if [ "$backend" = postgres ]; then
   psql "$admin" -q -c "CREATE DATABASE \"$db\"" >/dev/null
   export DATABASE_URL="${admin%/*}/$db"
 fi
+# The tests run the operator CLI against this same database.
+mkdir -p "$root/end2end/.state"
+{ echo "DATA_DIR=$DATA_DIR"; [ -n "$db" ] && echo "DATABASE_URL=$DATABASE_URL"; } > "$root/end2end/.state/$backend.env"
 cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   [ -n "$db" ] && psql "$admin" -q -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
