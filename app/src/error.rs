@@ -99,6 +99,17 @@ pub fn unavailable(what: &str, err: impl std::fmt::Display) -> AppError {
 #[cfg(feature = "ssr")]
 pub fn fail<T>(err: AppError) -> Result<T, AppError> {
     use leptos_axum::ResponseOptions;
+    // A form posted without JavaScript is answered by the framework with a redirect back to the
+    // page (carrying the error in the URL); a status set here would replace that redirect.
+    let plain_form_post = leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|p| {
+        p.headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+    });
+    if plain_form_post {
+        return Err(err);
+    }
     if let Some(resp) = leptos::prelude::use_context::<ResponseOptions>() {
         if let Ok(status) = axum::http::StatusCode::from_u16(err.status()) {
             resp.set_status(status);
