@@ -10,7 +10,29 @@ on_both_databases!(
     s9_every_admin_server_function_refuses_customers_and_visitors,
     admin_user_list_searches_and_pages,
     admin_pages_redirect_visitors_and_refuse_customers,
+    sign_in_redirects_only_to_local_paths,
 );
+
+async fn sign_in_redirects_only_to_local_paths(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.sign_up("r@example.com", PASSWORD).await;
+    for (next, expected) in [
+        ("/admin/users", "/admin/users"),
+        ("https://evil.example/phish", "/account"),
+        ("//evil.example", "/account"),
+        ("/\\evil.example", "/account"),
+    ] {
+        let res = app
+            .client
+            .post(app.url("/rpc/sign-in"))
+            .header("accept", "application/json")
+            .form(&[("email", "r@example.com"), ("password", PASSWORD), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["location"], expected, "next={next}");
+    }
+}
 
 /// Every registered admin server function, found from the router itself, so a new one cannot be forgotten.
 fn admin_server_fn_paths() -> Vec<String> {

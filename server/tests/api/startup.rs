@@ -145,3 +145,57 @@ fn postgres_admin_url_is_reachable_for_the_test_suite() {
             .expect("PostgreSQL is not reachable at TEST_POSTGRES_URL; the test command starts it");
     });
 }
+
+#[test]
+fn admin_cli_creates_promotes_and_demotes_without_default_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = server(dir.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // Nothing piped in: a strong password is generated and printed once.
+    let out = run(&["admin", "create", "--email", "Root@Example.com"], "");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("created admin root@example.com"), "{stdout}");
+    let password = stdout
+        .lines()
+        .find_map(|l| l.split("store it now): ").nth(1))
+        .expect("generated password line");
+    assert!(password.len() >= 20, "{password}");
+
+    // A piped password is used as given and never echoed.
+    let out = run(
+        &["admin", "create", "--email", "ops@example.com"],
+        "a piped passphrase here\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("a piped passphrase"));
+
+    // Too short a piped password is refused with one line.
+    let out = run(&["admin", "create", "--email", "weak@example.com"], "short\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12 characters"));
+
+    let out = run(&["admin", "demote", "--email", "ops@example.com"], "");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ops@example.com is now a customer"),
+        "{out:?}"
+    );
+    let out = run(&["admin", "promote", "--email", "ops@example.com"], "");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ops@example.com is now an admin"),
+        "{out:?}"
+    );
+    let out = run(&["admin", "promote", "--email", "ghost@example.com"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no account with that email"));
+}
