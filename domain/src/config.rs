@@ -207,6 +207,14 @@ impl Config {
         })
     }
 
+    /// For binaries: the validated config, or the one-line error on stderr and exit code 2.
+    pub fn load_or_exit() -> Self {
+        Self::load().unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2)
+        })
+    }
+
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
     }

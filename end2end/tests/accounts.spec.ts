@@ -1,37 +1,42 @@
+import type { Page } from '@playwright/test';
 import { test, expect, waitForHydration } from './fixtures';
 import { serverCli } from './cli';
 
 const PASSWORD = 'correct horse battery staple';
 const unique = (p: string, project: string) => `${p}-${project}-${Date.now()}@example.com`;
 
-test('sign up, sign out, sign in, and revoke another session', async ({ page, browser }, info) => {
-  const email = unique('ada', info.project.name);
+async function signUp(page: Page, email: string) {
   await page.goto('/signup');
   await waitForHydration(page);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByTestId('sign-up').click();
   await expect(page).toHaveURL(/\/account$/);
+}
+
+async function signIn(page: Page, email: string) {
+  await page.goto('/login');
+  await waitForHydration(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByTestId('sign-in').click();
+}
+
+test('sign up, sign out, sign in, and revoke another session', async ({ page, browser }, info) => {
+  const email = unique('ada', info.project.name);
+  await signUp(page, email);
   await expect(page.getByTestId('account-email')).toHaveText(email);
 
   await page.getByTestId('sign-out').click();
   await expect(page).toHaveURL(/\/$/);
 
-  await page.goto('/login');
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(email.toUpperCase());
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByTestId('sign-in').click();
+  await signIn(page, email.toUpperCase());
   await expect(page).toHaveURL(/\/account$/);
 
   // A second browser signs in to the same account.
   const other = await browser.newContext();
   const otherPage = await other.newPage();
-  await otherPage.goto('/login');
-  await waitForHydration(otherPage);
-  await otherPage.getByLabel('Email').fill(email);
-  await otherPage.getByLabel('Password').fill(PASSWORD);
-  await otherPage.getByTestId('sign-in').click();
+  await signIn(otherPage, email);
   await expect(otherPage).toHaveURL(/\/account$/);
 
   await page.reload();
@@ -76,13 +81,7 @@ test('wrong password gives one message', async ({ page }) => {
 });
 
 test('a customer opening /admin sees the not-allowed page', async ({ page }, info) => {
-  const email = unique('cust', info.project.name);
-  await page.goto('/signup');
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByTestId('sign-up').click();
-  await expect(page).toHaveURL(/\/account$/);
+  await signUp(page, unique('cust', info.project.name));
 
   const res = await page.goto('/admin');
   expect(res?.status()).toBe(403);

@@ -10,13 +10,7 @@ use server::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
+    let config = Config::load_or_exit();
     domain::telemetry::init(config.log_format);
 
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");

@@ -24,11 +24,7 @@ async fn readyz_reports_the_database(backend: Backend) {
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ready");
-    let expected = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
-    assert_eq!(body["database"], expected);
+    assert_eq!(body["database"], backend.name());
 }
 
 async fn readyz_is_503_when_the_database_is_gone(backend: Backend) {

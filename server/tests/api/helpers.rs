@@ -14,6 +14,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The name the app reports for this backend (readyz, status).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
 /// Runs each named `async fn(Backend)` as two tests: `<name>::sqlite` and `<name>::postgres`.
 /// The PostgreSQL variant fails (never skips) when PostgreSQL is unreachable.
 #[macro_export]

@@ -50,11 +50,7 @@ async fn status_server_function_reads_the_database(backend: Backend) {
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["plans"], 3);
-    let expected = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
-    assert_eq!(body["database"], expected);
+    assert_eq!(body["database"], backend.name());
     assert!(body["database_ms"].as_f64().unwrap() >= 0.0);
 }
 
