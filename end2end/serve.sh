@@ -5,8 +5,9 @@
 set -euo pipefail
 backend="$1"; port="$2"
 root="$(cd "$(dirname "$0")/.." && pwd)"
+target="${CARGO_TARGET_DIR:-$root/target}"
 tmp="$(mktemp -d)"
-export BIND_ADDR="127.0.0.1:$port" SITE_ROOT="$root/target/site" DATA_DIR="$tmp/data" RUST_LOG="${RUST_LOG:-warn}"
+export BIND_ADDR="127.0.0.1:$port" SITE_ROOT="$target/site" DATA_DIR="$tmp/data" RUST_LOG="${RUST_LOG:-warn}"
 unset DATABASE_URL
 admin="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 db=""
@@ -25,6 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 0' TERM INT
-"$root/target/debug/server" &
+"$target/debug/server" &
 pid=$!
 wait "$pid"

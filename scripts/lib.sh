@@ -3,6 +3,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Where cargo puts build output for these scripts. The test script points it outside the clone
+# (see scripts/test); everything below reads it from here, never from a hard-coded target/.
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 OUTPUT_NAME=signaldesk
 CARGO_LEPTOS_VERSION=0.3.10
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -94,12 +97,12 @@ ensure_postgres() {
 # or `cargo test --no-run` in the test script (whose feature set differs; building both would
 # compile the tree twice).
 build_wasm_bundle() {
-  local site="$ROOT/target/site"
+  local site="$TARGET_DIR/site"
   step "Building the browser bundle (wasm)"
   run_or_fail "cargo build -p frontend" cargo build -p frontend --lib --target wasm32-unknown-unknown
   mkdir -p "$site/pkg"
   run_or_fail "wasm-bindgen" wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name "$OUTPUT_NAME" \
-    "$ROOT/target/wasm32-unknown-unknown/debug/frontend.wasm"
+    "$TARGET_DIR/wasm32-unknown-unknown/debug/frontend.wasm"
   # cargo-leptos names the wasm <name>.wasm when it sets LEPTOS_OUTPUT_NAME; do the same.
   mv -f "$site/pkg/${OUTPUT_NAME}_bg.wasm" "$site/pkg/$OUTPUT_NAME.wasm"
   cp "$ROOT/style/main.css" "$site/pkg/$OUTPUT_NAME.css"

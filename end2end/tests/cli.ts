@@ -12,5 +12,6 @@ export function serverCli(project: string, args: string[], stdin?: string): stri
     const i = line.indexOf('=');
     if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
   }
-  return execFileSync(path.join(root, 'target', 'debug', 'server'), args, { env, input: stdin ?? '', encoding: 'utf8' });
+  const target = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
+  return execFileSync(path.join(target, 'debug', 'server'), args, { env, input: stdin ?? '', encoding: 'utf8' });
 }
