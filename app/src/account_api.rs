@@ -173,6 +173,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     if current_password.is_empty() {
         return crate::error::fail(AppError::invalid("current_password", "enter your current password"));
     }
+    use domain::accounts::AccountError;
     let result = domain::accounts::change_password(
         &ctx.db,
         me.account.id,
@@ -182,8 +183,9 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     .await;
     match result {
         Ok(()) => {}
-        Err(domain::accounts::AccountError::PasswordTooShort | domain::accounts::AccountError::PasswordTooLong) => {
-            return crate::error::fail(AppError::invalid("new_password", result.unwrap_err().to_string()));
+        // The policy error is about the new password here, not the generic "password" field.
+        Err(e @ (AccountError::PasswordTooShort | AccountError::PasswordTooLong)) => {
+            return crate::error::fail(AppError::invalid("new_password", e.to_string()));
         }
         Err(e) => return crate::error::fail(e.into()),
     }
