@@ -167,6 +167,21 @@ async fn s4_password_change_revokes_every_other_session(backend: Backend) {
     assert_eq!(wrong.status(), 422);
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body["Invalid"]["field"], "current_password");
+
+    let weak = app
+        .call(
+            "/rpc/password",
+            &[("current_password", new_pw), ("new_password", "short")],
+            Some(&a),
+        )
+        .await;
+    assert_eq!(weak.status(), 422);
+    let body: Value = weak.json().await.unwrap();
+    assert_eq!(body["Invalid"]["field"], "new_password");
+    assert!(
+        session_cookie(&app.sign_in("p@example.com", new_pw).await).is_some(),
+        "password unchanged"
+    );
 }
 
 async fn sessions_can_be_listed_and_revoked_one_by_one(backend: Backend) {
