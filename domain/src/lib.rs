@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod config;
 pub mod database;
+pub mod ingest;
 pub mod secret;
 pub mod sessions;
 pub mod telemetry;
