@@ -3,10 +3,14 @@
 
 pub mod accounts;
 pub mod config;
+pub mod connectors;
 pub mod database;
+pub mod discovery;
+pub mod feed;
 pub mod ingest;
 pub mod secret;
 pub mod sessions;
+pub mod snowflake;
 pub mod telemetry;
 pub mod throttle;
 pub mod tiers;
@@ -21,4 +25,16 @@ pub use secret::Secret;
 pub struct AppContext {
     pub db: sea_orm::DatabaseConnection,
     pub config: std::sync::Arc<Config>,
+    /// The change notifier every ingest in this process goes through.
+    pub feed: feed::Feed,
+}
+
+impl AppContext {
+    pub fn new(db: sea_orm::DatabaseConnection, config: Config) -> Self {
+        Self {
+            db,
+            config: std::sync::Arc::new(config),
+            feed: feed::Feed::new(),
+        }
+    }
 }

@@ -1,7 +1,15 @@
 //! SeaORM entities: one module per table, nothing but the table's shape.
 //! Rules about these rows live in the `domain` crate.
 
+pub mod channel;
+pub mod channel_mapping;
+pub mod connector;
+pub mod discovery_request;
+pub mod feed_log;
+pub mod guild;
 pub mod session;
 pub mod sign_in_failure;
+pub mod signal;
+pub mod signal_thread;
 pub mod tier;
 pub mod user_account;

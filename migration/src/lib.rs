@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_tier;
 mod m20261127_000002_create_accounts;
+mod m20261127_000003_create_capture;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_tier::Migration),
             Box::new(m20261127_000002_create_accounts::Migration),
+            Box::new(m20261127_000003_create_capture::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod http;
+pub mod replay;
 pub mod startup;
 
 pub use startup::{Application, StartupError};

@@ -26,6 +26,26 @@ fn main() -> ExitCode {
                 println!("migrations applied");
                 Ok(())
             }
+            Command::Connector(command) => {
+                let text = server::cli::run_connector(&config, command).await?;
+                println!("{text}");
+                Ok(())
+            }
+            Command::Ingest(args) => {
+                let totals = server::replay::run(
+                    &args.file,
+                    &args.url,
+                    &args.token,
+                    usize::from(args.batch),
+                    &mut std::io::stderr(),
+                )
+                .await?;
+                println!("done: {totals}");
+                if totals.rejected > 0 {
+                    return Err(format!("{} events were rejected (see above)", totals.rejected));
+                }
+                Ok(())
+            }
             Command::Admin(admin) => {
                 let line = server::cli::run_admin(&config, admin).await?;
                 println!("{line}");

@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use domain::{AppContext, Config, DatabaseError};
 use tokio::net::TcpListener;
@@ -33,10 +32,7 @@ impl Application {
                 addr: config.bind_addr,
                 source,
             })?;
-        let ctx = AppContext {
-            db,
-            config: Arc::new(config),
-        };
+        let ctx = AppContext::new(db, config);
         let router = crate::http::router(ctx.clone());
         Ok(Self { listener, router, ctx })
     }

@@ -12,7 +12,7 @@ pub const CONTENT_TYPE_MAX_LEN: usize = 127;
 pub const SIZE_MAX: u64 = 500 * 1024 * 1024;
 const DIMENSION_MAX: u32 = 65_535;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 pub struct RawAttachment {
     pub id: String,
     pub filename: String,
@@ -113,7 +113,7 @@ fn check_url(raw: &str) -> Result<String, AttachmentError> {
 }
 
 /// Bidi controls, e.g. U+202E, which makes `evil<U+202E>gpj.exe` display as `evilexe.jpg`.
-fn is_bidi_control(c: char) -> bool {
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

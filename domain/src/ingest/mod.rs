@@ -1,5 +1,12 @@
 //! Signal capture: what a collector (or our gateway bot) reports about source messages and how
-//! each report changes what we store. `merge` holds the ordering rules; storage comes on top.
+//! each report changes what we store. `event` is the wire format and its validation, `merge` the
+//! ordering rules, `attachment` the safety rules for files, `store` the transaction that applies
+//! them and appends to the feed log.
 
 pub mod attachment;
+pub mod event;
 pub mod merge;
+pub mod store;
+
+pub use event::{Event, Rejection, parse};
+pub use store::{Ingested, ItemResult, Status, ingest};

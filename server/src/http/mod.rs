@@ -2,7 +2,12 @@
 //! health probes, and the middleware every response passes through.
 
 mod api_error;
+mod connector_api;
+mod connector_auth;
 mod health;
+mod ingest;
+mod json_body;
+pub mod openapi;
 mod page_gate;
 mod rpc_status;
 mod security;
@@ -36,7 +41,14 @@ pub fn router(ctx: AppContext) -> Router {
         ctx: ctx.clone(),
     };
 
-    let api = Router::new().fallback(api_error::unknown_endpoint);
+    let (api, doc) = openapi::api();
+    let doc = doc.to_pretty_json().expect("the OpenAPI document serialises");
+    let api = api
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc) }),
+        )
+        .fallback(api_error::unknown_endpoint);
 
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod capture;
 mod health;
 mod migrations;
 mod security;

@@ -1,0 +1,26 @@
+//! A channel of a discovered guild, with the operator's flags: Source (captured) and Target
+//! (mirrored into). `id` is the snowflake; `kind` is Discord's channel type number.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "channel")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: i64,
+    pub guild_id: i64,
+    pub name: String,
+    pub kind: i32,
+    pub parent_id: Option<i64>,
+    pub position: i32,
+    pub is_source: bool,
+    pub is_target: bool,
+    /// False once the guild's latest channel snapshot no longer lists it.
+    pub present: bool,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

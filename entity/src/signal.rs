@@ -1,0 +1,37 @@
+//! One captured source message in its current state. `message_id` (the Discord snowflake) is
+//! unique: however often a message is reported, it is one signal. `deleted_at` is a tombstone.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "signal")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub message_id: i64,
+    pub connector_id: i64,
+    pub guild_id: i64,
+    pub channel_id: i64,
+    pub thread_id: Option<i64>,
+    pub author_id: Option<i64>,
+    pub author_name: String,
+    pub author_avatar: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub content: String,
+    #[sea_orm(column_type = "Text")]
+    pub embeds_json: String,
+    #[sea_orm(column_type = "Text")]
+    pub attachments_json: String,
+    /// When Discord says the message was posted (unknown for a delete that arrived first).
+    pub posted_at: Option<DateTimeUtc>,
+    pub edited_at: Option<DateTimeUtc>,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub ingested_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
