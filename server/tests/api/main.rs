@@ -9,6 +9,7 @@ mod admin;
 mod capture;
 mod health;
 mod migrations;
+mod openapi;
 mod security;
 mod site;
 mod startup;
