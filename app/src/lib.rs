@@ -5,6 +5,7 @@ pub mod account_api;
 pub mod admin_api;
 pub mod auth;
 pub mod branding;
+pub mod capture_api;
 pub mod components;
 pub mod error;
 pub mod pages;
@@ -20,7 +21,7 @@ use leptos_router::{
 
 use crate::branding::Branding;
 use crate::pages::account::AccountPage;
-use crate::pages::admin::{AdminLayout, users::UsersPage};
+use crate::pages::admin::{AdminLayout, channels::ChannelsPage, connectors::ConnectorsPage, users::UsersPage};
 use crate::pages::{home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage};
 
 /// The file name cargo-leptos (and our scripted build) give the wasm/js/css bundle.
@@ -68,6 +69,8 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=StaticSegment("admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=StaticSegment("") view=UsersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("connectors") view=ConnectorsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("channels") view=ChannelsPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -6,6 +6,7 @@
 pub mod attachment;
 pub mod event;
 pub mod merge;
+pub mod recent;
 pub mod store;
 
 pub use event::{Event, Rejection, parse};

@@ -44,13 +44,30 @@ fn admin_server_fn_paths() -> Vec<String> {
     paths
 }
 
+/// Valid values for every argument any admin function takes (each ignores the others), so the
+/// call reaches the function body and its role check.
+const ANY_ARGS: &[(&str, &str)] = &[
+    ("query", ""),
+    ("page", "0"),
+    ("name", "Collector"),
+    ("id", "1"),
+    ("enabled", "true"),
+    ("forwarding", "true"),
+    ("guild", "1100000000000000001"),
+    ("channel", "1100000000000000010"),
+    ("role", "source"),
+    ("on", "true"),
+    ("source", "1100000000000000010"),
+    ("target", "1100000000000000011"),
+];
+
 async fn s9_every_admin_server_function_refuses_customers_and_visitors(backend: Backend) {
     let app = spawn_app(backend).await;
     let customer = app.sign_up("cust@example.com", PASSWORD).await;
     for path in admin_server_fn_paths() {
-        let anon = app.call(&path, &[("query", ""), ("page", "0")], None).await;
+        let anon = app.call(&path, ANY_ARGS, None).await;
         assert_eq!(anon.status(), 401, "{path} for a visitor");
-        let res = app.call(&path, &[("query", ""), ("page", "0")], Some(&customer)).await;
+        let res = app.call(&path, ANY_ARGS, Some(&customer)).await;
         assert_eq!(res.status(), 403, "{path} for a customer");
         let body: Value = res.json().await.unwrap();
         assert_eq!(body, Value::String("Forbidden".into()), "{path}: {body}");

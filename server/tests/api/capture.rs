@@ -31,6 +31,7 @@ on_both_databases!(
     fetch_channels_request_is_answered_once_and_not_replayed_after_restart,
     snapshots_keep_flags_and_mark_missing_channels,
     replay_tool_posts_a_jsonl_file,
+    admin_functions_manage_connectors_flags_and_mappings,
 );
 
 pub const GUILD: &str = "1100000000000000001";
@@ -782,4 +783,119 @@ async fn replay_tool_posts_a_jsonl_file(backend: Backend) {
         .await
         .unwrap_err();
     assert!(err.contains("401"), "{err}");
+}
+
+async fn admin_functions_manage_connectors_flags_and_mappings(backend: Backend) {
+    use crate::helpers::PASSWORD;
+    let s = Source::start(backend).await;
+    let admin = s.app.sign_up("ops@example.com", PASSWORD).await;
+    s.app.make_admin("ops@example.com").await;
+    let call = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let app = &s.app;
+        let admin = admin.clone();
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = app.call(path, &form, Some(&admin)).await;
+            (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    let (status, issued) = call(
+        "/rpc/admin/connectors/create",
+        vec![("name", "Backup collector".into())],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let token = issued["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("sdc_"));
+    let (status, err) = call("/rpc/admin/connectors/create", vec![("name", "   ".into())]).await;
+    assert_eq!(status, 422, "{err}");
+
+    let (_, list) = call("/rpc/admin/connectors", vec![]).await;
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Collector", "Backup collector"]);
+    let stored = serde_json::to_string(
+        &entity::connector::Entity::find()
+            .all(&s.app.ctx.db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| format!("{c:?}"))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(!stored.contains(&token), "only the token's hash is stored");
+
+    // Mappings only between a Source and a Target channel.
+    let (status, err) = call(
+        "/rpc/admin/mappings/create",
+        vec![("source", SIGNALS.into()), ("target", GENERAL.into())],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(err.to_string().contains("Target"), "{err}");
+    let (status, _) = call(
+        "/rpc/admin/channels/flag",
+        vec![
+            ("channel", GENERAL.into()),
+            ("role", "target".into()),
+            ("on", "true".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        "/rpc/admin/mappings/create",
+        vec![("source", SIGNALS.into()), ("target", GENERAL.into())],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        "/rpc/admin/mappings/create",
+        vec![("source", SIGNALS.into()), ("target", GENERAL.into())],
+    )
+    .await;
+    assert_eq!(status, 422, "no duplicate mapping");
+    let (_, view) = call("/rpc/admin/mappings", vec![]).await;
+    assert_eq!(view["mappings"].as_array().unwrap().len(), 1);
+    assert_eq!(view["sources"][0]["id"], SIGNALS);
+    assert_eq!(view["targets"][0]["id"], GENERAL);
+
+    // Unflagging the target removes the mapping that needed it.
+    call(
+        "/rpc/admin/channels/flag",
+        vec![
+            ("channel", GENERAL.into()),
+            ("role", "target".into()),
+            ("on", "false".into()),
+        ],
+    )
+    .await;
+    let (_, view) = call("/rpc/admin/mappings", vec![]).await;
+    assert_eq!(view["mappings"], json!([]));
+
+    let (status, _) = call("/rpc/admin/channels/fetch", vec![("guild", GUILD.into())]).await;
+    assert_eq!(status, 200);
+    let (_, channels) = call("/rpc/admin/channels", vec![("guild", GUILD.into())]).await;
+    assert_eq!(channels["request"], "pending");
+    assert_eq!(channels["channels"].as_array().unwrap().len(), 3);
+
+    s.event(create(1, "BUY SOL")).await;
+    let (_, events) = call("/rpc/admin/connectors/events", vec![("id", s.connector.pid.clone())]).await;
+    assert_eq!(events[0]["op"], "message_created");
+    assert_eq!(events[0]["excerpt"], "BUY SOL");
+
+    let (status, _) = call(
+        "/rpc/admin/connectors/forwarding",
+        vec![("id", s.connector.pid.clone()), ("forwarding", "true".into())],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let res = s.send(reqwest::Method::GET, "/api/v1/connector/config", None).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["forwarding"], true);
 }

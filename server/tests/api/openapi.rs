@@ -44,7 +44,10 @@ async fn openapi_document_and_routes_agree() {
                     assert_eq!(status, 401, "{method} {path}: documented, so routed and token-guarded");
                     let text = op.to_string();
                     assert!(text.contains("\"example"), "{method} {path} has no example");
-                    assert!(op["responses"].get("401").is_some(), "{method} {path} does not document 401");
+                    assert!(
+                        op["responses"].get("401").is_some(),
+                        "{method} {path} does not document 401"
+                    );
                 }
                 None => assert_eq!(status, 405, "{method} {path} is routed but not documented"),
             }
@@ -55,7 +58,10 @@ async fn openapi_document_and_routes_agree() {
     let text = doc.to_string();
     for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
         let name = reference.split('"').next().unwrap();
-        assert!(doc["components"]["schemas"].get(name).is_some(), "missing schema {name}");
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "missing schema {name}"
+        );
     }
     let res = app.get("/api/v1/no-such-endpoint").await;
     assert_eq!(res.status(), 404);

@@ -2,6 +2,8 @@
 //! The gate only decides what to render; the data behind each page comes from `/rpc/admin/*`
 //! server functions that check the role themselves.
 
+pub mod channels;
+pub mod connectors;
 pub mod users;
 
 use leptos::prelude::*;
@@ -12,7 +14,7 @@ use crate::account_api::current_viewer;
 use crate::pages::not_allowed::NotAllowed;
 
 /// Areas later work fills; listed so the operator sees the shape of the console.
-const COMING: &[&str] = &["Connectors", "Customers", "Payments", "Discord", "Queues"];
+const COMING: &[&str] = &["Customers", "Payments", "Discord", "Queues"];
 
 #[component]
 pub fn AdminLayout() -> impl IntoView {
@@ -43,6 +45,8 @@ fn AdminShell(email: String) -> impl IntoView {
             <nav class="admin-nav" aria-label="Admin">
                 <strong>"Admin"</strong>
                 <a href="/admin/users" data-testid="nav-users">"Users"</a>
+                <a href="/admin/connectors" data-testid="nav-connectors">"Connectors"</a>
+                <a href="/admin/channels" data-testid="nav-channels">"Channels"</a>
                 {COMING.iter().map(|name| view! {
                     <span class="nav-coming" aria-disabled="true" title="Not set up yet">{*name}</span>
                 }).collect_view()}

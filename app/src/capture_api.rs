@@ -1,0 +1,348 @@
+//! Admin server functions for capture: connectors, discovered guilds and channels, flags,
+//! mappings, and the live event view. Under `/rpc/admin/`, each starts with `require_admin`.
+//! Arguments are plain strings and booleans so forms post them before the wasm loads.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorRow {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    pub forwarding: bool,
+    pub created_at: String,
+    pub last_seen_at: Option<String>,
+    pub version: Option<String>,
+    /// While a rotation's grace runs: when the previous token stops working.
+    pub previous_token_until: Option<String>,
+}
+
+/// A token as shown once, right after it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedToken {
+    pub connector: String,
+    pub token: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRow {
+    pub seq: i64,
+    pub op: String,
+    pub at: String,
+    pub message_id: Option<String>,
+    pub channel: Option<String>,
+    pub excerpt: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuildRow {
+    pub id: String,
+    pub name: String,
+    pub present: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRow {
+    pub id: String,
+    pub guild_id: String,
+    pub name: String,
+    pub kind: String,
+    pub is_source: bool,
+    pub is_target: bool,
+    pub present: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelsView {
+    pub channels: Vec<ChannelRow>,
+    /// The latest "Fetch channels" request for the guild: pending, answered or expired.
+    pub request: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingRow {
+    pub id: String,
+    pub source: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingsView {
+    pub mappings: Vec<MappingRow>,
+    /// Channels flagged Source / Target: the only choices the pickers offer.
+    pub sources: Vec<ChannelRow>,
+    pub targets: Vec<ChannelRow>,
+}
+
+pub fn channel_kind_name(kind: i32) -> &'static str {
+    match kind {
+        0 => "text",
+        2 => "voice",
+        4 => "category",
+        5 => "announcement",
+        10..=12 => "thread",
+        13 => "stage",
+        15 => "forum",
+        16 => "media",
+        _ => "other",
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use domain::connectors::ConnectorError;
+    use domain::discovery::DiscoveryError;
+    use domain::snowflake::Snowflake;
+
+    use super::*;
+
+    pub async fn admin() -> Result<domain::AppContext, AppError> {
+        let ctx = crate::error::app_context()?;
+        crate::auth::require_admin().await?;
+        Ok(ctx)
+    }
+
+    pub fn connector_error(e: ConnectorError) -> AppError {
+        match e {
+            ConnectorError::BadName => AppError::invalid("name", e.to_string()),
+            ConnectorError::NotFound => AppError::NotFound,
+            ConnectorError::Db(e) => crate::error::unavailable("connector change", e),
+        }
+    }
+
+    pub fn discovery_error(e: DiscoveryError) -> AppError {
+        match e {
+            DiscoveryError::Invalid { field, message } => AppError::invalid(&field, message),
+            DiscoveryError::NotAllowed(m) => AppError::invalid("channel", m),
+            DiscoveryError::UnknownGuild(_) | DiscoveryError::UnknownChannel | DiscoveryError::UnknownMapping => {
+                AppError::NotFound
+            }
+            DiscoveryError::Db(e) => crate::error::unavailable("discovery change", e),
+        }
+    }
+
+    pub fn snowflake(field: &str, raw: &str) -> Result<Snowflake, AppError> {
+        raw.trim()
+            .parse()
+            .map_err(|e: domain::snowflake::InvalidSnowflake| AppError::invalid(field, e.to_string()))
+    }
+
+    pub fn row(c: domain::connectors::Connector) -> ConnectorRow {
+        let now = chrono::Utc::now();
+        ConnectorRow {
+            id: c.pid,
+            name: c.name,
+            enabled: c.enabled,
+            forwarding: c.forwarding,
+            created_at: c.created_at.to_rfc3339(),
+            last_seen_at: c.last_seen_at.map(|t| t.to_rfc3339()),
+            version: c.version,
+            previous_token_until: c.previous_token_expires_at.filter(|t| *t > now).map(|t| t.to_rfc3339()),
+        }
+    }
+
+    pub fn channel_row(c: entity::channel::Model) -> ChannelRow {
+        ChannelRow {
+            id: c.id.to_string(),
+            guild_id: c.guild_id.to_string(),
+            name: c.name,
+            kind: channel_kind_name(c.kind).to_owned(),
+            is_source: c.is_source,
+            is_target: c.is_target,
+            present: c.present,
+        }
+    }
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "connectors")]
+pub async fn list_connectors() -> Result<Vec<ConnectorRow>, AppError> {
+    let ctx = server::admin().await?;
+    let all = domain::connectors::list(&ctx.db)
+        .await
+        .map_err(|e| crate::error::unavailable("listing connectors", e))?;
+    Ok(all.into_iter().map(server::row).collect())
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "connectors/create")]
+pub async fn create_connector(name: String) -> Result<IssuedToken, AppError> {
+    let ctx = server::admin().await?;
+    match domain::connectors::create(&ctx.db, &name).await {
+        Ok((c, token)) => Ok(IssuedToken {
+            connector: c.name,
+            token: token.expose().clone(),
+            note: "Copy it now: it is shown only once.".into(),
+        }),
+        Err(e) => crate::error::fail(server::connector_error(e)),
+    }
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "connectors/rotate")]
+pub async fn rotate_connector(id: String) -> Result<IssuedToken, AppError> {
+    let ctx = server::admin().await?;
+    match domain::connectors::rotate(&ctx.db, &id).await {
+        Ok((c, token)) => Ok(IssuedToken {
+            connector: c.name,
+            token: token.expose().clone(),
+            note: format!(
+                "Copy it now: it is shown only once. The previous token keeps working for {} hours.",
+                domain::connectors::ROTATION_GRACE.num_hours()
+            ),
+        }),
+        Err(e) => crate::error::fail(server::connector_error(e)),
+    }
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "connectors/enabled")]
+pub async fn set_connector_enabled(id: String, enabled: bool) -> Result<(), AppError> {
+    let ctx = server::admin().await?;
+    match domain::connectors::set_enabled(&ctx.db, &id, enabled).await {
+        Ok(_) => Ok(()),
+        Err(e) => crate::error::fail(server::connector_error(e)),
+    }
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "connectors/forwarding")]
+pub async fn set_connector_forwarding(id: String, forwarding: bool) -> Result<(), AppError> {
+    let ctx = server::admin().await?;
+    match domain::connectors::set_forwarding(&ctx.db, &id, forwarding).await {
+        Ok(_) => Ok(()),
+        Err(e) => crate::error::fail(server::connector_error(e)),
+    }
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "connectors/events")]
+pub async fn recent_events(id: String) -> Result<Vec<EventRow>, AppError> {
+    let ctx = server::admin().await?;
+    let connector = match domain::connectors::find(&ctx.db, &id).await {
+        Ok(c) => c,
+        Err(e) => return crate::error::fail(server::connector_error(e)),
+    };
+    let events = domain::ingest::recent::recent(&ctx.db, connector.id, 20)
+        .await
+        .map_err(|e| crate::error::unavailable("reading recent events", e))?;
+    Ok(events
+        .into_iter()
+        .map(|e| EventRow {
+            seq: e.seq,
+            op: e.op,
+            at: e.at.to_rfc3339(),
+            message_id: e.message_id.map(|m| m.to_string()),
+            channel: e.channel_id.map(|c| c.to_string()),
+            excerpt: e.excerpt,
+        })
+        .collect())
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "guilds")]
+pub async fn list_guilds() -> Result<Vec<GuildRow>, AppError> {
+    let ctx = server::admin().await?;
+    let guilds = domain::discovery::guilds(&ctx.db)
+        .await
+        .map_err(|e| crate::error::unavailable("listing guilds", e))?;
+    Ok(guilds
+        .into_iter()
+        .map(|g| GuildRow {
+            id: g.id.to_string(),
+            name: g.name,
+            present: g.present,
+        })
+        .collect())
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "channels")]
+pub async fn list_channels(guild: String) -> Result<ChannelsView, AppError> {
+    let ctx = server::admin().await?;
+    let guild = server::snowflake("guild", &guild)?;
+    let channels = domain::discovery::channels(&ctx.db, Some(guild))
+        .await
+        .map_err(|e| crate::error::unavailable("listing channels", e))?;
+    let request = domain::discovery::latest_request(&ctx.db, guild)
+        .await
+        .map_err(|e| crate::error::unavailable("reading discovery requests", e))?;
+    Ok(ChannelsView {
+        channels: channels.into_iter().map(server::channel_row).collect(),
+        request: request.map(|r| r.status),
+    })
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "channels/fetch")]
+pub async fn fetch_channels(guild: String) -> Result<(), AppError> {
+    let ctx = server::admin().await?;
+    let guild = server::snowflake("guild", &guild)?;
+    match domain::discovery::request_channels(&ctx.db, guild).await {
+        Ok(_) => Ok(()),
+        Err(e) => crate::error::fail(server::discovery_error(e)),
+    }
+}
+
+/// `role` is `source` or `target`.
+#[server(prefix = "/rpc/admin", endpoint = "channels/flag")]
+pub async fn set_channel_flag(channel: String, role: String, on: bool) -> Result<(), AppError> {
+    use domain::discovery::Role;
+    let ctx = server::admin().await?;
+    let channel = server::snowflake("channel", &channel)?;
+    let role = match role.as_str() {
+        "source" => Role::Source,
+        "target" => Role::Target,
+        _ => return crate::error::fail(AppError::invalid("role", "role must be source or target")),
+    };
+    match domain::discovery::set_flag(&ctx.db, channel, role, on).await {
+        Ok(_) => Ok(()),
+        Err(e) => crate::error::fail(server::discovery_error(e)),
+    }
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "mappings")]
+pub async fn list_mappings() -> Result<MappingsView, AppError> {
+    let ctx = server::admin().await?;
+    let unavailable = |e| crate::error::unavailable("listing mappings", e);
+    let channels = domain::discovery::channels(&ctx.db, None).await.map_err(unavailable)?;
+    let mappings = domain::discovery::mappings(&ctx.db).await.map_err(unavailable)?;
+    let label = |id: i64| {
+        channels
+            .iter()
+            .find(|c| c.id == id)
+            .map_or_else(|| id.to_string(), |c| format!("#{} ({})", c.name, c.id))
+    };
+    let mappings = mappings
+        .into_iter()
+        .map(|m| MappingRow {
+            id: m.id.to_string(),
+            source: label(m.source_channel_id),
+            target: label(m.target_channel_id),
+        })
+        .collect();
+    let rows: Vec<ChannelRow> = channels.into_iter().map(server::channel_row).collect();
+    Ok(MappingsView {
+        mappings,
+        sources: rows.iter().filter(|c| c.is_source).cloned().collect(),
+        targets: rows.into_iter().filter(|c| c.is_target).collect(),
+    })
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "mappings/create")]
+pub async fn create_mapping(source: String, target: String) -> Result<(), AppError> {
+    let ctx = server::admin().await?;
+    let source = server::snowflake("source", &source)?;
+    let target = server::snowflake("target", &target)?;
+    match domain::discovery::create_mapping(&ctx.db, source, target).await {
+        Ok(_) => Ok(()),
+        Err(e) => crate::error::fail(server::discovery_error(e)),
+    }
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "mappings/delete")]
+pub async fn delete_mapping(id: String) -> Result<(), AppError> {
+    let ctx = server::admin().await?;
+    let Ok(id) = id.parse::<i64>() else {
+        return crate::error::fail(AppError::invalid("id", "not a mapping id"));
+    };
+    match domain::discovery::delete_mapping(&ctx.db, id).await {
+        Ok(()) => Ok(()),
+        Err(e) => crate::error::fail(server::discovery_error(e)),
+    }
+}

@@ -1,0 +1,213 @@
+//! `/admin/channels`: the guilds connectors reported, one guild's channels with their Source and
+//! Target flags, "Fetch channels" (asks the guild's connector for a fresh list), and mappings
+//! from source to target channels. Choosing a guild is a GET form, so it works before the wasm.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use super::connectors::ticker;
+use crate::capture_api::{
+    ChannelRow, CreateMapping, DeleteMapping, FetchChannels, SetChannelFlag, list_channels, list_guilds, list_mappings,
+};
+use crate::components::field::FormError;
+
+#[component]
+pub fn ChannelsPage() -> impl IntoView {
+    let query = use_query_map();
+    let selected = move || query.read().get("guild").unwrap_or_default();
+    let guilds = Resource::new(|| (), |_| list_guilds());
+    let flag = ServerAction::<SetChannelFlag>::new();
+
+    view! {
+        <h1>"Channels"</h1>
+        <Transition fallback=|| view! { <p class="muted">"Loading guilds…"</p> }>
+            {move || Suspend::new(async move {
+                match guilds.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="muted" data-testid="guilds-empty">
+                            "No guilds yet. They appear once a connector posts its guild snapshot."
+                        </p>
+                    }.into_any(),
+                    Ok(list) => {
+                        let current = selected();
+                        view! {
+                            <form method="get" action="/admin/channels" class="search">
+                                <label for="guild-picker">"Guild"</label>
+                                <select id="guild-picker" name="guild" data-testid="guild-picker">
+                                    <option value="">"Choose a guild"</option>
+                                    {list.into_iter().map(|g| {
+                                        let label = if g.present { g.name.clone() } else { format!("{} (gone)", g.name) };
+                                        view! { <option value=g.id.clone() selected=g.id == current>{label}</option> }
+                                    }).collect_view()}
+                                </select>
+                                <button type="submit" class="button" data-testid="show-guild">"Show channels"</button>
+                            </form>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+        {move || {
+            let guild = selected();
+            (!guild.is_empty()).then(|| view! { <GuildChannels guild flag /> })
+        }}
+        <Mappings flag />
+    }
+}
+
+#[component]
+fn GuildChannels(guild: String, flag: ServerAction<SetChannelFlag>) -> impl IntoView {
+    let fetch = ServerAction::<FetchChannels>::new();
+    let tick = ticker(Duration::from_secs(2));
+    let g = guild.clone();
+    let view_data = Resource::new(
+        move || (g.clone(), fetch.version().get(), flag.version().get(), tick.get()),
+        |(g, _, _, _)| list_channels(g),
+    );
+    let flag_error = Signal::derive(move || flag.value().get().and_then(Result::err));
+    view! {
+        <section aria-labelledby="channels-title">
+            <h2 id="channels-title">"Channels of this guild"</h2>
+            <ActionForm action=fetch>
+                <input type="hidden" name="guild" value=guild.clone() />
+                <button type="submit" class="button" data-testid="fetch-channels" disabled=fetch.pending()>
+                    {move || if fetch.pending().get() { "Asking…" } else { "Fetch channels" }}
+                </button>
+            </ActionForm>
+            <FormError error=flag_error />
+            <Transition fallback=|| view! { <p class="muted">"Loading channels…"</p> }>
+                {move || Suspend::new(async move {
+                    match view_data.await {
+                        Ok(v) => {
+                            let status = match v.request.as_deref() {
+                                Some("pending") => "Waiting for the connector to answer…",
+                                Some("answered") => "The connector answered with this guild's channels.",
+                                Some("expired") => "The connector restarted before answering; fetch again.",
+                                _ => "",
+                            };
+                            view! {
+                                <p class="muted" role="status" data-testid="fetch-status">{status}</p>
+                                {if v.channels.is_empty() {
+                                    view! { <p class="muted" data-testid="channels-empty">"No channels known yet: press Fetch channels."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <table class="table" data-testid="channels">
+                                            <thead><tr><th>"Channel"</th><th>"ID"</th><th>"Type"</th><th>"Source"</th><th>"Target"</th></tr></thead>
+                                            <tbody>
+                                                {v.channels.into_iter().map(|c| view! { <ChannelLine c flag /> }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    }.into_any()
+                                }}
+                            }.into_any()
+                        }
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn ChannelLine(c: ChannelRow, flag: ServerAction<SetChannelFlag>) -> impl IntoView {
+    let toggle = move |id: String, role: &'static str, on: bool| {
+        let label = match (role, on) {
+            ("source", true) => "Source ✓",
+            ("source", false) => "Make source",
+            (_, true) => "Target ✓",
+            (_, false) => "Make target",
+        };
+        view! {
+            <ActionForm action=flag>
+                <input type="hidden" name="channel" value=id />
+                <input type="hidden" name="role" value=role />
+                <input type="hidden" name="on" value=(!on).to_string() />
+                <button type="submit" class=if on { "button small primary" } else { "button small" }
+                    aria-pressed=on.to_string() data-testid=format!("{role}-toggle")>
+                    {label}
+                </button>
+            </ActionForm>
+        }
+    };
+    let name = if c.present {
+        format!("#{}", c.name)
+    } else {
+        format!("#{} (gone)", c.name)
+    };
+    view! {
+        <tr data-testid="channel" data-name=c.name.clone()>
+            <td>{name}</td>
+            <td><code>{c.id.clone()}</code></td>
+            <td>{c.kind.clone()}</td>
+            <td>{toggle(c.id.clone(), "source", c.is_source)}</td>
+            <td>{toggle(c.id.clone(), "target", c.is_target)}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn Mappings(flag: ServerAction<SetChannelFlag>) -> impl IntoView {
+    let create = ServerAction::<CreateMapping>::new();
+    let delete = ServerAction::<DeleteMapping>::new();
+    let data = Resource::new(
+        move || (flag.version().get(), create.version().get(), delete.version().get()),
+        |_| list_mappings(),
+    );
+    let create_error = Signal::derive(move || create.value().get().and_then(Result::err));
+    let option = |c: ChannelRow| view! { <option value=c.id.clone()>{format!("#{} ({})", c.name, c.id)}</option> };
+    view! {
+        <section aria-labelledby="mappings-title">
+            <h2 id="mappings-title">"Mappings"</h2>
+            <p class="muted">"Each source channel's signals are mirrored into its mapped target channels (for connectors with forwarding on)."</p>
+            <Transition fallback=|| view! { <p class="muted">"Loading mappings…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(v) => view! {
+                            {if v.sources.is_empty() || v.targets.is_empty() {
+                                view! { <p class="muted" data-testid="mapping-hint">"Mark at least one channel Source and one Target to map them."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <ActionForm action=create attr:class="search">
+                                        <label for="map-source">"From"</label>
+                                        <select id="map-source" name="source" data-testid="map-source">
+                                            {v.sources.into_iter().map(option).collect_view()}
+                                        </select>
+                                        <label for="map-target">"to"</label>
+                                        <select id="map-target" name="target" data-testid="map-target">
+                                            {v.targets.into_iter().map(option).collect_view()}
+                                        </select>
+                                        <button type="submit" class="button primary" data-testid="create-mapping">"Create mapping"</button>
+                                    </ActionForm>
+                                }.into_any()
+                            }}
+                            <FormError error=create_error />
+                            <p class="field-error">{move || create_error.get().and_then(|e| e.for_field("target").or(e.for_field("source")))}</p>
+                            {if v.mappings.is_empty() {
+                                view! { <p class="muted" data-testid="mappings-empty">"No mappings yet."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <ul class="mapping-list" data-testid="mappings">
+                                        {v.mappings.into_iter().map(|m| view! {
+                                            <li data-testid="mapping">
+                                                <span>{format!("{} → {}", m.source, m.target)}</span>
+                                                <ActionForm action=delete>
+                                                    <input type="hidden" name="id" value=m.id.clone() />
+                                                    <button type="submit" class="button small" data-testid="delete-mapping">"Remove"</button>
+                                                </ActionForm>
+                                            </li>
+                                        }).collect_view()}
+                                    </ul>
+                                }.into_any()
+                            }}
+                        }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
