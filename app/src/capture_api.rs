@@ -18,6 +18,8 @@ pub struct ConnectorRow {
     pub version: Option<String>,
     /// While a rotation's grace runs: when the previous token stops working.
     pub previous_token_until: Option<String>,
+    /// The latest feed entries this connector caused, newest first.
+    pub events: Vec<EventRow>,
 }
 
 /// A token as shown once, right after it was made.
@@ -78,6 +80,9 @@ pub struct MappingsView {
     pub targets: Vec<ChannelRow>,
 }
 
+/// How many of each connector's latest events the live view shows.
+pub const RECENT_EVENTS: u64 = 20;
+
 pub fn channel_kind_name(kind: i32) -> &'static str {
     match kind {
         0 => "text",
@@ -131,9 +136,10 @@ mod server {
             .map_err(|e: domain::snowflake::InvalidSnowflake| AppError::invalid(field, e.to_string()))
     }
 
-    pub fn row(c: domain::connectors::Connector) -> ConnectorRow {
+    pub fn row(c: domain::connectors::Connector, events: Vec<EventRow>) -> ConnectorRow {
         let now = chrono::Utc::now();
         ConnectorRow {
+            events,
             id: c.pid,
             name: c.name,
             enabled: c.enabled,
@@ -158,13 +164,30 @@ mod server {
     }
 }
 
+/// Every connector with its latest events (one call, so the live view refreshes as one piece).
 #[server(prefix = "/rpc/admin", endpoint = "connectors")]
 pub async fn list_connectors() -> Result<Vec<ConnectorRow>, AppError> {
     let ctx = server::admin().await?;
-    let all = domain::connectors::list(&ctx.db)
-        .await
-        .map_err(|e| crate::error::unavailable("listing connectors", e))?;
-    Ok(all.into_iter().map(server::row).collect())
+    let unavailable = |e| crate::error::unavailable("listing connectors", e);
+    let all = domain::connectors::list(&ctx.db).await.map_err(unavailable)?;
+    let mut rows = Vec::with_capacity(all.len());
+    for c in all {
+        let events = domain::ingest::recent::recent(&ctx.db, c.id, RECENT_EVENTS)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|e| EventRow {
+                seq: e.seq,
+                op: e.op,
+                at: e.at.to_rfc3339(),
+                message_id: e.message_id.map(|m| m.to_string()),
+                channel: e.channel_id.map(|c| c.to_string()),
+                excerpt: e.excerpt,
+            })
+            .collect();
+        rows.push(server::row(c, events));
+    }
+    Ok(rows)
 }
 
 #[server(prefix = "/rpc/admin", endpoint = "connectors/create")]
@@ -212,29 +235,6 @@ pub async fn set_connector_forwarding(id: String, forwarding: bool) -> Result<()
         Ok(_) => Ok(()),
         Err(e) => crate::error::fail(server::connector_error(e)),
     }
-}
-
-#[server(prefix = "/rpc/admin", endpoint = "connectors/events")]
-pub async fn recent_events(id: String) -> Result<Vec<EventRow>, AppError> {
-    let ctx = server::admin().await?;
-    let connector = match domain::connectors::find(&ctx.db, &id).await {
-        Ok(c) => c,
-        Err(e) => return crate::error::fail(server::connector_error(e)),
-    };
-    let events = domain::ingest::recent::recent(&ctx.db, connector.id, 20)
-        .await
-        .map_err(|e| crate::error::unavailable("reading recent events", e))?;
-    Ok(events
-        .into_iter()
-        .map(|e| EventRow {
-            seq: e.seq,
-            op: e.op,
-            at: e.at.to_rfc3339(),
-            message_id: e.message_id.map(|m| m.to_string()),
-            channel: e.channel_id.map(|c| c.to_string()),
-            excerpt: e.excerpt,
-        })
-        .collect())
 }
 
 #[server(prefix = "/rpc/admin", endpoint = "guilds")]

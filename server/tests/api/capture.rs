@@ -886,7 +886,8 @@ async fn admin_functions_manage_connectors_flags_and_mappings(backend: Backend) 
     assert_eq!(channels["channels"].as_array().unwrap().len(), 3);
 
     s.event(create(1, "BUY SOL")).await;
-    let (_, events) = call("/rpc/admin/connectors/events", vec![("id", s.connector.pid.clone())]).await;
+    let (_, list) = call("/rpc/admin/connectors", vec![]).await;
+    let events = &list[0]["events"];
     assert_eq!(events[0]["op"], "message_created");
     assert_eq!(events[0]["excerpt"], "BUY SOL");
 

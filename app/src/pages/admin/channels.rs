@@ -77,7 +77,7 @@ fn GuildChannels(guild: String, flag: ServerAction<SetChannelFlag>) -> impl Into
                     {move || if fetch.pending().get() { "Asking…" } else { "Fetch channels" }}
                 </button>
             </ActionForm>
-            <FormError error=flag_error />
+            <p class="form-error" role="alert" data-testid="flag-error">{move || flag_error.get().map(|e| e.to_string())}</p>
             <Transition fallback=|| view! { <p class="muted">"Loading channels…"</p> }>
                 {move || Suspend::new(async move {
                     match view_data.await {

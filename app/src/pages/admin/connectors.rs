@@ -6,7 +6,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::capture_api::{
-    CreateConnector, RotateConnector, SetConnectorEnabled, SetConnectorForwarding, list_connectors, recent_events,
+    CreateConnector, EventRow, RotateConnector, SetConnectorEnabled, SetConnectorForwarding, list_connectors,
 };
 use crate::components::field::{Field, FormError};
 use crate::components::time::short_utc;
@@ -37,7 +37,7 @@ pub fn ConnectorsPage() -> impl IntoView {
                 rotate.version().get(),
                 enabled.version().get(),
                 forwarding.version().get(),
-                tick.get() / 5,
+                tick.get(),
             )
         },
         |_| list_connectors(),
@@ -85,7 +85,6 @@ pub fn ConnectorsPage() -> impl IntoView {
                         <div class="cards">
                             {list.into_iter().map(|c| {
                                 let (rotate_id, enable_id, forward_id) = (c.id.clone(), c.id.clone(), c.id.clone());
-                                let id = c.id.clone();
                                 view! {
                                     <article class="card" data-testid="connector" data-name=c.name.clone()>
                                         <header class="card-head">
@@ -128,7 +127,7 @@ pub fn ConnectorsPage() -> impl IntoView {
                                                 </button>
                                             </ActionForm>
                                         </div>
-                                        <LiveEvents id=id tick />
+                                        <LiveEvents events=c.events />
                                     </article>
                                 }
                             }).collect_view()}
@@ -142,37 +141,30 @@ pub fn ConnectorsPage() -> impl IntoView {
 }
 
 #[component]
-fn LiveEvents(id: String, tick: ReadSignal<u64>) -> impl IntoView {
-    let events = Resource::new(move || (id.clone(), tick.get()), |(id, _)| recent_events(id));
+fn LiveEvents(events: Vec<EventRow>) -> impl IntoView {
     view! {
         <section class="live" aria-label="Latest events">
             <h3>"Latest events"</h3>
-            <Transition fallback=|| view! { <p class="muted">"Loading events…"</p> }>
-                {move || Suspend::new(async move {
-                    match events.await {
-                        Ok(list) if list.is_empty() => view! {
-                            <p class="muted" data-testid="events-empty">"Nothing ingested yet."</p>
-                        }.into_any(),
-                        Ok(list) => view! {
-                            <table class="table compact" data-testid="events">
-                                <thead><tr><th>"#"</th><th>"When"</th><th>"What"</th><th>"Channel"</th><th>"Content"</th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|e| view! {
-                                        <tr>
-                                            <td>{e.seq}</td>
-                                            <td>{short_utc(&e.at)}</td>
-                                            <td>{e.op.replace('_', " ")}</td>
-                                            <td>{e.channel.unwrap_or_default()}</td>
-                                            <td class="excerpt">{e.excerpt}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {if events.is_empty() {
+                view! { <p class="muted" data-testid="events-empty">"Nothing ingested yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table compact" data-testid="events">
+                        <thead><tr><th>"#"</th><th>"When"</th><th>"What"</th><th>"Channel"</th><th>"Content"</th></tr></thead>
+                        <tbody>
+                            {events.into_iter().map(|e| view! {
+                                <tr>
+                                    <td>{e.seq}</td>
+                                    <td>{short_utc(&e.at)}</td>
+                                    <td>{e.op.replace('_', " ")}</td>
+                                    <td>{e.channel.unwrap_or_default()}</td>
+                                    <td class="excerpt">{e.excerpt}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
         </section>
     }
 }
