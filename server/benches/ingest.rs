@@ -1,0 +1,203 @@
+//! Ingest benchmark: `cargo bench -p server --bench ingest [-- --events N --clients C --batch B]`.
+//! Starts the real application in-process on port 0 (a fresh SQLite file, then a fresh
+//! PostgreSQL database), registers a connector and a source channel, and posts message events
+//! over real HTTP from C concurrent clients. Prints throughput (events/s) and request latency
+//! percentiles for single-event requests and for batches.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use domain::Config;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use server::Application;
+
+const GUILD: &str = "1200000000000000001";
+const CHANNEL: &str = "1200000000000000002";
+
+struct Args {
+    events: usize,
+    clients: usize,
+    batch: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        events: 4000,
+        clients: 16,
+        batch: 100,
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        let value = argv.get(i + 1).and_then(|v| v.parse().ok());
+        match (argv[i].as_str(), value) {
+            ("--events", Some(v)) => a.events = v,
+            ("--clients", Some(v)) => a.clients = v,
+            ("--batch", Some(v)) => a.batch = v,
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+fn event(id: u64) -> Value {
+    json!({
+        "type": "message_create",
+        "guild_id": GUILD, "channel_id": CHANNEL, "message_id": id.to_string(),
+        "author": {"id": "1200000000000000003", "name": "Bench Trader"},
+        "content": format!("BTC long {id} | TP 93,500 | SL 89,800"),
+        "attachments": [{"id": "1200000000000000004", "filename": "chart.png",
+            "url": "https://cdn.discordapp.com/attachments/1/2/chart.png", "content_type": "image/png",
+            "size": 48213, "width": 1200, "height": 800}],
+        "created_at": "2026-11-27T12:00:00Z"
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1000.0
+}
+
+async fn start(settings: BTreeMap<String, String>) -> (String, String, tokio::sync::oneshot::Sender<()>) {
+    let config = Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).expect("config");
+    let app = Application::build(config).await.expect("app");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let db = app.context().db.clone();
+    let (connector, token) = domain::connectors::create(&db, "bench").await.unwrap();
+    let client = reqwest::Client::new();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let token = token.expose().clone();
+    client
+        .put(format!("{base}/api/v1/discovery/guilds"))
+        .bearer_auth(&token)
+        .json(&json!({"guilds": [{"id": GUILD, "name": "Bench"}]}))
+        .send()
+        .await
+        .unwrap();
+    client
+        .put(format!("{base}/api/v1/discovery/guilds/{GUILD}/channels"))
+        .bearer_auth(&token)
+        .json(&json!({"channels": [{"id": CHANNEL, "name": "signals", "type": 0}]}))
+        .send()
+        .await
+        .unwrap();
+    domain::discovery::set_flag(&db, CHANNEL.parse().unwrap(), domain::discovery::Role::Source, true)
+        .await
+        .unwrap();
+    let _ = connector;
+    (base, token, tx)
+}
+
+/// Posts `events` events as requests of `per_request` events from `clients` clients; returns
+/// (wall time, per-request latencies).
+async fn load(base: &str, token: &str, first_id: u64, events: usize, per_request: usize, clients: usize) -> (Duration, Vec<Duration>) {
+    let requests = events.div_ceil(per_request);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let next = next.clone();
+        let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+        let (base, token) = (base.to_owned(), token.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let r = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if r >= requests {
+                    return latencies;
+                }
+                let ids = (r * per_request)..((r + 1) * per_request).min(events);
+                let (url, body) = if per_request == 1 {
+                    (format!("{base}/api/v1/events"), event(first_id + r as u64))
+                } else {
+                    (
+                        format!("{base}/api/v1/events/batch"),
+                        json!({"events": ids.map(|i| event(first_id + i as u64)).collect::<Vec<_>>()}),
+                    )
+                };
+                let t = Instant::now();
+                let res = client.post(url).bearer_auth(&token).json(&body).send().await.unwrap();
+                assert!(res.status().is_success(), "{}", res.status());
+                let _ = res.bytes().await;
+                latencies.push(t.elapsed());
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    (started.elapsed(), all)
+}
+
+fn report(engine: &str, mode: &str, events: usize, wall: Duration, mut latencies: Vec<Duration>) {
+    latencies.sort();
+    println!(
+        "{engine:<9} {mode:<22} {events:>6} events  {:>8.0} events/s   request p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
+        events as f64 / wall.as_secs_f64(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.95),
+        percentile(&latencies, 0.99),
+        latencies.last().unwrap().as_secs_f64() * 1000.0,
+    );
+}
+
+async fn run(engine: &str, settings: BTreeMap<String, String>, a: &Args) {
+    let (base, token, stop) = start(settings).await;
+    // Warm-up: connections, prepared statements, page cache.
+    load(&base, &token, 1, 200, 1, a.clients).await;
+    let unloaded = (a.events / 4).max(1);
+    let (wall, lat) = load(&base, &token, 500_000, unloaded, 1, 1).await;
+    report(engine, "single, 1 client", unloaded, wall, lat);
+    let (wall, lat) = load(&base, &token, 1_000_000, a.events, 1, a.clients).await;
+    report(engine, &format!("single, {} clients", a.clients), a.events, wall, lat);
+    let (wall, lat) = load(&base, &token, 10_000_000, a.events * 5, a.batch, a.clients.min(4)).await;
+    report(engine, &format!("batch of {}, {} clients", a.batch, a.clients.min(4)), a.events * 5, wall, lat);
+    let _ = stop.send(());
+}
+
+fn main() {
+    let a = args();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        println!(
+            "ingest benchmark: {} single-event requests from 1 client, {} from {} clients, then {} events in batches of {}",
+            (a.events / 4).max(1),
+            a.events,
+            a.clients,
+            a.events * 5,
+            a.batch
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut sqlite = BTreeMap::new();
+        sqlite.insert("DATA_DIR".to_owned(), dir.path().display().to_string());
+        sqlite.insert("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned());
+        sqlite.insert("RUST_LOG".to_owned(), "warn".to_owned());
+        run("sqlite", sqlite, &a).await;
+
+        let admin_url =
+            std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("bench_{}", std::process::id());
+        let admin = Database::connect(&admin_url).await.expect("PostgreSQL must be running");
+        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        let mut pg = BTreeMap::new();
+        pg.insert("DATABASE_URL".to_owned(), url.to_string());
+        pg.insert("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned());
+        run("postgres", pg, &a).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .unwrap();
+    });
+}
