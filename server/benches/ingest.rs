@@ -98,7 +98,14 @@ async fn start(settings: BTreeMap<String, String>) -> (String, String, tokio::sy
 
 /// Posts `events` events as requests of `per_request` events from `clients` clients; returns
 /// (wall time, per-request latencies).
-async fn load(base: &str, token: &str, first_id: u64, events: usize, per_request: usize, clients: usize) -> (Duration, Vec<Duration>) {
+async fn load(
+    base: &str,
+    token: &str,
+    first_id: u64,
+    events: usize,
+    per_request: usize,
+    clients: usize,
+) -> (Duration, Vec<Duration>) {
     let requests = events.div_ceil(per_request);
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -160,13 +167,22 @@ async fn run(engine: &str, settings: BTreeMap<String, String>, a: &Args) {
     let (wall, lat) = load(&base, &token, 1_000_000, a.events, 1, a.clients).await;
     report(engine, &format!("single, {} clients", a.clients), a.events, wall, lat);
     let (wall, lat) = load(&base, &token, 10_000_000, a.events * 5, a.batch, a.clients.min(4)).await;
-    report(engine, &format!("batch of {}, {} clients", a.batch, a.clients.min(4)), a.events * 5, wall, lat);
+    report(
+        engine,
+        &format!("batch of {}, {} clients", a.batch, a.clients.min(4)),
+        a.events * 5,
+        wall,
+        lat,
+    );
     let _ = stop.send(());
 }
 
 fn main() {
     let a = args();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         println!(
             "ingest benchmark: {} single-event requests from 1 client, {} from {} clients, then {} events in batches of {}",

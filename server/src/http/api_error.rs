@@ -36,3 +36,20 @@ pub async fn unknown_endpoint(uri: axum::http::Uri) -> ApiError {
         format!("no API endpoint at {}", uri.path()),
     )
 }
+
+/// The body-size limit sits outside every router and answers in plain text; on the machine API
+/// the refusal gets our error shape like every other one.
+pub async fn json_payload_too_large(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if is_api && res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        tracing::warn!("API request body over the 1 MiB limit refused");
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is over 1 MiB; send fewer events per batch",
+        )
+        .into_response();
+    }
+    res
+}

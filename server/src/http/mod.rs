@@ -59,6 +59,7 @@ pub fn router(ctx: AppContext) -> Router {
         .layer(from_fn(rpc_status::map_errors))
         .layer(from_fn_with_state(ctx.clone(), page_gate::gate))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(from_fn(api_error::json_payload_too_large))
         .layer(from_fn_with_state(ctx.clone(), security::csrf))
         .layer(from_fn_with_state(ctx, security::headers))
         .layer(CompressionLayer::new())

@@ -34,6 +34,67 @@ on_both_databases!(
     admin_functions_manage_connectors_flags_and_mappings,
 );
 
+/// F2: while PostgreSQL refuses connections, ingest answers 503 (nothing acknowledged is lost);
+/// when it is back, the same server accepts again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f2_ingest_answers_503_while_postgres_is_down_and_recovers_without_restart() {
+    use sea_orm::{ConnectionTrait, Database};
+    let s = Source::start(Backend::Postgres).await;
+    assert_eq!(s.event(create(1, "before the outage")).await["status"], "accepted");
+    let db_name = s
+        .app
+        .ctx
+        .db
+        .get_postgres_connection_pool()
+        .connect_options()
+        .get_database()
+        .unwrap()
+        .to_owned();
+    let admin = Database::connect(crate::helpers::postgres_admin_url()).await.unwrap();
+    // `ALLOW_CONNECTIONS false` holds even for superusers (it is how template0 is closed).
+    let outage = |down: bool| {
+        let admin = &admin;
+        let db_name = db_name.clone();
+        async move {
+            admin
+                .execute_unprepared(&format!("ALTER DATABASE \"{db_name}\" ALLOW_CONNECTIONS {}", !down))
+                .await
+                .unwrap();
+            if down {
+                admin
+                    .execute_unprepared(&format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db_name}'"
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    outage(true).await;
+    let res = s.post("/api/v1/events", create(2, "during the outage")).await;
+    let (status, code, _) = error_of(res).await;
+    assert_eq!((status, code.as_str()), (503, "database_unavailable"));
+    outage(false).await;
+    // Back: the pool reconnects by itself; the connector's retry is accepted.
+    let mut status = None;
+    for _ in 0..50 {
+        let res = s.post("/api/v1/events", create(2, "during the outage")).await;
+        if res.status() == 200 {
+            status = Some(
+                res.json::<Value>().await.unwrap()["status"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(status.as_deref(), Some("accepted"));
+    let contents: Vec<String> = s.signals().await.into_iter().map(|x| x.content).collect();
+    assert_eq!(contents, ["before the outage", "during the outage"]);
+}
+
 pub const GUILD: &str = "1100000000000000001";
 pub const SIGNALS: &str = "1100000000000000010";
 pub const GENERAL: &str = "1100000000000000011";
@@ -296,7 +357,9 @@ async fn bad_input_gets_a_specific_error_and_stores_nothing(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 413"));
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""code":"payload_too_large""#), "{answer}");
 
     assert!(s.signals().await.is_empty());
     assert!(s.feed_rows().await.is_empty());
