@@ -188,7 +188,11 @@ pub async fn create(
         ..Default::default()
     };
     match model.insert(db).await {
-        Ok(m) => Ok(m.into()),
+        Ok(m) => {
+            // Paid before sign-up: payments made with this email now count for the account.
+            crate::payments::processing::link_account(db, m.id, &m.email).await?;
+            Ok(m.into())
+        }
         // Two sign-ups racing for one email: the unique index decides, the loser gets the same answer.
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(AccountError::EmailTaken),
         Err(e) => Err(e.into()),

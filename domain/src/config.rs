@@ -47,6 +47,26 @@ pub const SETTINGS: &[Setting] = &[
     ),
     Setting::new("LOG_FORMAT", Some("text"), "text or json"),
     Setting::new("DISCORD_BOT_TOKEN", None, "bot token; the bot stays idle without it"),
+    Setting::new(
+        "SELLAPP_WEBHOOK_SECRETS",
+        None,
+        "Sell.app webhook secret(s), comma-separated during a rotation; unset = every webhook refused",
+    ),
+    Setting::new(
+        "SELLAPP_API_URL",
+        Some("https://sell.app/api"),
+        "Sell.app API base URL (reconciliation)",
+    ),
+    Setting::new(
+        "SELLAPP_API_KEY",
+        None,
+        "Sell.app API key; reconciliation is off without it",
+    ),
+    Setting::new(
+        "STOREFRONT_URL",
+        None,
+        "where customers buy access (linked from plans and the account page)",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +119,11 @@ pub struct Config {
     pub site_root: PathBuf,
     pub log_format: LogFormat,
     pub discord_bot_token: Option<Secret<String>>,
+    /// Every secret a webhook signature may be made with (more than one during a rotation).
+    pub sellapp_webhook_secrets: Vec<Secret<String>>,
+    pub sellapp_api_url: Url,
+    pub sellapp_api_key: Option<Secret<String>>,
+    pub storefront_url: Option<Url>,
 }
 
 impl Config {
@@ -193,6 +218,24 @@ impl Config {
         };
 
         let discord_bot_token = get("DISCORD_BOT_TOKEN").map(|t| Secret::new(t.trim().to_owned()));
+        let sellapp_webhook_secrets: Vec<Secret<String>> = get("SELLAPP_WEBHOOK_SECRETS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Secret::new(s.to_owned()))
+            .collect();
+        let http_url = |name: &'static str, raw: String| -> Result<Url, ConfigError> {
+            Url::parse(raw.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .ok_or_else(|| invalid(name, "an absolute http(s) URL", quoted(&raw)))
+        };
+        let sellapp_api_url = http_url("SELLAPP_API_URL", get("SELLAPP_API_URL").unwrap_or_default())?;
+        let sellapp_api_key = get("SELLAPP_API_KEY").map(|k| Secret::new(k.trim().to_owned()));
+        let storefront_url = get("STOREFRONT_URL")
+            .map(|u| http_url("STOREFRONT_URL", u))
+            .transpose()?;
 
         Ok(Self {
             app_name,
@@ -204,6 +247,10 @@ impl Config {
             site_root,
             log_format,
             discord_bot_token,
+            sellapp_webhook_secrets,
+            sellapp_api_url,
+            sellapp_api_key,
+            storefront_url,
         })
     }
 

@@ -6,8 +6,11 @@ pub mod config;
 pub mod connectors;
 pub mod database;
 pub mod discovery;
+pub mod entitlements;
 pub mod feed;
 pub mod ingest;
+pub mod metrics;
+pub mod payments;
 pub mod secret;
 pub mod sessions;
 pub mod snowflake;
@@ -27,6 +30,9 @@ pub struct AppContext {
     pub config: std::sync::Arc<Config>,
     /// The change notifier every ingest in this process goes through.
     pub feed: feed::Feed,
+    /// Wakes this process's payment processor when a webhook was stored.
+    pub payment_events: std::sync::Arc<tokio::sync::Notify>,
+    pub metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 impl AppContext {
@@ -35,6 +41,8 @@ impl AppContext {
             db,
             config: std::sync::Arc::new(config),
             feed: feed::Feed::new(),
+            payment_events: std::sync::Arc::new(tokio::sync::Notify::new()),
+            metrics: std::sync::Arc::new(metrics::Metrics::default()),
         }
     }
 }

@@ -1,15 +1,21 @@
 //! SeaORM entities: one module per table, nothing but the table's shape.
 //! Rules about these rows live in the `domain` crate.
 
+pub mod access_change;
+pub mod access_policy;
 pub mod channel;
 pub mod channel_mapping;
 pub mod connector;
 pub mod discovery_request;
+pub mod entitlement_grant;
 pub mod feed_log;
 pub mod guild;
+pub mod payment_customer;
+pub mod role_sync_job;
 pub mod session;
 pub mod sign_in_failure;
 pub mod signal;
 pub mod signal_thread;
 pub mod tier;
 pub mod user_account;
+pub mod webhook_event;

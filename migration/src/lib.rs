@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_tier;
 mod m20261127_000002_create_accounts;
 mod m20261127_000003_create_capture;
+mod m20261127_000004_create_payments;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_tier::Migration),
             Box::new(m20261127_000002_create_accounts::Migration),
             Box::new(m20261127_000003_create_capture::Migration),
+            Box::new(m20261127_000004_create_payments::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod http;
+pub mod payment_worker;
 pub mod replay;
 pub mod startup;
 

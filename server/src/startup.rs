@@ -62,12 +62,18 @@ impl Application {
             database = domain::Backend::of(&self.ctx.db).as_str(),
             "serving"
         );
-        axum::serve(
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = crate::payment_worker::spawn(self.ctx.clone(), stopped);
+        let served = axum::serve(
             self.listener,
             self.router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+        // The worker finishes the event in hand (one transaction) and stops.
+        let _ = stop.send(true);
+        let _ = worker.await;
+        served?;
         self.ctx.db.clone().close().await.ok();
         tracing::info!("stopped");
         Ok(())

@@ -37,3 +37,11 @@ pub async fn readyz(State(ctx): State<AppContext>) -> Result<Json<Value>, ApiErr
         Err(_) => Err(unavailable(format!("no answer within {READY_TIMEOUT:?}"))),
     }
 }
+
+/// Prometheus text: counters of this process.
+pub async fn metrics(State(ctx): State<AppContext>) -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        ctx.metrics.render(),
+    )
+}

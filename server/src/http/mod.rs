@@ -12,6 +12,7 @@ mod page_gate;
 mod rpc_status;
 mod security;
 mod site;
+mod webhooks;
 
 pub use api_error::ApiError;
 
@@ -53,6 +54,7 @@ pub fn router(ctx: AppContext) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .nest("/api/v1", api)
         .merge(site::routes(&state))
         .with_state(state)

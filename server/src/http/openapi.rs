@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, connector_api, ingest};
+use super::{AppState, connector_api, ingest, webhooks};
 
 /// Every error answer: `{"error": {"code", "message"}}`.
 #[derive(Serialize, ToSchema)]
@@ -61,5 +61,6 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(connector_api::config))
         .routes(routes!(connector_api::put_guilds))
         .routes(routes!(connector_api::put_channels))
+        .routes(routes!(webhooks::sellapp))
         .split_for_parts()
 }

@@ -10,6 +10,7 @@ mod capture;
 mod health;
 mod migrations;
 mod openapi;
+mod payments;
 mod security;
 mod site;
 mod startup;

@@ -1,0 +1,281 @@
+//! Entitlements: the grant ledger (rows), its arithmetic (`ledger`), and what a customer can
+//! access at an instant. Readers compute access from the grants at the moment they ask, so access
+//! ends at `access_ends` to the second with nothing waiting for a sweep.
+
+pub mod ledger;
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{access_change, entitlement_grant, tier};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+
+pub type GrantRow = entitlement_grant::Model;
+
+/// What a customer has at an instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerAccess {
+    pub tier: tier::Model,
+    /// When this tier's stretch ends (a lower tier may follow).
+    pub tier_ends: DateTime<Utc>,
+    /// When access ends altogether.
+    pub access_ends: DateTime<Utc>,
+}
+
+/// A grant to write: paid (`order_id` set) or given by an admin.
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub user_id: Option<i64>,
+    pub email: String,
+    pub order_id: Option<String>,
+    pub tier_id: i32,
+    pub days: i32,
+    pub starts_at: DateTime<Utc>,
+    /// `payment` or `admin`.
+    pub cause: &'static str,
+    pub reason: String,
+    /// For the timeline: e.g. `order.completed #236` or `admin ops@example.com`.
+    pub change_cause: String,
+}
+
+pub async fn tiers(db: &impl ConnectionTrait) -> Result<Vec<tier::Model>, DbErr> {
+    tier::Entity::find().order_by_asc(tier::Column::Rank).all(db).await
+}
+
+/// Grants still in force for an account.
+pub async fn live_grants(db: &impl ConnectionTrait, user_id: i64) -> Result<Vec<GrantRow>, DbErr> {
+    entitlement_grant::Entity::find()
+        .filter(entitlement_grant::Column::UserId.eq(user_id))
+        .filter(entitlement_grant::Column::RevokedAt.is_null())
+        .order_by_asc(entitlement_grant::Column::StartsAt)
+        .all(db)
+        .await
+}
+
+/// Every grant of an account, revoked ones included, newest first: the order history.
+pub async fn all_grants(db: &impl ConnectionTrait, user_id: i64) -> Result<Vec<GrantRow>, DbErr> {
+    entitlement_grant::Entity::find()
+        .filter(entitlement_grant::Column::UserId.eq(user_id))
+        .order_by_desc(entitlement_grant::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+pub fn timeline(grants: &[GrantRow], tiers: &[tier::Model]) -> Vec<ledger::Segment> {
+    let ledger: Vec<ledger::Grant> = grants
+        .iter()
+        .filter(|g| g.revoked_at.is_none())
+        .filter_map(|g| {
+            let rank = tiers.iter().find(|t| t.id == g.tier_id)?.rank;
+            Some(ledger::Grant {
+                rank,
+                starts: g.starts_at,
+                length: Duration::days(i64::from(g.days)),
+            })
+        })
+        .collect();
+    ledger::timeline(&ledger)
+}
+
+pub async fn access_at(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    at: DateTime<Utc>,
+) -> Result<Option<CustomerAccess>, DbErr> {
+    let tiers = tiers(db).await?;
+    let grants = live_grants(db, user_id).await?;
+    let segments = timeline(&grants, &tiers);
+    Ok(ledger::access_at(&segments, at).and_then(|a| {
+        tiers.iter().find(|t| t.rank == a.rank).map(|t| CustomerAccess {
+            tier: t.clone(),
+            tier_ends: a.tier_ends,
+            access_ends: a.access_ends,
+        })
+    }))
+}
+
+async fn record(
+    db: &impl ConnectionTrait,
+    user_id: Option<i64>,
+    email: &str,
+    grant_id: Option<i64>,
+    kind: &str,
+    cause: &str,
+    detail: String,
+) -> Result<(), DbErr> {
+    access_change::ActiveModel {
+        user_id: Set(user_id),
+        email: Set(email.to_owned()),
+        grant_id: Set(grant_id),
+        kind: Set(kind.to_owned()),
+        cause: Set(cause.to_owned()),
+        detail: Set(detail),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Writes a grant. A paid grant is written once per order: a repeat (or a concurrent twin)
+/// changes nothing and returns `None`.
+pub async fn grant(db: &impl ConnectionTrait, g: NewGrant) -> Result<Option<GrantRow>, DbErr> {
+    let row = entitlement_grant::ActiveModel {
+        user_id: Set(g.user_id),
+        email: Set(g.email.clone()),
+        order_id: Set(g.order_id.clone()),
+        tier_id: Set(g.tier_id),
+        days: Set(g.days),
+        starts_at: Set(g.starts_at),
+        cause: Set(g.cause.to_owned()),
+        reason: Set(g.reason.clone()),
+        created_at: Set(Utc::now()),
+        revoked_at: Set(None),
+        revoke_reason: Set(None),
+        ..Default::default()
+    };
+    let stored = if let Some(order) = &g.order_id {
+        let inserted = entitlement_grant::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(entitlement_grant::Column::OrderId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        entitlement_grant::Entity::find()
+            .filter(entitlement_grant::Column::OrderId.eq(order.as_str()))
+            .one(db)
+            .await?
+    } else {
+        Some(row.insert(db).await?)
+    };
+    if let Some(s) = &stored {
+        let detail = format!(
+            "{} days of tier {}{}",
+            g.days,
+            g.tier_id,
+            if g.user_id.is_none() {
+                " (waiting for sign-up)"
+            } else {
+                ""
+            }
+        );
+        record(db, g.user_id, &g.email, Some(s.id), "granted", &g.change_cause, detail).await?;
+    }
+    Ok(stored)
+}
+
+/// Takes an order's time back (refund, void, dispute). If the order was never granted (the
+/// refund overtook the payment), a revoked placeholder is written so the payment, when it
+/// arrives, grants nothing. Returns whether anything changed.
+pub async fn revoke_order(
+    db: &impl ConnectionTrait,
+    order_id: &str,
+    email: &str,
+    reason: &str,
+    cause: &str,
+) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    match entitlement_grant::Entity::find()
+        .filter(entitlement_grant::Column::OrderId.eq(order_id))
+        .one(db)
+        .await?
+    {
+        Some(g) if g.revoked_at.is_some() => Ok(false),
+        Some(g) => {
+            let mut active: entitlement_grant::ActiveModel = g.clone().into();
+            active.revoked_at = Set(Some(now));
+            active.revoke_reason = Set(Some(reason.to_owned()));
+            active.update(db).await?;
+            record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
+            Ok(true)
+        }
+        None => {
+            let placeholder = entitlement_grant::ActiveModel {
+                user_id: Set(None),
+                email: Set(email.to_owned()),
+                order_id: Set(Some(order_id.to_owned())),
+                tier_id: Set(0),
+                days: Set(0),
+                starts_at: Set(now),
+                cause: Set("payment".into()),
+                reason: Set(String::new()),
+                created_at: Set(now),
+                revoked_at: Set(Some(now)),
+                revoke_reason: Set(Some(reason.to_owned())),
+                ..Default::default()
+            };
+            entitlement_grant::Entity::insert(placeholder)
+                .on_conflict(
+                    OnConflict::column(entitlement_grant::Column::OrderId)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(db)
+                .await?;
+            Ok(false)
+        }
+    }
+}
+
+/// Revokes one grant by id (admin action).
+pub async fn revoke_grant(db: &impl ConnectionTrait, grant_id: i64, reason: &str, cause: &str) -> Result<bool, DbErr> {
+    let Some(g) = entitlement_grant::Entity::find_by_id(grant_id).one(db).await? else {
+        return Ok(false);
+    };
+    if g.revoked_at.is_some() {
+        return Ok(false);
+    }
+    let mut active: entitlement_grant::ActiveModel = g.clone().into();
+    active.revoked_at = Set(Some(Utc::now()));
+    active.revoke_reason = Set(Some(reason.to_owned()));
+    active.update(db).await?;
+    record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
+    Ok(true)
+}
+
+/// Paid before sign-up: grants waiting for this email now belong to the new account.
+pub async fn claim_pending(db: &impl ConnectionTrait, user_id: i64, email: &str) -> Result<u64, DbErr> {
+    let pending = entitlement_grant::Entity::find()
+        .filter(entitlement_grant::Column::UserId.is_null())
+        .filter(entitlement_grant::Column::Email.eq(email))
+        .all(db)
+        .await?;
+    let mut claimed = 0;
+    for g in pending {
+        let live = g.revoked_at.is_none();
+        let mut active: entitlement_grant::ActiveModel = g.clone().into();
+        active.user_id = Set(Some(user_id));
+        // Time bought before the account existed starts when the account does.
+        if live {
+            active.starts_at = Set(Utc::now().max(g.starts_at));
+        }
+        active.update(db).await?;
+        if live {
+            record(
+                db,
+                Some(user_id),
+                email,
+                Some(g.id),
+                "linked",
+                "signup",
+                "paid before sign-up; applied now".into(),
+            )
+            .await?;
+            claimed += 1;
+        }
+    }
+    Ok(claimed)
+}
+
+pub async fn history(db: &impl ConnectionTrait, email: &str) -> Result<Vec<access_change::Model>, DbErr> {
+    access_change::Entity::find()
+        .filter(access_change::Column::Email.eq(email))
+        .order_by_desc(access_change::Column::Id)
+        .all(db)
+        .await
+}

@@ -1,0 +1,59 @@
+//! Process-wide counters, exposed at `/metrics` in Prometheus text format.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub webhook_signature_rejections: AtomicU64,
+    pub webhook_received: AtomicU64,
+    pub webhook_duplicates: AtomicU64,
+    pub payment_events_processed: AtomicU64,
+    pub payment_events_failed: AtomicU64,
+}
+
+impl Metrics {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let line = |name: &str, help: &str, c: &AtomicU64| {
+            format!(
+                "# HELP signaldesk_{name} {help}\n# TYPE signaldesk_{name} counter\nsignaldesk_{name} {}\n",
+                c.load(Ordering::Relaxed)
+            )
+        };
+        [
+            line(
+                "webhook_signature_rejections_total",
+                "Webhook deliveries refused for a missing or wrong signature.",
+                &self.webhook_signature_rejections,
+            ),
+            line(
+                "webhook_received_total",
+                "Verified webhook deliveries stored.",
+                &self.webhook_received,
+            ),
+            line(
+                "webhook_duplicates_total",
+                "Verified webhook deliveries that were already stored.",
+                &self.webhook_duplicates,
+            ),
+            line(
+                "payment_events_processed_total",
+                "Stored payment events processed.",
+                &self.payment_events_processed,
+            ),
+            line(
+                "payment_events_failed_total",
+                "Payment event processing attempts that failed.",
+                &self.payment_events_failed,
+            ),
+        ]
+        .concat()
+    }
+}

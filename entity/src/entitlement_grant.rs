@@ -1,0 +1,32 @@
+//! One grant of paid (or given) time. The customer's access is computed from these rows; a
+//! revoked grant stays for the record with `revoked_at` set. `user_id` is empty while a payment
+//! waits for an account with its email.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "entitlement_grant")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub email: String,
+    #[sea_orm(unique)]
+    pub order_id: Option<String>,
+    pub tier_id: i32,
+    pub days: i32,
+    pub starts_at: DateTimeUtc,
+    /// payment or admin.
+    pub cause: String,
+    #[sea_orm(column_type = "Text")]
+    pub reason: String,
+    pub created_at: DateTimeUtc,
+    pub revoked_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub revoke_reason: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,457 @@
+//! Sell.app payments end to end over HTTP (issue 5): the test plays Sell.app's webhook sender
+//! (signing with its own HMAC), the app stores, processes and grants. W1–W4 and W6 of the
+//! reliability properties are named tests here; all run on SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::webhook_event;
+use hmac::{Hmac, Mac};
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app_with};
+use crate::on_both_databases;
+
+on_both_databases!(
+    w1_missing_malformed_and_wrong_signatures_are_refused_and_counted,
+    w6_old_and_new_secrets_both_verify_during_a_rotation,
+    w2_a_paid_order_is_acknowledged_at_once_and_grants_access,
+    w2_a_stored_event_is_processed_even_without_a_wake_up,
+    w3_fifty_concurrent_identical_webhooks_make_one_grant,
+    w4_a_late_order_created_changes_nothing,
+    refund_and_dispute_take_exactly_that_orders_days_back,
+    a_variant_policy_wins_over_the_product_policy,
+    an_order_without_a_policy_fails_visibly_and_replays_after_one_is_added,
+    paid_before_sign_up_applies_when_the_account_is_created,
+    a_returning_customer_is_known_by_sellapp_id_before_email,
+);
+
+pub const SECRET: &str = "whsec_current";
+const OLD_SECRET: &str = "whsec_previous";
+const PRODUCT: &str = "77";
+
+pub async fn payments_app(backend: Backend) -> TestApp {
+    spawn_app_with(
+        backend,
+        &[("SELLAPP_WEBHOOK_SECRETS", &format!("{SECRET}, {OLD_SECRET}"))],
+    )
+    .await
+}
+
+pub fn sign(body: &[u8], secret: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// What Sell.app would post for an order.
+pub fn order(event: &str, id: u64, email: &str, status: &str, variant: Option<u64>) -> Value {
+    let mut product = json!({"id": PRODUCT.parse::<u64>().unwrap()});
+    if let Some(v) = variant {
+        product["variants"] = json!([{"id": v}]);
+    }
+    json!({"event": event, "store": 1, "data": {
+        "id": id, "store_id": 1,
+        "status": {"status": {"status": status}, "history": []},
+        "customer_information": {"email": email, "id": null},
+        "subscription_id": null,
+        "products": [product],
+        "created_at": "2026-11-27T12:00:00.000000Z"
+    }})
+}
+
+pub async fn deliver_raw(app: &TestApp, body: &[u8], signature: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url("/api/v1/webhooks/sellapp"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(s) = signature {
+        req = req.header("Signature", s);
+    }
+    req.send().await.unwrap()
+}
+
+pub async fn deliver(app: &TestApp, payload: &Value) -> String {
+    let body = serde_json::to_vec(payload).unwrap();
+    let res = deliver_raw(app, &body, Some(&sign(&body, SECRET))).await;
+    assert_eq!(res.status(), 200);
+    res.json::<Value>().await.unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Waits until no stored event is pending.
+pub async fn settle(app: &TestApp) {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    for _ in 0..200 {
+        let pending = webhook_event::Entity::find()
+            .filter(webhook_event::Column::Status.eq("pending"))
+            .count(&app.ctx.db)
+            .await
+            .unwrap();
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("webhook events still pending after 10 s");
+}
+
+pub async fn tier_id(app: &TestApp, slug: &str) -> i32 {
+    domain::entitlements::tiers(&app.ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.slug == slug)
+        .unwrap()
+        .id
+}
+
+pub async fn policy(app: &TestApp, variant: &str, slug: &str, days: i32) {
+    let tier = tier_id(app, slug).await;
+    domain::payments::policies::create(&app.ctx.db, PRODUCT, variant, tier, days)
+        .await
+        .unwrap();
+}
+
+async fn user_id(app: &TestApp, email: &str) -> i64 {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    entity::user_account::Entity::find()
+        .filter(entity::user_account::Column::Email.eq(email))
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// (tier slug, whole days left) now, for an account.
+pub async fn access(app: &TestApp, email: &str) -> Option<(String, i64)> {
+    let uid = user_id(app, email).await;
+    domain::entitlements::access_at(&app.ctx.db, uid, Utc::now())
+        .await
+        .unwrap()
+        .map(|a| (a.tier.slug, (a.access_ends - Utc::now()).num_hours().div_euclid(24) + 1))
+}
+
+async fn statuses(app: &TestApp) -> Vec<String> {
+    use sea_orm::QueryOrder;
+    webhook_event::Entity::find()
+        .order_by_asc(webhook_event::Column::Id)
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.status)
+        .collect()
+}
+
+async fn w1_missing_malformed_and_wrong_signatures_are_refused_and_counted(backend: Backend) {
+    let app = payments_app(backend).await;
+    let body = serde_json::to_vec(&order("order.completed", 1, "a@example.com", "COMPLETED", None)).unwrap();
+    let good = sign(&body, SECRET);
+    let wrong_secret = sign(&body, "not-the-secret");
+    let cases: Vec<Option<String>> = vec![
+        None,
+        Some(String::new()),
+        Some(good[..40].to_owned()),
+        Some("z".repeat(64)),
+        Some(wrong_secret),
+        Some(format!("{good} ")),
+    ];
+    let refused = cases.len() - 1; // the trailing space is trimmed: that one is valid
+    for (i, sig) in cases.iter().enumerate() {
+        let res = deliver_raw(&app, &body, sig.as_deref()).await;
+        if i == cases.len() - 1 {
+            assert_eq!(res.status(), 200, "a trimmed valid signature passes");
+            continue;
+        }
+        assert_eq!(res.status(), 401, "case {i}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "invalid_signature");
+    }
+    // A body changed after signing fails.
+    let mut tampered = body.clone();
+    tampered.push(b' ');
+    assert_eq!(deliver_raw(&app, &tampered, Some(&good)).await.status(), 401);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "signaldesk_webhook_signature_rejections_total {}",
+            refused + 1
+        )),
+        "{metrics}"
+    );
+    assert_eq!(
+        webhook_event::Entity::find().count(&app.ctx.db).await.unwrap(),
+        1,
+        "only the valid one stored"
+    );
+
+    // No secret configured: everything is refused (safe default).
+    let closed = spawn_app_with(backend, &[]).await;
+    assert_eq!(deliver_raw(&closed, &body, Some(&good)).await.status(), 401);
+}
+
+async fn w6_old_and_new_secrets_both_verify_during_a_rotation(backend: Backend) {
+    let app = payments_app(backend).await;
+    for (i, secret) in [SECRET, OLD_SECRET].iter().enumerate() {
+        let body =
+            serde_json::to_vec(&order("order.created", 10 + i as u64, "a@example.com", "PENDING", None)).unwrap();
+        assert_eq!(deliver_raw(&app, &body, Some(&sign(&body, secret))).await.status(), 200);
+    }
+}
+
+async fn w2_a_paid_order_is_acknowledged_at_once_and_grants_access(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "advanced", 30).await;
+    app.sign_up("ada@example.com", PASSWORD).await;
+    assert_eq!(access(&app, "ada@example.com").await, None);
+    assert_eq!(
+        deliver(
+            &app,
+            &order("order.completed", 236, "Ada@Example.com", "COMPLETED", None)
+        )
+        .await,
+        "received"
+    );
+    settle(&app).await;
+    assert_eq!(access(&app, "ada@example.com").await, Some(("advanced".into(), 30)));
+    assert_eq!(statuses(&app).await, ["processed"]);
+    // The same delivery again: acknowledged, nothing more.
+    assert_eq!(
+        deliver(
+            &app,
+            &order("order.completed", 236, "Ada@Example.com", "COMPLETED", None)
+        )
+        .await,
+        "duplicate"
+    );
+    let history = domain::entitlements::history(&app.ctx.db, "ada@example.com")
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (history[0].kind.as_str(), history[0].cause.as_str()),
+        ("granted", "order.completed #236")
+    );
+}
+
+async fn w2_a_stored_event_is_processed_even_without_a_wake_up(backend: Backend) {
+    // As after a crash between the 2xx and processing: the row is stored, nobody was woken.
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    app.sign_up("crash@example.com", PASSWORD).await;
+    let body = serde_json::to_vec(&order("order.completed", 500, "crash@example.com", "COMPLETED", None)).unwrap();
+    let env = domain::payments::webhooks::envelope(&body).unwrap();
+    domain::payments::webhooks::store(&app.ctx.db, &env, &body)
+        .await
+        .unwrap();
+    settle(&app).await;
+    assert_eq!(access(&app, "crash@example.com").await, Some(("basic".into(), 30)));
+}
+
+async fn w3_fifty_concurrent_identical_webhooks_make_one_grant(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "pro", 30).await;
+    app.sign_up("rush@example.com", PASSWORD).await;
+    let body = serde_json::to_vec(&order("order.completed", 900, "rush@example.com", "COMPLETED", None)).unwrap();
+    let sig = sign(&body, SECRET);
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (client, url, body, sig) = (
+            app.client.clone(),
+            app.url("/api/v1/webhooks/sellapp"),
+            body.clone(),
+            sig.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("Signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }));
+    }
+    let mut received = 0;
+    for t in tasks {
+        if t.await.unwrap() == "received" {
+            received += 1;
+        }
+    }
+    assert_eq!(received, 1, "one delivery stored, 49 duplicates");
+    settle(&app).await;
+    let uid = user_id(&app, "rush@example.com").await;
+    assert_eq!(
+        domain::entitlements::all_grants(&app.ctx.db, uid).await.unwrap().len(),
+        1
+    );
+    assert_eq!(access(&app, "rush@example.com").await, Some(("pro".into(), 30)));
+}
+
+async fn w4_a_late_order_created_changes_nothing(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    app.sign_up("late@example.com", PASSWORD).await;
+    deliver(
+        &app,
+        &order("order.completed", 41, "late@example.com", "COMPLETED", None),
+    )
+    .await;
+    settle(&app).await;
+    deliver(&app, &order("order.created", 41, "late@example.com", "PENDING", None)).await;
+    settle(&app).await;
+    assert_eq!(access(&app, "late@example.com").await, Some(("basic".into(), 30)));
+    assert_eq!(statuses(&app).await, ["processed", "ignored"]);
+}
+
+async fn refund_and_dispute_take_exactly_that_orders_days_back(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    app.sign_up("refund@example.com", PASSWORD).await;
+    for id in [1, 2, 3] {
+        deliver(
+            &app,
+            &order("order.completed", id, "refund@example.com", "COMPLETED", None),
+        )
+        .await;
+    }
+    settle(&app).await;
+    assert_eq!(access(&app, "refund@example.com").await, Some(("basic".into(), 90)));
+    deliver(&app, &order("order.updated", 2, "refund@example.com", "REFUNDED", None)).await;
+    settle(&app).await;
+    assert_eq!(access(&app, "refund@example.com").await, Some(("basic".into(), 60)));
+    deliver(
+        &app,
+        &order("order.disputed", 3, "refund@example.com", "DISPUTING", None),
+    )
+    .await;
+    settle(&app).await;
+    assert_eq!(access(&app, "refund@example.com").await, Some(("basic".into(), 30)));
+    // A refund that overtakes its payment: the payment, when it arrives, grants nothing.
+    deliver(&app, &order("order.updated", 4, "refund@example.com", "REFUNDED", None)).await;
+    deliver(
+        &app,
+        &order("order.completed", 4, "refund@example.com", "COMPLETED", None),
+    )
+    .await;
+    settle(&app).await;
+    assert_eq!(access(&app, "refund@example.com").await, Some(("basic".into(), 30)));
+}
+
+async fn a_variant_policy_wins_over_the_product_policy(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    policy(&app, "701", "pro", 90).await;
+    app.sign_up("v@example.com", PASSWORD).await;
+    app.sign_up("p@example.com", PASSWORD).await;
+    deliver(
+        &app,
+        &order("order.completed", 1, "v@example.com", "COMPLETED", Some(701)),
+    )
+    .await;
+    deliver(
+        &app,
+        &order("order.completed", 2, "p@example.com", "COMPLETED", Some(702)),
+    )
+    .await;
+    settle(&app).await;
+    assert_eq!(access(&app, "v@example.com").await, Some(("pro".into(), 90)));
+    assert_eq!(
+        access(&app, "p@example.com").await,
+        Some(("basic".into(), 30)),
+        "unknown variant → product policy"
+    );
+}
+
+async fn an_order_without_a_policy_fails_visibly_and_replays_after_one_is_added(backend: Backend) {
+    let app = payments_app(backend).await;
+    app.sign_up("np@example.com", PASSWORD).await;
+    deliver(&app, &order("order.completed", 7, "np@example.com", "COMPLETED", None)).await;
+    let mut failures = Vec::new();
+    for _ in 0..200 {
+        failures = domain::payments::webhooks::failures(&app.ctx.db).await.unwrap();
+        if !failures.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].attempts, 1);
+    assert!(
+        failures[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("no policy for product 77"),
+        "{:?}",
+        failures[0].last_error
+    );
+    assert_eq!(access(&app, "np@example.com").await, None);
+
+    policy(&app, "", "advanced", 60).await;
+    assert_eq!(
+        domain::payments::webhooks::replay(&app.ctx.db, &[failures[0].id])
+            .await
+            .unwrap(),
+        1
+    );
+    app.ctx.payment_events.notify_one();
+    settle(&app).await;
+    assert_eq!(access(&app, "np@example.com").await, Some(("advanced".into(), 60)));
+    // Replaying a processed event does nothing (it is not failed any more).
+    assert_eq!(
+        domain::payments::webhooks::replay(&app.ctx.db, &[failures[0].id])
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn paid_before_sign_up_applies_when_the_account_is_created(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "pro", 30).await;
+    deliver(
+        &app,
+        &order("order.completed", 3000, "early@example.com", "COMPLETED", None),
+    )
+    .await;
+    settle(&app).await;
+    app.sign_up("Early@Example.com", PASSWORD).await;
+    assert_eq!(access(&app, "early@example.com").await, Some(("pro".into(), 30)));
+    let kinds: Vec<String> = domain::entitlements::history(&app.ctx.db, "early@example.com")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.kind)
+        .collect();
+    assert_eq!(kinds, ["linked", "granted"]);
+}
+
+async fn a_returning_customer_is_known_by_sellapp_id_before_email(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    app.sign_up("first@example.com", PASSWORD).await;
+    let mut first = order("order.completed", 1, "first@example.com", "COMPLETED", None);
+    first["data"]["customer_information"]["id"] = json!(4242);
+    deliver(&app, &first).await;
+    settle(&app).await;
+    // Same Sell.app customer, paying with another email: the account is found by the id.
+    let mut second = order("order.completed", 2, "other-address@example.com", "COMPLETED", None);
+    second["data"]["customer_information"]["id"] = json!(4242);
+    deliver(&app, &second).await;
+    settle(&app).await;
+    assert_eq!(access(&app, "first@example.com").await, Some(("basic".into(), 60)));
+}
