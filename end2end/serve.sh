@@ -8,6 +8,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 tmp="$(mktemp -d)"
 export BIND_ADDR="127.0.0.1:$port" SITE_ROOT="$target/site" DATA_DIR="$tmp/data" RUST_LOG="${RUST_LOG:-warn}"
+# The Playwright payment tests sign their webhooks with this.
+export SELLAPP_WEBHOOK_SECRETS="e2e-webhook-secret"
 unset DATABASE_URL
 admin="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 db=""

@@ -1,6 +1,7 @@
 //! Leptos pages, components and server functions, compiled for the server (`ssr`) and the
 //! browser (`hydrate`). Server functions stay thin: they call the `domain` crate.
 
+pub mod access_api;
 pub mod account_api;
 pub mod admin_api;
 pub mod auth;
@@ -9,6 +10,7 @@ pub mod capture_api;
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod payments_api;
 pub mod plans;
 pub mod status;
 
@@ -21,7 +23,10 @@ use leptos_router::{
 
 use crate::branding::Branding;
 use crate::pages::account::AccountPage;
-use crate::pages::admin::{AdminLayout, channels::ChannelsPage, connectors::ConnectorsPage, users::UsersPage};
+use crate::pages::admin::{
+    AdminLayout, channels::ChannelsPage, connectors::ConnectorsPage, policies::PoliciesPage, users::UsersPage,
+    webhooks::WebhooksPage,
+};
 use crate::pages::{home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage};
 
 /// The file name cargo-leptos (and our scripted build) give the wasm/js/css bundle.
@@ -71,6 +76,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("connectors") view=ConnectorsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("channels") view=ChannelsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("policies") view=PoliciesPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("webhooks") view=WebhooksPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

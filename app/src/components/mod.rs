@@ -1,4 +1,5 @@
 //! Small pieces shared by several pages.
 
+pub mod countdown;
 pub mod field;
 pub mod time;

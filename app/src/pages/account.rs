@@ -6,6 +6,7 @@ use leptos_router::components::Redirect;
 use crate::account_api::{ChangePassword, RevokeOtherSessions, RevokeSession, SignOut, current_viewer, list_sessions};
 use crate::components::field::{Field, FormError};
 use crate::components::time::short_utc;
+use crate::pages::access_panel::AccessPanel;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -21,6 +22,9 @@ pub fn AccountPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            // A sibling of the Suspense, not inside it: its resource is created with the page,
+            // so server and browser agree on it during hydration.
+            <AccessPanel />
         </main>
     }
 }

@@ -1,5 +1,6 @@
 //! One page component per file.
 
+pub mod access_panel;
 pub mod account;
 pub mod admin;
 pub mod home;

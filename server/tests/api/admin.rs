@@ -59,6 +59,10 @@ const ANY_ARGS: &[(&str, &str)] = &[
     ("on", "true"),
     ("source", "1100000000000000010"),
     ("target", "1100000000000000011"),
+    ("product_id", "77"),
+    ("variant_id", ""),
+    ("tier", "1"),
+    ("days", "30"),
 ];
 
 async fn s9_every_admin_server_function_refuses_customers_and_visitors(backend: Backend) {

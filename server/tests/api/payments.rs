@@ -26,6 +26,8 @@ on_both_databases!(
     an_order_without_a_policy_fails_visibly_and_replays_after_one_is_added,
     paid_before_sign_up_applies_when_the_account_is_created,
     a_returning_customer_is_known_by_sellapp_id_before_email,
+    customer_access_view_counts_down_from_the_ledger,
+    admin_policies_and_failure_inbox_work_through_server_functions,
 );
 
 pub const SECRET: &str = "whsec_current";
@@ -454,4 +456,113 @@ async fn a_returning_customer_is_known_by_sellapp_id_before_email(backend: Backe
     deliver(&app, &second).await;
     settle(&app).await;
     assert_eq!(access(&app, "first@example.com").await, Some(("basic".into(), 60)));
+}
+
+async fn customer_access_view_counts_down_from_the_ledger(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "pro", 30).await;
+    let session = app.sign_up("view@example.com", PASSWORD).await;
+    let view = |session: String| {
+        let app = &app;
+        async move {
+            let res = app.call("/rpc/access", &[], Some(&session)).await;
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let before = view(session.clone()).await;
+    assert_eq!(before["tier"], Value::Null);
+    assert_eq!(before["seconds_left"], 0);
+    deliver(
+        &app,
+        &order("order.completed", 88, "view@example.com", "COMPLETED", None),
+    )
+    .await;
+    settle(&app).await;
+    let after = view(session.clone()).await;
+    assert_eq!(after["tier"], "Pro");
+    let left = after["seconds_left"].as_i64().unwrap();
+    assert!((30 * 86_400 - 60..=30 * 86_400).contains(&left), "{left}");
+    assert_eq!(after["orders"][0]["reference"], "Order #88");
+    // Nobody else's access is readable: the function answers for the caller only.
+    assert_eq!(app.call("/rpc/access", &[], None).await.status(), 401);
+}
+
+async fn admin_policies_and_failure_inbox_work_through_server_functions(backend: Backend) {
+    let app = payments_app(backend).await;
+    let admin = app.sign_up("boss@example.com", PASSWORD).await;
+    app.make_admin("boss@example.com").await;
+    let tier = tier_id(&app, "advanced").await.to_string();
+    let res = app
+        .call(
+            "/rpc/admin/policies/create",
+            &[("product_id", "77"), ("variant_id", ""), ("tier", &tier), ("days", "0")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.json::<Value>().await.unwrap()["Invalid"]["field"], "days");
+
+    app.sign_up("late-policy@example.com", PASSWORD).await;
+    deliver(
+        &app,
+        &order("order.completed", 5, "late-policy@example.com", "COMPLETED", None),
+    )
+    .await;
+    for _ in 0..200 {
+        if !domain::payments::webhooks::failures(&app.ctx.db)
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failures: Value = app
+        .call("/rpc/admin/webhooks/failures", &[], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(failures[0]["event"], "order.completed");
+    assert!(
+        failures[0]["payload"]
+            .as_str()
+            .unwrap()
+            .contains("late-policy@example.com")
+    );
+
+    let res = app
+        .call(
+            "/rpc/admin/policies/create",
+            &[
+                ("product_id", "77"),
+                ("variant_id", ""),
+                ("tier", &tier),
+                ("days", "30"),
+            ],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let queued: Value = app
+        .call("/rpc/admin/webhooks/replay", &[("id", "all")], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    settle(&app).await;
+    assert_eq!(
+        access(&app, "late-policy@example.com").await,
+        Some(("advanced".into(), 30))
+    );
+    let failures: Value = app
+        .call("/rpc/admin/webhooks/failures", &[], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(failures, json!([]));
 }

@@ -4,7 +4,9 @@
 
 pub mod channels;
 pub mod connectors;
+pub mod policies;
 pub mod users;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect};
@@ -14,7 +16,7 @@ use crate::account_api::current_viewer;
 use crate::pages::not_allowed::NotAllowed;
 
 /// Areas later work fills; listed so the operator sees the shape of the console.
-const COMING: &[&str] = &["Customers", "Payments", "Discord", "Queues"];
+const COMING: &[&str] = &["Customers", "Discord", "Queues"];
 
 #[component]
 pub fn AdminLayout() -> impl IntoView {
@@ -47,6 +49,8 @@ fn AdminShell(email: String) -> impl IntoView {
                 <a href="/admin/users" data-testid="nav-users">"Users"</a>
                 <a href="/admin/connectors" data-testid="nav-connectors">"Connectors"</a>
                 <a href="/admin/channels" data-testid="nav-channels">"Channels"</a>
+                <a href="/admin/policies" data-testid="nav-policies">"Policies"</a>
+                <a href="/admin/webhooks" data-testid="nav-webhooks">"Webhooks"</a>
                 {COMING.iter().map(|name| view! {
                     <span class="nav-coming" aria-disabled="true" title="Not set up yet">{*name}</span>
                 }).collect_view()}
