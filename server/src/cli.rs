@@ -30,6 +30,35 @@ pub enum Command {
     Connector(ConnectorCommand),
     /// Post a JSONL file of events to a running server (backfill, demos).
     Ingest(IngestArgs),
+    /// Payment operations.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PaymentsCommand {
+    /// Compare Sell.app's invoices with the access ledger and repair what webhooks missed.
+    Reconcile,
+}
+
+/// Runs a payments command; the returned text is printed for the operator.
+pub async fn run_payments(config: &Config, command: PaymentsCommand) -> Result<String, String> {
+    match command {
+        PaymentsCommand::Reconcile => {
+            let key = config
+                .sellapp_api_key
+                .clone()
+                .ok_or("SELLAPP_API_KEY is not set: reconciliation needs read access to Sell.app invoices")?;
+            let db = domain::database::connect(config).await.map_err(|e| e.to_string())?;
+            domain::database::migrate(&db).await.map_err(|e| e.to_string())?;
+            let api = domain::payments::reconcile::SellappApi::new(config.sellapp_api_url.clone(), key);
+            let report = domain::payments::reconcile::run(&db, &api)
+                .await
+                .map_err(|e| e.to_string());
+            db.close().await.ok();
+            report.map(|r| format!("reconciliation: {r}"))
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

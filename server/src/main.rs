@@ -46,6 +46,11 @@ fn main() -> ExitCode {
                 }
                 Ok(())
             }
+            Command::Payments(command) => {
+                let text = server::cli::run_payments(&config, command).await?;
+                println!("{text}");
+                Ok(())
+            }
             Command::Admin(admin) => {
                 let line = server::cli::run_admin(&config, admin).await?;
                 println!("{line}");

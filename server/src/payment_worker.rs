@@ -9,10 +9,26 @@ use domain::metrics::Metrics;
 use tokio::sync::watch;
 
 const POLL: Duration = Duration::from_secs(5);
+/// How often the reconciliation pass runs (when `SELLAPP_API_KEY` is set).
+const RECONCILE_EVERY: Duration = Duration::from_secs(3600);
 
 pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let api = ctx
+            .config
+            .sellapp_api_key
+            .clone()
+            .map(|key| domain::payments::reconcile::SellappApi::new(ctx.config.sellapp_api_url.clone(), key));
+        let mut last_reconcile: Option<tokio::time::Instant> = None;
         loop {
+            if let Some(api) = &api
+                && last_reconcile.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY)
+            {
+                last_reconcile = Some(tokio::time::Instant::now());
+                if let Err(e) = domain::payments::reconcile::run(&ctx.db, api).await {
+                    tracing::error!(error = %e, "reconciliation failed");
+                }
+            }
             match domain::payments::processing::process_due(&ctx.db).await {
                 Ok(p) => {
                     Metrics::add(&ctx.metrics.payment_events_processed, p.done as u64);

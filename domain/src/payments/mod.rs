@@ -5,5 +5,6 @@
 pub mod order;
 pub mod policies;
 pub mod processing;
+pub mod reconcile;
 pub mod signature;
 pub mod webhooks;

@@ -134,20 +134,30 @@ async fn apply(db: &impl ConnectionTrait, event: &StoredEvent) -> Result<Outcome
     let body: Value = serde_json::from_str(&event.body).map_err(|e| ProcessError::Unreadable(e.to_string()))?;
     let order = Order::from_json(&body["data"]).ok_or(ProcessError::Unreadable("no order id".into()))?;
     let cause = format!("{} #{}", event.event, order.id);
-    let email = order.email.clone().unwrap_or_default();
+    apply_order(db, &event.event, &order, cause).await
+}
 
-    if TAKING_BACK.contains(&event.event.as_str()) || order.is_taken_back() {
+/// What an order means for access, whether it came as a webhook or from reconciliation
+/// (`event` is then the webhook event it stands in for).
+pub async fn apply_order(
+    db: &impl ConnectionTrait,
+    event: &str,
+    order: &Order,
+    cause: String,
+) -> Result<Outcome, ProcessError> {
+    let email = order.email.clone().unwrap_or_default();
+    if TAKING_BACK.contains(&event) || order.is_taken_back() {
         let reason = format!(
             "Sell.app {} ({})",
-            event.event,
+            event,
             order.status.as_deref().unwrap_or("no status")
         );
         let changed = entitlements::revoke_order(db, &order.id, &email, &reason, &cause).await?;
         return Ok(if changed { Outcome::Revoked } else { Outcome::NoChange });
     }
-    if !GRANTING.contains(&event.event.as_str()) {
+    if !GRANTING.contains(&event) {
         // W4: e.g. a late order.created after order.completed must not regress anything.
-        return Ok(Outcome::Ignored(format!("{} does not change access", event.event)));
+        return Ok(Outcome::Ignored(format!("{event} does not change access")));
     }
     if let Some(status) = order.status.as_deref().filter(|_| !order.is_paid()) {
         return Ok(Outcome::Ignored(format!("order status {status} is not paid")));
@@ -162,7 +172,7 @@ async fn apply(db: &impl ConnectionTrait, event: &StoredEvent) -> Result<Outcome
     if email.is_empty() {
         return Err(ProcessError::Missing("customer email"));
     }
-    let user_id = identify(db, &order, &email).await?;
+    let user_id = identify(db, order, &email).await?;
     let granted = entitlements::grant(
         db,
         NewGrant {

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod capture;
+mod fake_sellapp;
 mod health;
 mod migrations;
 mod openapi;

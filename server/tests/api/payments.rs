@@ -28,6 +28,7 @@ on_both_databases!(
     a_returning_customer_is_known_by_sellapp_id_before_email,
     customer_access_view_counts_down_from_the_ledger,
     admin_policies_and_failure_inbox_work_through_server_functions,
+    w5_reconciliation_repairs_missed_payments_and_refunds,
 );
 
 pub const SECRET: &str = "whsec_current";
@@ -565,4 +566,64 @@ async fn admin_policies_and_failure_inbox_work_through_server_functions(backend:
         .await
         .unwrap();
     assert_eq!(failures, json!([]));
+}
+
+fn invoice(id: u64, email: &str, status: &str) -> Value {
+    order("order.updated", id, email, status, None)["data"].clone()
+}
+
+async fn w5_reconciliation_repairs_missed_payments_and_refunds(backend: Backend) {
+    use crate::fake_sellapp::{FakeSellapp, KEY};
+    use domain::payments::reconcile::{ReconcileError, SellappApi};
+    let fake = FakeSellapp::default();
+    let base = fake.start().await;
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    app.sign_up("paid@example.com", PASSWORD).await;
+    app.sign_up("missed@example.com", PASSWORD).await;
+    deliver(
+        &app,
+        &order("order.completed", 1, "paid@example.com", "COMPLETED", None),
+    )
+    .await;
+    settle(&app).await;
+
+    // Sell.app's truth: order 1 was refunded and order 2 paid, both webhooks lost; 150 other
+    // invoices make it two pages; the API first answers 429, then 503.
+    {
+        let mut invoices = fake.invoices.lock().unwrap();
+        invoices.push(invoice(1, "paid@example.com", "REFUNDED"));
+        invoices.push(invoice(2, "missed@example.com", "COMPLETED"));
+        for i in 0..150 {
+            invoices.push(invoice(1000 + i, "someone@example.com", "PENDING"));
+        }
+        fake.faults.lock().unwrap().extend([429, 503]);
+    }
+    let api = SellappApi::new(base.parse().unwrap(), domain::Secret::new(KEY.into()));
+    let report = domain::payments::reconcile::run(&app.ctx.db, &api).await.unwrap();
+    assert_eq!(report.invoices_seen, 152);
+    assert_eq!(
+        (report.granted.clone(), report.revoked.clone()),
+        (vec!["2".to_owned()], vec!["1".to_owned()])
+    );
+    assert_eq!(access(&app, "paid@example.com").await, None);
+    assert_eq!(access(&app, "missed@example.com").await, Some(("basic".into(), 30)));
+    assert_eq!(fake.requests.lock().unwrap().len(), 4, "429 and 503 retried, two pages");
+    let causes: Vec<String> = domain::entitlements::history(&app.ctx.db, "missed@example.com")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.cause)
+        .collect();
+    assert_eq!(causes, ["reconciliation #2"]);
+
+    // A second pass finds nothing to repair.
+    let again = domain::payments::reconcile::run(&app.ctx.db, &api).await.unwrap();
+    assert!(again.granted.is_empty() && again.revoked.is_empty());
+
+    let wrong = SellappApi::new(base.parse().unwrap(), domain::Secret::new("sk_wrong".into()));
+    assert!(matches!(
+        domain::payments::reconcile::run(&app.ctx.db, &wrong).await,
+        Err(ReconcileError::BadKey)
+    ));
 }
