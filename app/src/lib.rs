@@ -8,6 +8,7 @@ pub mod auth;
 pub mod branding;
 pub mod capture_api;
 pub mod components;
+pub mod customers_api;
 pub mod error;
 pub mod pages;
 pub mod payments_api;
@@ -24,8 +25,8 @@ use leptos_router::{
 use crate::branding::Branding;
 use crate::pages::account::AccountPage;
 use crate::pages::admin::{
-    AdminLayout, channels::ChannelsPage, connectors::ConnectorsPage, policies::PoliciesPage, users::UsersPage,
-    webhooks::WebhooksPage,
+    AdminLayout, channels::ChannelsPage, connectors::ConnectorsPage, customers::CustomersPage, policies::PoliciesPage,
+    users::UsersPage, webhooks::WebhooksPage,
 };
 use crate::pages::{home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage};
 
@@ -77,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("connectors") view=ConnectorsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("channels") view=ChannelsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("policies") view=PoliciesPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("customers") view=CustomersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("webhooks") view=WebhooksPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>

@@ -153,3 +153,18 @@ pub async fn replay_failures(id: String) -> Result<u64, AppError> {
     tracing::info!(queued, "webhook events replayed by an admin");
     Ok(queued)
 }
+
+/// The payment failure-spike alert, if it is on: shown as a banner on every admin page.
+#[server(prefix = "/rpc/admin", endpoint = "payments/alert")]
+pub async fn payment_alert() -> Result<Option<String>, AppError> {
+    let ctx = admin().await?;
+    let spike = domain::payments::alert::check(
+        &ctx.db,
+        &ctx.metrics.recent_rejections,
+        ctx.config.payment_alert_threshold,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(|e| crate::error::unavailable("checking the payment alert", e))?;
+    Ok(spike.map(|s| format!("Payment alert: {s}. Check the webhook inbox and SELLAPP_WEBHOOK_SECRETS.")))
+}

@@ -287,6 +287,11 @@ pub async fn list(db: &DatabaseConnection, query: &str, page: u64, per_page: u64
     Ok(UserPage { users, total })
 }
 
+/// The account id for an (already normalised) email, if there is an account.
+pub async fn id_for_email(db: &DatabaseConnection, email: &str) -> Result<Option<i64>, DbErr> {
+    Ok(find_by_email(db, email).await?.map(|a| a.id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,6 +67,21 @@ pub const SETTINGS: &[Setting] = &[
         None,
         "where customers buy access (linked from plans and the account page)",
     ),
+    Setting::new(
+        "CUSTOMER_GUILD_ID",
+        None,
+        "the customers' Discord server where tier roles are given; unset = no role sync",
+    ),
+    Setting::new(
+        "TIER_ROLES",
+        None,
+        "Discord role per tier, e.g. basic=111,advanced=222,pro=333 (role ids)",
+    ),
+    Setting::new(
+        "PAYMENT_ALERT_THRESHOLD",
+        Some("10"),
+        "webhook failures + signature rejections in 15 minutes that raise the alert",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -124,6 +139,10 @@ pub struct Config {
     pub sellapp_api_url: Url,
     pub sellapp_api_key: Option<Secret<String>>,
     pub storefront_url: Option<Url>,
+    pub payment_alert_threshold: u64,
+    pub customer_guild_id: Option<i64>,
+    /// Tier slug → Discord role id.
+    pub tier_roles: Vec<(String, i64)>,
 }
 
 impl Config {
@@ -236,6 +255,37 @@ impl Config {
         let storefront_url = get("STOREFRONT_URL")
             .map(|u| http_url("STOREFRONT_URL", u))
             .transpose()?;
+        let raw = get("PAYMENT_ALERT_THRESHOLD").unwrap_or_default();
+        let payment_alert_threshold = raw
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| invalid("PAYMENT_ALERT_THRESHOLD", "a whole number of at least 1", quoted(&raw)))?;
+        let snowflake = |name: &'static str, raw: &str| -> Result<i64, ConfigError> {
+            raw.trim()
+                .parse::<crate::snowflake::Snowflake>()
+                .map(|s| s.get())
+                .map_err(|_| invalid(name, "a Discord id (digits)", quoted(raw)))
+        };
+        let customer_guild_id = get("CUSTOMER_GUILD_ID")
+            .map(|g| snowflake("CUSTOMER_GUILD_ID", &g))
+            .transpose()?;
+        let mut tier_roles = Vec::new();
+        for pair in get("TIER_ROLES")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+        {
+            let Some((slug, role)) = pair.split_once('=') else {
+                return Err(invalid(
+                    "TIER_ROLES",
+                    "tier=role_id pairs separated by commas",
+                    quoted(pair),
+                ));
+            };
+            tier_roles.push((slug.trim().to_lowercase(), snowflake("TIER_ROLES", role)?));
+        }
 
         Ok(Self {
             app_name,
@@ -251,6 +301,9 @@ impl Config {
             sellapp_api_url,
             sellapp_api_key,
             storefront_url,
+            payment_alert_threshold,
+            customer_guild_id,
+            tier_roles,
         })
     }
 

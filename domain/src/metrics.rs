@@ -9,6 +9,9 @@ pub struct Metrics {
     pub webhook_duplicates: AtomicU64,
     pub payment_events_processed: AtomicU64,
     pub payment_events_failed: AtomicU64,
+    /// 1 while the payment failure-spike alert is on.
+    pub payment_alert: AtomicU64,
+    pub recent_rejections: crate::payments::alert::Rejections,
 }
 
 impl Metrics {
@@ -52,6 +55,10 @@ impl Metrics {
                 "payment_events_failed_total",
                 "Payment event processing attempts that failed.",
                 &self.payment_events_failed,
+            ),
+            format!(
+                "# HELP signaldesk_payment_alert 1 while webhook failures or signature rejections spike.\n# TYPE signaldesk_payment_alert gauge\nsignaldesk_payment_alert {}\n",
+                self.payment_alert.load(Ordering::Relaxed)
             ),
         ]
         .concat()

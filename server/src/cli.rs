@@ -52,7 +52,8 @@ pub async fn run_payments(config: &Config, command: PaymentsCommand) -> Result<S
             let db = domain::database::connect(config).await.map_err(|e| e.to_string())?;
             domain::database::migrate(&db).await.map_err(|e| e.to_string())?;
             let api = domain::payments::reconcile::SellappApi::new(config.sellapp_api_url.clone(), key);
-            let report = domain::payments::reconcile::run(&db, &api)
+            let roles = domain::role_sync::RoleMap::from_config(config);
+            let report = domain::payments::reconcile::run(&db, &api, roles.as_ref())
                 .await
                 .map_err(|e| e.to_string());
             db.close().await.ok();

@@ -19,17 +19,31 @@ pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> tokio::task::J
             .sellapp_api_key
             .clone()
             .map(|key| domain::payments::reconcile::SellappApi::new(ctx.config.sellapp_api_url.clone(), key));
+        let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
         let mut last_reconcile: Option<tokio::time::Instant> = None;
+        // Expiries since the last look; on start, the last day (recording is idempotent).
+        let mut expiries_since = chrono::Utc::now() - chrono::Duration::days(1);
         loop {
+            check_alert(&ctx).await;
+            let now = chrono::Utc::now();
+            match domain::entitlements::record_expiries(&ctx.db, roles.as_ref(), expiries_since, now).await {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(expired = n, "access expiries recorded");
+                    }
+                    expiries_since = now;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot record expiries; retrying"),
+            }
             if let Some(api) = &api
                 && last_reconcile.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY)
             {
                 last_reconcile = Some(tokio::time::Instant::now());
-                if let Err(e) = domain::payments::reconcile::run(&ctx.db, api).await {
+                if let Err(e) = domain::payments::reconcile::run(&ctx.db, api, roles.as_ref()).await {
                     tracing::error!(error = %e, "reconciliation failed");
                 }
             }
-            match domain::payments::processing::process_due(&ctx.db).await {
+            match domain::payments::processing::process_due(&ctx.db, roles.as_ref()).await {
                 Ok(p) => {
                     Metrics::add(&ctx.metrics.payment_events_processed, p.done as u64);
                     Metrics::add(&ctx.metrics.payment_events_failed, p.failed as u64);
@@ -50,4 +64,23 @@ pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> tokio::task::J
             }
         }
     })
+}
+
+/// Raises (once, at error level) or clears the payment failure-spike alert.
+async fn check_alert(ctx: &AppContext) {
+    use std::sync::atomic::Ordering;
+    let threshold = ctx.config.payment_alert_threshold;
+    match domain::payments::alert::check(&ctx.db, &ctx.metrics.recent_rejections, threshold, chrono::Utc::now()).await {
+        Ok(Some(spike)) => {
+            if ctx.metrics.payment_alert.swap(1, Ordering::Relaxed) == 0 {
+                tracing::error!(%spike, threshold, "payment alert: webhook failures are spiking");
+            }
+        }
+        Ok(None) => {
+            if ctx.metrics.payment_alert.swap(0, Ordering::Relaxed) == 1 {
+                tracing::info!("payment alert cleared");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot check the payment alert"),
+    }
 }

@@ -4,6 +4,8 @@
 
 pub mod ledger;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use entity::{access_change, entitlement_grant, tier};
 use sea_orm::sea_query::OnConflict;
@@ -171,28 +173,28 @@ pub async fn grant(db: &impl ConnectionTrait, g: NewGrant) -> Result<Option<Gran
 
 /// Takes an order's time back (refund, void, dispute). If the order was never granted (the
 /// refund overtook the payment), a revoked placeholder is written so the payment, when it
-/// arrives, grants nothing. Returns whether anything changed.
+/// arrives, grants nothing. Returns the grant it took back, if any.
 pub async fn revoke_order(
     db: &impl ConnectionTrait,
     order_id: &str,
     email: &str,
     reason: &str,
     cause: &str,
-) -> Result<bool, DbErr> {
+) -> Result<Option<GrantRow>, DbErr> {
     let now = Utc::now();
     match entitlement_grant::Entity::find()
         .filter(entitlement_grant::Column::OrderId.eq(order_id))
         .one(db)
         .await?
     {
-        Some(g) if g.revoked_at.is_some() => Ok(false),
+        Some(g) if g.revoked_at.is_some() => Ok(None),
         Some(g) => {
             let mut active: entitlement_grant::ActiveModel = g.clone().into();
             active.revoked_at = Set(Some(now));
             active.revoke_reason = Set(Some(reason.to_owned()));
             active.update(db).await?;
             record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
-            Ok(true)
+            Ok(Some(g))
         }
         None => {
             let placeholder = entitlement_grant::ActiveModel {
@@ -217,25 +219,30 @@ pub async fn revoke_order(
                 )
                 .exec_without_returning(db)
                 .await?;
-            Ok(false)
+            Ok(None)
         }
     }
 }
 
-/// Revokes one grant by id (admin action).
-pub async fn revoke_grant(db: &impl ConnectionTrait, grant_id: i64, reason: &str, cause: &str) -> Result<bool, DbErr> {
+/// Revokes one grant by id (admin action); returns it if it was in force.
+pub async fn revoke_grant(
+    db: &impl ConnectionTrait,
+    grant_id: i64,
+    reason: &str,
+    cause: &str,
+) -> Result<Option<GrantRow>, DbErr> {
     let Some(g) = entitlement_grant::Entity::find_by_id(grant_id).one(db).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     if g.revoked_at.is_some() {
-        return Ok(false);
+        return Ok(None);
     }
     let mut active: entitlement_grant::ActiveModel = g.clone().into();
     active.revoked_at = Set(Some(Utc::now()));
     active.revoke_reason = Set(Some(reason.to_owned()));
     active.update(db).await?;
     record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
-    Ok(true)
+    Ok(Some(g))
 }
 
 /// Paid before sign-up: grants waiting for this email now belong to the new account.
@@ -278,4 +285,144 @@ pub async fn history(db: &impl ConnectionTrait, email: &str) -> Result<Vec<acces
         .order_by_desc(access_change::Column::Id)
         .all(db)
         .await
+}
+
+pub const REASON_MAX_CHARS: usize = 500;
+
+/// An operator's reason, required for every manual change.
+pub fn check_reason(reason: &str) -> Result<String, &'static str> {
+    let r = reason.trim();
+    if r.is_empty() {
+        return Err("say why: the reason is shown on the customer's timeline");
+    }
+    if r.chars().count() > REASON_MAX_CHARS {
+        return Err("at most 500 characters");
+    }
+    Ok(r.to_owned())
+}
+
+/// Customers known by email: accounts and payers (with or without an account), filtered by a
+/// substring of the email, at most `limit`.
+pub async fn search_customers(db: &impl ConnectionTrait, query: &str, limit: usize) -> Result<Vec<String>, DbErr> {
+    use entity::{payment_customer, user_account};
+    let q = query.trim().to_lowercase();
+    let mut emails: Vec<String> = user_account::Entity::find()
+        .filter(user_account::Column::Email.contains(&q))
+        .order_by_asc(user_account::Column::Email)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| a.email)
+        .collect();
+    emails.extend(
+        payment_customer::Entity::find()
+            .filter(payment_customer::Column::Email.contains(&q))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| c.email),
+    );
+    emails.sort();
+    emails.dedup();
+    emails.truncate(limit);
+    Ok(emails)
+}
+
+/// Every grant for an email (account or still pending), newest first.
+pub async fn grants_for_email(db: &impl ConnectionTrait, email: &str) -> Result<Vec<GrantRow>, DbErr> {
+    entitlement_grant::Entity::find()
+        .filter(entitlement_grant::Column::Email.eq(email))
+        .order_by_desc(entitlement_grant::Column::Id)
+        .all(db)
+        .await
+}
+
+/// A manual change and the role jobs it implies, in one transaction (J1).
+pub async fn admin_grant(
+    db: &sea_orm::DatabaseConnection,
+    roles: Option<&crate::role_sync::RoleMap>,
+    g: NewGrant,
+) -> Result<Option<GrantRow>, DbErr> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let granted = grant(&txn, g).await?;
+    if let (Some(map), Some(user)) = (roles, granted.as_ref().and_then(|g| g.user_id)) {
+        crate::role_sync::sync_user(&txn, map, user, Utc::now()).await?;
+    }
+    txn.commit().await?;
+    Ok(granted)
+}
+
+pub async fn admin_revoke(
+    db: &sea_orm::DatabaseConnection,
+    roles: Option<&crate::role_sync::RoleMap>,
+    grant_id: i64,
+    reason: &str,
+    cause: &str,
+) -> Result<Option<GrantRow>, DbErr> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let revoked = revoke_grant(&txn, grant_id, reason, cause).await?;
+    if let (Some(map), Some(user)) = (roles, revoked.as_ref().and_then(|g| g.user_id)) {
+        crate::role_sync::sync_user(&txn, map, user, Utc::now()).await?;
+    }
+    txn.commit().await?;
+    Ok(revoked)
+}
+
+/// Records the expiries that happened in `(since, now]` and queues the role changes they imply.
+/// Idempotent: an expiry already recorded is not recorded again. Returns how many it recorded.
+pub async fn record_expiries(
+    db: &sea_orm::DatabaseConnection,
+    roles: Option<&crate::role_sync::RoleMap>,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<usize, DbErr> {
+    use sea_orm::TransactionTrait;
+    let tiers = tiers(db).await?;
+    let grants = entitlement_grant::Entity::find()
+        .filter(entitlement_grant::Column::UserId.is_not_null())
+        .filter(entitlement_grant::Column::RevokedAt.is_null())
+        .all(db)
+        .await?;
+    let mut by_user: BTreeMap<i64, Vec<GrantRow>> = BTreeMap::new();
+    for g in grants {
+        by_user.entry(g.user_id.expect("filtered")).or_default().push(g);
+    }
+    let mut recorded = 0;
+    for (user, grants) in by_user {
+        let Some(last) = timeline(&grants, &tiers).last().copied() else {
+            continue;
+        };
+        if !(since < last.end && last.end <= now) {
+            continue;
+        }
+        let email = grants[0].email.clone();
+        let already = access_change::Entity::find()
+            .filter(access_change::Column::UserId.eq(user))
+            .filter(access_change::Column::Kind.eq("expired"))
+            .filter(access_change::Column::At.gte(last.end))
+            .one(db)
+            .await?;
+        if already.is_some() {
+            continue;
+        }
+        let txn = db.begin().await?;
+        record(
+            &txn,
+            Some(user),
+            &email,
+            None,
+            "expired",
+            "expiry",
+            format!("access ended at {}", last.end.to_rfc3339()),
+        )
+        .await?;
+        if let Some(map) = roles {
+            crate::role_sync::sync_user(&txn, map, user, now).await?;
+        }
+        txn.commit().await?;
+        recorded += 1;
+    }
+    Ok(recorded)
 }

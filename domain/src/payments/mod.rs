@@ -2,6 +2,7 @@
 //! stored once, processed from the stored row), and turning paid or refunded orders into
 //! ledger changes.
 
+pub mod alert;
 pub mod order;
 pub mod policies;
 pub mod processing;

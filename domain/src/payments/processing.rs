@@ -17,6 +17,7 @@ use super::order::Order;
 use super::policies;
 use super::webhooks::StoredEvent;
 use crate::entitlements::{self, NewGrant};
+use crate::role_sync::RoleMap;
 
 /// Automatic retries stop here; the event waits in the failure inbox for a replay.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -24,8 +25,9 @@ const BATCH: u64 = 50;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Granted,
-    Revoked,
+    /// Time granted; the account it went to, if there is one yet.
+    Granted(Option<i64>),
+    Revoked(Option<i64>),
     /// Already had its effect (a repeat of an order that was granted or taken back).
     NoChange,
     Ignored(String),
@@ -50,7 +52,7 @@ pub struct Processed {
 }
 
 /// Processes every event that is due: pending ones, and failed ones whose retry time came.
-pub async fn process_due(db: &DatabaseConnection) -> Result<Processed, DbErr> {
+pub async fn process_due(db: &DatabaseConnection, roles: Option<&RoleMap>) -> Result<Processed, DbErr> {
     let now = Utc::now();
     let due = webhook_event::Entity::find()
         .filter(
@@ -67,7 +69,7 @@ pub async fn process_due(db: &DatabaseConnection) -> Result<Processed, DbErr> {
         .await?;
     let mut counts = Processed::default();
     for event in due {
-        if process_one(db, &event).await? {
+        if process_one(db, &event, roles).await? {
             counts.done += 1;
         } else {
             counts.failed += 1;
@@ -77,7 +79,7 @@ pub async fn process_due(db: &DatabaseConnection) -> Result<Processed, DbErr> {
 }
 
 /// Processes one stored event; returns whether it succeeded (failures are recorded on the row).
-pub async fn process_one(db: &DatabaseConnection, event: &StoredEvent) -> Result<bool, DbErr> {
+pub async fn process_one(db: &DatabaseConnection, event: &StoredEvent, roles: Option<&RoleMap>) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
     // A write first: on SQLite the transaction takes the write lock now (waiting for it)
     // rather than failing to upgrade from a read later.
@@ -91,6 +93,9 @@ pub async fn process_one(db: &DatabaseConnection, event: &StoredEvent) -> Result
         .await?;
     match apply(&txn, event).await {
         Ok(outcome) => {
+            if let (Some(map), Outcome::Granted(Some(user)) | Outcome::Revoked(Some(user))) = (roles, &outcome) {
+                crate::role_sync::sync_user(&txn, map, *user, Utc::now()).await?;
+            }
             let (status, note) = match &outcome {
                 Outcome::Ignored(why) => ("ignored", Some(why.clone())),
                 _ => ("processed", None),
@@ -152,8 +157,11 @@ pub async fn apply_order(
             event,
             order.status.as_deref().unwrap_or("no status")
         );
-        let changed = entitlements::revoke_order(db, &order.id, &email, &reason, &cause).await?;
-        return Ok(if changed { Outcome::Revoked } else { Outcome::NoChange });
+        let revoked = entitlements::revoke_order(db, &order.id, &email, &reason, &cause).await?;
+        return Ok(match revoked {
+            Some(g) => Outcome::Revoked(g.user_id),
+            None => Outcome::NoChange,
+        });
     }
     if !GRANTING.contains(&event) {
         // W4: e.g. a late order.created after order.completed must not regress anything.
@@ -188,10 +196,9 @@ pub async fn apply_order(
         },
     )
     .await?;
-    Ok(if granted.is_some() {
-        Outcome::Granted
-    } else {
-        Outcome::NoChange
+    Ok(match granted {
+        Some(g) => Outcome::Granted(g.user_id),
+        None => Outcome::NoChange,
     })
 }
 

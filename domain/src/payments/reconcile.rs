@@ -12,6 +12,7 @@ use url::Url;
 
 use super::order::Order;
 use super::processing::{self, Outcome, ProcessError};
+use crate::role_sync::RoleMap;
 use crate::secret::Secret;
 
 const PAGE_SIZE: u32 = 100;
@@ -120,7 +121,7 @@ impl SellappApi {
 }
 
 /// Walks every invoice page and repairs what the ledger is missing.
-pub async fn run(db: &DatabaseConnection, api: &SellappApi) -> Result<Report, ReconcileError> {
+pub async fn run(db: &DatabaseConnection, api: &SellappApi, roles: Option<&RoleMap>) -> Result<Report, ReconcileError> {
     let mut report = Report::default();
     let mut page = 1;
     loop {
@@ -130,7 +131,7 @@ pub async fn run(db: &DatabaseConnection, api: &SellappApi) -> Result<Report, Re
             let Some(order) = Order::from_json(invoice) else {
                 continue;
             };
-            repair(db, &order, &mut report).await?;
+            repair(db, &order, roles, &mut report).await?;
         }
         if invoices.is_empty() || current >= last_page {
             break;
@@ -141,7 +142,12 @@ pub async fn run(db: &DatabaseConnection, api: &SellappApi) -> Result<Report, Re
     Ok(report)
 }
 
-async fn repair(db: &DatabaseConnection, order: &Order, report: &mut Report) -> Result<(), DbErr> {
+async fn repair(
+    db: &DatabaseConnection,
+    order: &Order,
+    roles: Option<&RoleMap>,
+    report: &mut Report,
+) -> Result<(), DbErr> {
     let grant = entitlement_grant::Entity::find()
         .filter(entitlement_grant::Column::OrderId.eq(order.id.as_str()))
         .one(db)
@@ -155,12 +161,15 @@ async fn repair(db: &DatabaseConnection, order: &Order, report: &mut Report) -> 
     };
     let txn = db.begin().await?;
     let outcome = processing::apply_order(&txn, event, order, format!("reconciliation #{}", order.id)).await;
+    if let (Some(map), Ok(Outcome::Granted(Some(user)) | Outcome::Revoked(Some(user)))) = (roles, &outcome) {
+        crate::role_sync::sync_user(&txn, map, *user, chrono::Utc::now()).await?;
+    }
     match outcome {
-        Ok(Outcome::Granted) => {
+        Ok(Outcome::Granted(_)) => {
             txn.commit().await?;
             report.granted.push(order.id.clone());
         }
-        Ok(Outcome::Revoked) => {
+        Ok(Outcome::Revoked(_)) => {
             txn.commit().await?;
             report.revoked.push(order.id.clone());
         }

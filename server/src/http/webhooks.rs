@@ -52,6 +52,7 @@ pub async fn sellapp(
     let header = headers.get("signature").and_then(|v| v.to_str().ok());
     if let Err(e) = signature::verify(&body, header, &secrets) {
         Metrics::inc(&ctx.metrics.webhook_signature_rejections);
+        ctx.metrics.recent_rejections.record(chrono::Utc::now());
         if secrets.is_empty() {
             tracing::error!("Sell.app webhook refused: SELLAPP_WEBHOOK_SECRETS is not set");
         } else {

@@ -63,6 +63,8 @@ const ANY_ARGS: &[(&str, &str)] = &[
     ("variant_id", ""),
     ("tier", "1"),
     ("days", "30"),
+    ("email", "someone@example.com"),
+    ("reason", "test"),
 ];
 
 async fn s9_every_admin_server_function_refuses_customers_and_visitors(backend: Backend) {

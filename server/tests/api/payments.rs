@@ -29,6 +29,11 @@ on_both_databases!(
     customer_access_view_counts_down_from_the_ledger,
     admin_policies_and_failure_inbox_work_through_server_functions,
     w5_reconciliation_repairs_missed_payments_and_refunds,
+    a_spike_of_rejected_signatures_raises_the_alert,
+    j1_role_jobs_commit_with_the_access_change_and_never_without_it,
+    j10_one_queued_job_per_user_guild_and_role,
+    expiry_is_recorded_once_and_queues_the_role_revoke,
+    admin_grants_and_revokes_with_a_reason_on_the_timeline,
 );
 
 pub const SECRET: &str = "whsec_current";
@@ -600,7 +605,7 @@ async fn w5_reconciliation_repairs_missed_payments_and_refunds(backend: Backend)
         fake.faults.lock().unwrap().extend([429, 503]);
     }
     let api = SellappApi::new(base.parse().unwrap(), domain::Secret::new(KEY.into()));
-    let report = domain::payments::reconcile::run(&app.ctx.db, &api).await.unwrap();
+    let report = domain::payments::reconcile::run(&app.ctx.db, &api, None).await.unwrap();
     assert_eq!(report.invoices_seen, 152);
     assert_eq!(
         (report.granted.clone(), report.revoked.clone()),
@@ -618,12 +623,264 @@ async fn w5_reconciliation_repairs_missed_payments_and_refunds(backend: Backend)
     assert_eq!(causes, ["reconciliation #2"]);
 
     // A second pass finds nothing to repair.
-    let again = domain::payments::reconcile::run(&app.ctx.db, &api).await.unwrap();
+    let again = domain::payments::reconcile::run(&app.ctx.db, &api, None).await.unwrap();
     assert!(again.granted.is_empty() && again.revoked.is_empty());
 
     let wrong = SellappApi::new(base.parse().unwrap(), domain::Secret::new("sk_wrong".into()));
     assert!(matches!(
-        domain::payments::reconcile::run(&app.ctx.db, &wrong).await,
+        domain::payments::reconcile::run(&app.ctx.db, &wrong, None).await,
         Err(ReconcileError::BadKey)
     ));
+}
+
+async fn a_spike_of_rejected_signatures_raises_the_alert(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        &[("SELLAPP_WEBHOOK_SECRETS", SECRET), ("PAYMENT_ALERT_THRESHOLD", "3")],
+    )
+    .await;
+    let admin = app.sign_up("alert@example.com", PASSWORD).await;
+    app.make_admin("alert@example.com").await;
+    let alert = || async {
+        app.call("/rpc/admin/payments/alert", &[], Some(&admin))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(alert().await, Value::Null);
+    for _ in 0..3 {
+        assert_eq!(deliver_raw(&app, b"{}", Some(&"0".repeat(64))).await.status(), 401);
+    }
+    let banner = alert().await;
+    assert!(
+        banner.as_str().unwrap().contains("3 rejected webhook signature(s)"),
+        "{banner}"
+    );
+    let mut gauge = String::new();
+    for _ in 0..250 {
+        gauge = app.get("/metrics").await.text().await.unwrap();
+        if gauge.contains("signaldesk_payment_alert 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gauge.contains("signaldesk_payment_alert 1"), "{gauge}");
+    let page = app
+        .client
+        .get(app.url("/admin/users"))
+        .header("cookie", format!("sd_session={admin}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("data-testid=\"payment-alert\""),
+        "the admin console shows the banner"
+    );
+}
+
+const ROLES: &str = "basic=1300000000000000001,advanced=1300000000000000002,pro=1300000000000000003";
+
+async fn role_jobs(app: &TestApp) -> Vec<(i64, String, String)> {
+    use sea_orm::QueryOrder;
+    entity::role_sync_job::Entity::find()
+        .order_by_asc(entity::role_sync_job::Column::RoleId)
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.role_id, j.action, j.status))
+        .collect()
+}
+
+async fn roles_app(backend: Backend) -> TestApp {
+    spawn_app_with(
+        backend,
+        &[
+            ("SELLAPP_WEBHOOK_SECRETS", SECRET),
+            ("CUSTOMER_GUILD_ID", "1300000000000000000"),
+            ("TIER_ROLES", ROLES),
+        ],
+    )
+    .await
+}
+
+async fn j1_role_jobs_commit_with_the_access_change_and_never_without_it(backend: Backend) {
+    use sea_orm::TransactionTrait;
+    let app = roles_app(backend).await;
+    policy(&app, "", "pro", 30).await;
+    app.sign_up("roles@example.com", PASSWORD).await;
+    deliver(
+        &app,
+        &order("order.completed", 61, "roles@example.com", "COMPLETED", None),
+    )
+    .await;
+    settle(&app).await;
+    let q = |a: &str| a.to_owned();
+    assert_eq!(
+        role_jobs(&app).await,
+        vec![
+            (1300000000000000001, q("revoke"), q("queued")),
+            (1300000000000000002, q("revoke"), q("queued")),
+            (1300000000000000003, q("grant"), q("queued")),
+        ]
+    );
+    // A change that rolls back leaves no job behind.
+    let map = domain::role_sync::RoleMap::from_config(&app.ctx.config).unwrap();
+    let uid = user_id(&app, "roles@example.com").await;
+    let txn = app.ctx.db.begin().await.unwrap();
+    entity::role_sync_job::Entity::delete_many().exec(&txn).await.unwrap();
+    domain::role_sync::sync_user(&txn, &map, uid, Utc::now()).await.unwrap();
+    txn.rollback().await.unwrap();
+    assert_eq!(role_jobs(&app).await.len(), 3);
+}
+
+async fn j10_one_queued_job_per_user_guild_and_role(backend: Backend) {
+    let app = roles_app(backend).await;
+    app.sign_up("j10@example.com", PASSWORD).await;
+    let uid = user_id(&app, "j10@example.com").await;
+    let map = domain::role_sync::RoleMap::from_config(&app.ctx.config).unwrap();
+    for slug in ["basic", "pro"] {
+        domain::entitlements::admin_grant(
+            &app.ctx.db,
+            Some(&map),
+            domain::entitlements::NewGrant {
+                user_id: Some(uid),
+                email: "j10@example.com".into(),
+                order_id: None,
+                tier_id: tier_id(&app, slug).await,
+                days: 7,
+                starts_at: Utc::now(),
+                cause: "admin",
+                reason: "goodwill".into(),
+                change_cause: "admin test".into(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let jobs = role_jobs(&app).await;
+    assert_eq!(jobs.len(), 3, "still one queued job per role: {jobs:?}");
+    assert_eq!(jobs[0].1, "revoke", "basic: replaced by the newer decision");
+    assert_eq!(jobs[2].1, "grant", "pro");
+}
+
+async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
+    let app = roles_app(backend).await;
+    app.sign_up("expired@example.com", PASSWORD).await;
+    let uid = user_id(&app, "expired@example.com").await;
+    let now = Utc::now();
+    domain::entitlements::grant(
+        &app.ctx.db,
+        domain::entitlements::NewGrant {
+            user_id: Some(uid),
+            email: "expired@example.com".into(),
+            order_id: Some("expiry-1".into()),
+            tier_id: tier_id(&app, "basic").await,
+            days: 1,
+            starts_at: now - chrono::Duration::hours(30),
+            cause: "payment",
+            reason: "test".into(),
+            change_cause: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        access(&app, "expired@example.com").await,
+        None,
+        "readers see the end without any sweep"
+    );
+    let map = domain::role_sync::RoleMap::from_config(&app.ctx.config).unwrap();
+    let since = now - chrono::Duration::days(2);
+    assert_eq!(
+        domain::entitlements::record_expiries(&app.ctx.db, Some(&map), since, now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        domain::entitlements::record_expiries(&app.ctx.db, Some(&map), since, now)
+            .await
+            .unwrap(),
+        0
+    );
+    let kinds: Vec<String> = domain::entitlements::history(&app.ctx.db, "expired@example.com")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.kind)
+        .collect();
+    assert_eq!(kinds, ["expired", "granted"]);
+    assert!(role_jobs(&app).await.iter().all(|(_, action, _)| action == "revoke"));
+}
+
+async fn admin_grants_and_revokes_with_a_reason_on_the_timeline(backend: Backend) {
+    let app = payments_app(backend).await;
+    let admin = app.sign_up("ops@example.com", PASSWORD).await;
+    app.make_admin("ops@example.com").await;
+    app.sign_up("vip@example.com", PASSWORD).await;
+    let tier = tier_id(&app, "advanced").await.to_string();
+    let grant = |reason: &'static str| {
+        let (app, admin, tier) = (&app, admin.clone(), tier.clone());
+        async move {
+            app.call(
+                "/rpc/admin/customers/grant",
+                &[
+                    ("email", "vip@example.com"),
+                    ("tier", &tier),
+                    ("days", "14"),
+                    ("reason", reason),
+                ],
+                Some(&admin),
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(grant("  ").await, 422, "a reason is required");
+    assert_eq!(access(&app, "vip@example.com").await, None);
+    assert_eq!(grant("compensation for the outage").await, 200);
+    assert_eq!(access(&app, "vip@example.com").await, Some(("advanced".into(), 14)));
+
+    let view: Value = app
+        .call(
+            "/rpc/admin/customers/one",
+            &[("email", "VIP@example.com")],
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["tier"], "Advanced");
+    assert_eq!(view["timeline"][0]["cause"], "admin ops@example.com");
+    let grant_id = view["grants"][0]["id"].as_str().unwrap().to_owned();
+    let found: Value = app
+        .call("/rpc/admin/customers", &[("query", "vip")], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found, json!(["vip@example.com"]));
+
+    let res = app
+        .call(
+            "/rpc/admin/customers/revoke",
+            &[("id", &grant_id), ("reason", "granted by mistake")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(access(&app, "vip@example.com").await, None);
+    let kinds: Vec<String> = domain::entitlements::history(&app.ctx.db, "vip@example.com")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| format!("{}: {}", c.kind, c.detail))
+        .collect();
+    assert_eq!(kinds[0], "revoked: granted by mistake");
 }

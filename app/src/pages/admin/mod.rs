@@ -4,6 +4,7 @@
 
 pub mod channels;
 pub mod connectors;
+pub mod customers;
 pub mod policies;
 pub mod users;
 pub mod webhooks;
@@ -16,17 +17,22 @@ use crate::account_api::current_viewer;
 use crate::pages::not_allowed::NotAllowed;
 
 /// Areas later work fills; listed so the operator sees the shape of the console.
-const COMING: &[&str] = &["Customers", "Discord", "Queues"];
+const COMING: &[&str] = &["Discord", "Queues"];
 
 #[component]
 pub fn AdminLayout() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_viewer());
+    let alert = Resource::new(|| (), |_| crate::payments_api::payment_alert());
     let location = use_location();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match me.await {
-                    Ok(Some(v)) if v.is_admin => view! { <AdminShell email=v.email /> }.into_any(),
+                let me = me.await;
+                // A customer or visitor gets an error here (the function checks the role); only
+                // an admin ever sees the banner.
+                let alert = alert.await.ok().flatten();
+                match me {
+                    Ok(Some(v)) if v.is_admin => view! { <AdminShell email=v.email alert /> }.into_any(),
                     Ok(Some(_)) => view! { <NotAllowed /> }.into_any(),
                     Ok(None) => {
                         let here = location.pathname.get_untracked();
@@ -41,14 +47,16 @@ pub fn AdminLayout() -> impl IntoView {
 }
 
 #[component]
-fn AdminShell(email: String) -> impl IntoView {
+fn AdminShell(email: String, alert: Option<String>) -> impl IntoView {
     view! {
         <div class="admin">
+            {alert.map(|a| view! { <p class="alert-banner" role="alert" data-testid="payment-alert">{a}</p> })}
             <nav class="admin-nav" aria-label="Admin">
                 <strong>"Admin"</strong>
                 <a href="/admin/users" data-testid="nav-users">"Users"</a>
                 <a href="/admin/connectors" data-testid="nav-connectors">"Connectors"</a>
                 <a href="/admin/channels" data-testid="nav-channels">"Channels"</a>
+                <a href="/admin/customers" data-testid="nav-customers">"Customers"</a>
                 <a href="/admin/policies" data-testid="nav-policies">"Policies"</a>
                 <a href="/admin/webhooks" data-testid="nav-webhooks">"Webhooks"</a>
                 {COMING.iter().map(|name| view! {

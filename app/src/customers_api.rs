@@ -1,0 +1,174 @@
+//! Admin server functions for customers: search (accounts and payers), one customer's access,
+//! grants and timeline, and manual grant / revoke with a required reason.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantLine {
+    pub id: String,
+    pub what: String,
+    pub tier: String,
+    pub days: i32,
+    pub at: String,
+    pub revoked: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeLine {
+    pub kind: String,
+    pub cause: String,
+    pub detail: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerView {
+    pub email: String,
+    pub has_account: bool,
+    pub tier: Option<String>,
+    pub access_ends: Option<String>,
+    pub grants: Vec<GrantLine>,
+    pub timeline: Vec<ChangeLine>,
+    pub tiers: Vec<(String, String)>,
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "customers")]
+pub async fn search_customers(query: String) -> Result<Vec<String>, AppError> {
+    let ctx = crate::error::app_context()?;
+    crate::auth::require_admin().await?;
+    domain::entitlements::search_customers(&ctx.db, &query, 50)
+        .await
+        .map_err(|e| crate::error::unavailable("searching customers", e))
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "customers/one")]
+pub async fn customer(email: String) -> Result<CustomerView, AppError> {
+    let ctx = crate::error::app_context()?;
+    crate::auth::require_admin().await?;
+    let unavailable = |e| crate::error::unavailable("reading a customer", e);
+    let email = email.trim().to_lowercase();
+    let account = domain::accounts::id_for_email(&ctx.db, &email)
+        .await
+        .map_err(unavailable)?;
+    let tiers = domain::entitlements::tiers(&ctx.db).await.map_err(unavailable)?;
+    let access = match account {
+        Some(id) => domain::entitlements::access_at(&ctx.db, id, chrono::Utc::now())
+            .await
+            .map_err(unavailable)?,
+        None => None,
+    };
+    let grants = domain::entitlements::grants_for_email(&ctx.db, &email)
+        .await
+        .map_err(unavailable)?;
+    let timeline = domain::entitlements::history(&ctx.db, &email)
+        .await
+        .map_err(unavailable)?;
+    let tier_name = |id: i32| {
+        tiers
+            .iter()
+            .find(|t| t.id == id)
+            .map_or_else(|| "—".to_owned(), |t| t.name.clone())
+    };
+    Ok(CustomerView {
+        has_account: account.is_some(),
+        tier: access.as_ref().map(|a| a.tier.name.clone()),
+        access_ends: access.as_ref().map(|a| a.access_ends.to_rfc3339()),
+        grants: grants
+            .into_iter()
+            .filter(|g| g.days > 0)
+            .map(|g| GrantLine {
+                id: g.id.to_string(),
+                what: g
+                    .order_id
+                    .map_or_else(|| format!("admin: {}", g.reason), |o| format!("order #{o}")),
+                tier: tier_name(g.tier_id),
+                days: g.days,
+                at: g.created_at.to_rfc3339(),
+                revoked: g.revoked_at.map(|_| g.revoke_reason.unwrap_or_default()),
+            })
+            .collect(),
+        timeline: timeline
+            .into_iter()
+            .map(|c| ChangeLine {
+                kind: c.kind,
+                cause: c.cause,
+                detail: c.detail,
+                at: c.at.to_rfc3339(),
+            })
+            .collect(),
+        tiers: tiers.into_iter().map(|t| (t.id.to_string(), t.name)).collect(),
+        email,
+    })
+}
+
+/// Grants days of a tier (also how an admin extends: grant more of the current tier).
+#[server(prefix = "/rpc/admin", endpoint = "customers/grant")]
+pub async fn admin_grant(email: String, tier: String, days: String, reason: String) -> Result<(), AppError> {
+    let ctx = crate::error::app_context()?;
+    let me = crate::auth::require_admin().await?;
+    let reason = match domain::entitlements::check_reason(&reason) {
+        Ok(r) => r,
+        Err(m) => return crate::error::fail(AppError::invalid("reason", m)),
+    };
+    let Ok(tier) = tier.parse::<i32>() else {
+        return crate::error::fail(AppError::invalid("tier", "choose one of the tiers"));
+    };
+    let days = match days.trim().parse::<i32>() {
+        Ok(d) if (1..=domain::payments::policies::DAYS_MAX).contains(&d) => d,
+        _ => return crate::error::fail(AppError::invalid("days", "between 1 and 3650 days")),
+    };
+    let email = email.trim().to_lowercase();
+    let unavailable = |e| crate::error::unavailable("granting access", e);
+    let user = domain::accounts::id_for_email(&ctx.db, &email)
+        .await
+        .map_err(unavailable)?;
+    let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
+    domain::entitlements::admin_grant(
+        &ctx.db,
+        roles.as_ref(),
+        domain::entitlements::NewGrant {
+            user_id: user,
+            email,
+            order_id: None,
+            tier_id: tier,
+            days,
+            starts_at: chrono::Utc::now(),
+            cause: "admin",
+            reason,
+            change_cause: format!("admin {}", me.account.email),
+        },
+    )
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "customers/revoke")]
+pub async fn admin_revoke(id: String, reason: String) -> Result<(), AppError> {
+    let ctx = crate::error::app_context()?;
+    let me = crate::auth::require_admin().await?;
+    let reason = match domain::entitlements::check_reason(&reason) {
+        Ok(r) => r,
+        Err(m) => return crate::error::fail(AppError::invalid("reason", m)),
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return crate::error::fail(AppError::invalid("id", "not a grant id"));
+    };
+    let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
+    let revoked = domain::entitlements::admin_revoke(
+        &ctx.db,
+        roles.as_ref(),
+        id,
+        &reason,
+        &format!("admin {}", me.account.email),
+    )
+    .await
+    .map_err(|e| crate::error::unavailable("revoking access", e))?;
+    if revoked.is_none() {
+        return crate::error::fail(AppError::NotFound);
+    }
+    Ok(())
+}
