@@ -34,6 +34,7 @@ on_both_databases!(
     j10_one_queued_job_per_user_guild_and_role,
     expiry_is_recorded_once_and_queues_the_role_revoke,
     admin_grants_and_revokes_with_a_reason_on_the_timeline,
+    w2_an_event_stored_before_a_crash_is_processed_after_restart,
 );
 
 pub const SECRET: &str = "whsec_current";
@@ -883,4 +884,59 @@ async fn admin_grants_and_revokes_with_a_reason_on_the_timeline(backend: Backend
         .map(|c| format!("{}: {}", c.kind, c.detail))
         .collect();
     assert_eq!(kinds[0], "revoked: granted by mistake");
+}
+
+/// W2, crash after the acknowledgement: the first process stores the delivery and dies before
+/// processing it; a new process on the same database processes it on start.
+async fn w2_an_event_stored_before_a_crash_is_processed_after_restart(backend: Backend) {
+    use std::collections::BTreeMap;
+    let database = crate::helpers::TestDatabase::create(backend).await;
+    let mut settings = database.settings();
+    settings.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+    settings.insert("SELLAPP_WEBHOOK_SECRETS".into(), SECRET.into());
+    let config = || domain::Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).unwrap();
+
+    // First process: receives (stores) and "crashes" — it never runs its worker.
+    let first = server::Application::build(config()).await.unwrap();
+    let db = first.context().db.clone();
+    let tier = domain::entitlements::tiers(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.slug == "pro")
+        .unwrap();
+    domain::payments::policies::create(&db, PRODUCT, "", tier.id, 30)
+        .await
+        .unwrap();
+    domain::accounts::sign_up(&db, "restart@example.com", domain::Secret::new(PASSWORD.into()))
+        .await
+        .unwrap();
+    let body = serde_json::to_vec(&order("order.completed", 777, "restart@example.com", "COMPLETED", None)).unwrap();
+    let env = domain::payments::webhooks::envelope(&body).unwrap();
+    domain::payments::webhooks::store(&db, &env, &body).await.unwrap();
+    drop(first);
+
+    // Second process on the same database.
+    let second = server::Application::build(config()).await.unwrap();
+    let ctx = second.context().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(second.run_until(async move {
+        let _ = rx.await;
+    }));
+    let uid = domain::accounts::id_for_email(&ctx.db, "restart@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut access = None;
+    for _ in 0..100 {
+        access = domain::entitlements::access_at(&ctx.db, uid, Utc::now()).await.unwrap();
+        if access.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(access.map(|a| a.tier.slug).as_deref(), Some("pro"));
+    let _ = tx.send(());
+    running.await.unwrap().unwrap();
+    drop(database);
 }
