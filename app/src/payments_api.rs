@@ -9,6 +9,7 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyRow {
     pub id: String,
+    pub tier_id: String,
     pub product_id: String,
     pub variant_id: String,
     pub tier: String,
@@ -56,6 +57,7 @@ pub async fn list_policies() -> Result<PoliciesView, AppError> {
             .into_iter()
             .map(|p| PolicyRow {
                 id: p.id.to_string(),
+                tier_id: p.tier_id.to_string(),
                 product_id: p.product_id,
                 variant_id: p.variant_id,
                 tier: tiers
@@ -91,6 +93,24 @@ pub async fn create_policy(product_id: String, variant_id: String, tier: String,
         Err(e @ PolicyError::Exists) => crate::error::fail(AppError::invalid("variant_id", e.to_string())),
         Err(PolicyError::NotFound) => crate::error::fail(AppError::NotFound),
         Err(PolicyError::Db(e)) => Err(crate::error::unavailable("creating a policy", e)),
+    }
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "policies/update")]
+pub async fn update_policy(id: String, tier: String, days: String) -> Result<(), AppError> {
+    use domain::payments::policies::{self, PolicyError};
+    let ctx = admin().await?;
+    let (Ok(id), Ok(tier)) = (id.parse::<i64>(), tier.parse::<i32>()) else {
+        return crate::error::fail(AppError::invalid("tier", "choose one of the tiers"));
+    };
+    let Ok(days) = days.trim().parse::<i32>() else {
+        return crate::error::fail(AppError::invalid("days", "a whole number of days"));
+    };
+    match policies::update(&ctx.db, id, tier, days).await {
+        Ok(_) => Ok(()),
+        Err(PolicyError::Invalid { field, message }) => crate::error::fail(AppError::invalid(field, message)),
+        Err(PolicyError::Db(e)) => Err(crate::error::unavailable("updating a policy", e)),
+        Err(_) => crate::error::fail(AppError::NotFound),
     }
 }
 

@@ -114,3 +114,28 @@ pub async fn resolve(
         .one(db)
         .await
 }
+
+/// Changes what an existing policy buys (orders already granted keep what they got).
+pub async fn update(db: &impl ConnectionTrait, id: i64, tier_id: i32, days: i32) -> Result<Policy, PolicyError> {
+    use sea_orm::IntoActiveModel;
+    if !(1..=DAYS_MAX).contains(&days) {
+        return Err(PolicyError::Invalid {
+            field: "days",
+            message: format!("between 1 and {DAYS_MAX} days"),
+        });
+    }
+    if entity::tier::Entity::find_by_id(tier_id).one(db).await?.is_none() {
+        return Err(PolicyError::Invalid {
+            field: "tier",
+            message: "choose one of the tiers".into(),
+        });
+    }
+    let policy = access_policy::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(PolicyError::NotFound)?;
+    let mut active = policy.into_active_model();
+    active.tier_id = Set(tier_id);
+    active.days = Set(days);
+    Ok(active.update(db).await?)
+}

@@ -572,6 +572,49 @@ async fn admin_policies_and_failure_inbox_work_through_server_functions(backend:
         .await
         .unwrap();
     assert_eq!(failures, json!([]));
+
+    // Update: the policy now buys 45 days; a bad value is refused and changes nothing.
+    let listed: Value = app
+        .call("/rpc/admin/policies", &[], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = listed["policies"][0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .call(
+            "/rpc/admin/policies/update",
+            &[("id", &id), ("tier", &tier), ("days", "-1")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let res = app
+        .call(
+            "/rpc/admin/policies/update",
+            &[("id", &id), ("tier", &tier), ("days", "45")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let listed: Value = app
+        .call("/rpc/admin/policies", &[], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["policies"][0]["days"], 45);
+    let res = app
+        .call("/rpc/admin/policies/delete", &[("id", &id)], Some(&admin))
+        .await;
+    assert_eq!(res.status(), 200);
+    let listed: Value = app
+        .call("/rpc/admin/policies", &[], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["policies"], json!([]));
 }
 
 fn invoice(id: u64, email: &str, status: &str) -> Value {

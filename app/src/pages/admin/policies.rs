@@ -4,14 +4,15 @@
 use leptos::prelude::*;
 
 use crate::components::field::FormError;
-use crate::payments_api::{CreatePolicy, DeletePolicy, list_policies};
+use crate::payments_api::{CreatePolicy, DeletePolicy, UpdatePolicy, list_policies};
 
 #[component]
 pub fn PoliciesPage() -> impl IntoView {
     let create = ServerAction::<CreatePolicy>::new();
     let delete = ServerAction::<DeletePolicy>::new();
+    let update = ServerAction::<UpdatePolicy>::new();
     let data = Resource::new(
-        move || (create.version().get(), delete.version().get()),
+        move || (create.version().get(), delete.version().get(), update.version().get()),
         |_| list_policies(),
     );
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
@@ -22,7 +23,9 @@ pub fn PoliciesPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading policies…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(v) => view! {
+                    Ok(v) => {
+                        let tiers = v.tiers.clone();
+                        view! {
                         <ActionForm action=create attr:class="form">
                             <div class="field">
                                 <label for="policy-product">"Sell.app product id"</label>
@@ -55,27 +58,47 @@ pub fn PoliciesPage() -> impl IntoView {
                         } else {
                             view! {
                                 <table class="table" data-testid="policies">
-                                    <thead><tr><th>"Product"</th><th>"Variant"</th><th>"Tier"</th><th>"Days"</th><th></th></tr></thead>
+                                    <thead><tr><th>"Product"</th><th>"Variant"</th><th>"Tier"</th><th>"Days"</th><th>"Change"</th><th></th></tr></thead>
                                     <tbody>
-                                        {v.policies.into_iter().map(|p| view! {
+                                        {v.policies.into_iter().map(|p| {
+                                            let options: Vec<(String, String, bool)> = tiers
+                                                .iter()
+                                                .map(|t| (t.id.clone(), t.name.clone(), t.id == p.tier_id))
+                                                .collect();
+                                            let (update_id, delete_id) = (p.id.clone(), p.id.clone());
+                                            view! {
                                             <tr data-testid="policy">
                                                 <td>{p.product_id}</td>
                                                 <td>{if p.variant_id.is_empty() { "any".to_owned() } else { p.variant_id }}</td>
                                                 <td>{p.tier}</td>
                                                 <td>{p.days}</td>
                                                 <td>
+                                                    <ActionForm action=update attr:class="inline">
+                                                        <input type="hidden" name="id" value=update_id />
+                                                        <select name="tier" aria-label="New tier">
+                                                            {options.into_iter().map(|(id, name, selected)| view! {
+                                                                <option value=id selected=selected>{name}</option>
+                                                            }).collect_view()}
+                                                        </select>
+                                                        <input name="days" type="number" min="1" max="3650" value=p.days.to_string() aria-label="New days" />
+                                                        <button type="submit" class="button small">"Save"</button>
+                                                    </ActionForm>
+                                                </td>
+                                                <td>
                                                     <ActionForm action=delete>
-                                                        <input type="hidden" name="id" value=p.id />
+                                                        <input type="hidden" name="id" value=delete_id />
                                                         <button type="submit" class="button small">"Remove"</button>
                                                     </ActionForm>
                                                 </td>
                                             </tr>
+                                            }
                                         }).collect_view()}
                                     </tbody>
                                 </table>
                             }.into_any()
                         }}
-                    }.into_any(),
+                        }.into_any()
+                    }
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
