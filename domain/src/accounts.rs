@@ -226,7 +226,12 @@ pub async fn authenticate(
         .map_or_else(|| DUMMY_HASH.clone(), |m| m.password_hash.clone());
     let ok = verify_password(password, phc).await;
     match found {
-        Some(m) if ok => Ok(m.into()),
+        Some(m) if ok => {
+            // Closes the one race sign-up leaves open: a payment processed while the account
+            // was being created waits with the email; the next sign-in claims it.
+            crate::payments::processing::link_account(db, m.id, &m.email).await?;
+            Ok(m.into())
+        }
         _ => Err(AccountError::InvalidCredentials),
     }
 }

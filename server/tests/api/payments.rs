@@ -35,6 +35,7 @@ on_both_databases!(
     expiry_is_recorded_once_and_queues_the_role_revoke,
     admin_grants_and_revokes_with_a_reason_on_the_timeline,
     w2_an_event_stored_before_a_crash_is_processed_after_restart,
+    a_grant_left_waiting_by_a_race_is_claimed_at_the_next_sign_in,
 );
 
 pub const SECRET: &str = "whsec_current";
@@ -982,4 +983,29 @@ async fn w2_an_event_stored_before_a_crash_is_processed_after_restart(backend: B
     let _ = tx.send(());
     running.await.unwrap().unwrap();
     drop(database);
+}
+
+async fn a_grant_left_waiting_by_a_race_is_claimed_at_the_next_sign_in(backend: Backend) {
+    let app = payments_app(backend).await;
+    app.sign_up("race@example.com", PASSWORD).await;
+    // As if the payment was processed while the account was being created: waiting, no user.
+    domain::entitlements::grant(
+        &app.ctx.db,
+        domain::entitlements::NewGrant {
+            user_id: None,
+            email: "race@example.com".into(),
+            order_id: Some("race-1".into()),
+            tier_id: tier_id(&app, "basic").await,
+            days: 30,
+            starts_at: Utc::now(),
+            cause: "payment",
+            reason: "test".into(),
+            change_cause: "order.completed #race-1".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(access(&app, "race@example.com").await, None);
+    assert!(app.sign_in("race@example.com", PASSWORD).await.status().is_success());
+    assert_eq!(access(&app, "race@example.com").await, Some(("basic".into(), 30)));
 }
