@@ -1,18 +1,9 @@
 import type { Page } from '@playwright/test';
-import { test, expect, waitForHydration } from './fixtures';
+import { test, expect, waitForHydration, signUp, PASSWORD } from './fixtures';
 import { serverCli } from './cli';
 
-const PASSWORD = 'correct horse battery staple';
 const unique = (p: string, project: string) => `${p}-${project}-${Date.now()}@example.com`;
 
-async function signUp(page: Page, email: string) {
-  await page.goto('/signup');
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByTestId('sign-up').click();
-  await expect(page).toHaveURL(/\/account$/);
-}
 
 async function signIn(page: Page, email: string) {
   await page.goto('/login');

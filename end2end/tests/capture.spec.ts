@@ -1,8 +1,7 @@
 import type { APIRequestContext, Page } from '@playwright/test';
-import { test, expect, waitForHydration } from './fixtures';
+import { test, expect, waitForHydration, signUp, PASSWORD } from './fixtures';
 import { serverCli } from './cli';
 
-const PASSWORD = 'correct horse battery staple';
 
 /** Snowflake-shaped ids that differ per run, as strings (never numbers). */
 const base = BigInt(Date.now()) * 1000n;
@@ -10,12 +9,7 @@ const id = (n: number) => String(base + BigInt(n));
 
 async function signUpAdmin(page: Page, project: string): Promise<string> {
   const email = `ops-${project}-${Date.now()}@example.com`;
-  await page.goto('/signup');
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByTestId('sign-up').click();
-  await expect(page).toHaveURL(/\/account$/);
+  await signUp(page, email);
   serverCli(project, ['admin', 'promote', '--email', email]);
   return email;
 }

@@ -24,3 +24,15 @@ export async function waitForHydration(page: Page) {
 }
 
 export { expect };
+
+export const PASSWORD = 'correct horse battery staple';
+
+/** Signs up through the form and waits for the account page. */
+export async function signUp(page: Page, email: string) {
+  await page.goto('/signup');
+  await waitForHydration(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByTestId('sign-up').click();
+  await expect(page).toHaveURL(/\/account$/);
+}

@@ -1,19 +1,10 @@
 import { createHmac } from 'node:crypto';
 import type { APIRequestContext, Page } from '@playwright/test';
-import { test, expect, waitForHydration } from './fixtures';
+import { test, expect, waitForHydration, signUp, PASSWORD } from './fixtures';
 import { serverCli } from './cli';
 
-const PASSWORD = 'correct horse battery staple';
 const SECRET = 'e2e-webhook-secret'; // end2end/serve.sh gives the server the same one
 
-async function signUp(page: Page, email: string) {
-  await page.goto('/signup');
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByTestId('sign-up').click();
-  await expect(page).toHaveURL(/\/account$/);
-}
 
 /** Plays Sell.app: posts a signed webhook for an order. */
 async function sellappWebhook(request: APIRequestContext, event: string, id: number, email: string, status: string, product: number) {

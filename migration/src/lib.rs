@@ -3,6 +3,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261127_000001_create_tier;
 mod m20261127_000002_create_accounts;
 mod m20261127_000003_create_capture;

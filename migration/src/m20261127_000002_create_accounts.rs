@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::timestamp;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -40,10 +42,6 @@ enum SignInFailure {
     Scope,
     Subject,
     CreatedAt,
-}
-
-fn timestamp(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().not_null().to_owned()
 }
 
 #[async_trait::async_trait]

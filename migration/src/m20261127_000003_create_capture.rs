@@ -7,6 +7,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{optional_timestamp, pk, timestamp};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -119,15 +121,6 @@ enum FeedLog {
     CreatedAt,
 }
 
-fn pk(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
-}
-
 /// A Discord snowflake used as the row's key.
 fn snowflake_pk(col: impl IntoIden) -> ColumnDef {
     ColumnDef::new(col).big_integer().not_null().primary_key().to_owned()
@@ -135,14 +128,6 @@ fn snowflake_pk(col: impl IntoIden) -> ColumnDef {
 
 fn snowflake(col: impl IntoIden) -> ColumnDef {
     ColumnDef::new(col).big_integer().not_null().to_owned()
-}
-
-fn timestamp(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().not_null().to_owned()
-}
-
-fn optional_timestamp(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().null().to_owned()
 }
 
 fn flag(col: impl IntoIden, default: bool) -> ColumnDef {

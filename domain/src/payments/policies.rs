@@ -35,15 +35,8 @@ fn sellapp_id(raw: &str, field: &'static str, required: bool) -> Result<String, 
     Ok(v.to_owned())
 }
 
-pub async fn create(
-    db: &impl ConnectionTrait,
-    product_id: &str,
-    variant_id: &str,
-    tier_id: i32,
-    days: i32,
-) -> Result<Policy, PolicyError> {
-    let product_id = sellapp_id(product_id, "product_id", true)?;
-    let variant_id = sellapp_id(variant_id, "variant_id", false)?;
+/// What a policy buys must be a real tier for 1 to `DAYS_MAX` days.
+async fn check_terms(db: &impl ConnectionTrait, tier_id: i32, days: i32) -> Result<(), PolicyError> {
     if !(1..=DAYS_MAX).contains(&days) {
         return Err(PolicyError::Invalid {
             field: "days",
@@ -56,6 +49,19 @@ pub async fn create(
             message: "choose one of the tiers".into(),
         });
     }
+    Ok(())
+}
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    product_id: &str,
+    variant_id: &str,
+    tier_id: i32,
+    days: i32,
+) -> Result<Policy, PolicyError> {
+    let product_id = sellapp_id(product_id, "product_id", true)?;
+    let variant_id = sellapp_id(variant_id, "variant_id", false)?;
+    check_terms(db, tier_id, days).await?;
     let exists = access_policy::Entity::find()
         .filter(access_policy::Column::ProductId.eq(&product_id))
         .filter(access_policy::Column::VariantId.eq(&variant_id))
@@ -118,18 +124,7 @@ pub async fn resolve(
 /// Changes what an existing policy buys (orders already granted keep what they got).
 pub async fn update(db: &impl ConnectionTrait, id: i64, tier_id: i32, days: i32) -> Result<Policy, PolicyError> {
     use sea_orm::IntoActiveModel;
-    if !(1..=DAYS_MAX).contains(&days) {
-        return Err(PolicyError::Invalid {
-            field: "days",
-            message: format!("between 1 and {DAYS_MAX} days"),
-        });
-    }
-    if entity::tier::Entity::find_by_id(tier_id).one(db).await?.is_none() {
-        return Err(PolicyError::Invalid {
-            field: "tier",
-            message: "choose one of the tiers".into(),
-        });
-    }
+    check_terms(db, tier_id, days).await?;
     let policy = access_policy::Entity::find_by_id(id)
         .one(db)
         .await?
