@@ -4,6 +4,7 @@
 mod api_error;
 mod connector_api;
 mod connector_auth;
+mod feed_ws;
 mod health;
 mod ingest;
 mod json_body;
@@ -45,6 +46,7 @@ pub fn router(ctx: AppContext) -> Router {
     let (api, doc) = openapi::api();
     let doc = doc.to_pretty_json().expect("the OpenAPI document serialises");
     let api = api
+        .route("/feed/ws", get(feed_ws::feed_ws))
         .route(
             "/openapi.json",
             get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc) }),

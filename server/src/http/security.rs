@@ -87,7 +87,7 @@ pub async fn csrf(State(ctx): State<AppContext>, req: Request<Body>, next: Next)
     }
 }
 
-fn origin_is_ours(origin: &str, public_url: &url::Url, host: Option<&str>) -> bool {
+pub(crate) fn origin_is_ours(origin: &str, public_url: &url::Url, host: Option<&str>) -> bool {
     let public = public_url.origin().ascii_serialization();
     if origin == public {
         return true;

@@ -8,6 +8,7 @@ mod accounts;
 mod admin;
 mod capture;
 mod fake_sellapp;
+mod feed;
 mod health;
 mod migrations;
 mod openapi;

@@ -4,6 +4,9 @@
 //! only at commit; the payload is the sequence number, never content). A wake-up is only a hint:
 //! followers read what changed from the feed log.
 
+pub mod attachment_view;
+pub mod view;
+
 use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};

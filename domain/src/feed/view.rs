@@ -1,0 +1,193 @@
+//! What customers see of the feed: signals in channels that are Source *now* (a channel
+//! unflagged later stops delivering, including its history), with deleted content hidden and
+//! attachments classified for safe display. Read by the dashboard page and the websocket.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{channel, feed_log, signal, signal_thread};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::attachment_view::{self, Display};
+use crate::ingest::attachment::Attachment;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentView {
+    pub filename: String,
+    pub content_type: Option<String>,
+    pub size: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub display: Display,
+    /// Absent for blocked files: they get no link at all.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalView {
+    pub id: i64,
+    pub message_id: String,
+    pub channel_id: String,
+    pub channel: String,
+    pub thread_id: Option<String>,
+    pub thread: Option<String>,
+    pub author: String,
+    pub avatar_url: Option<String>,
+    /// Empty once deleted at source.
+    pub content: String,
+    pub embeds: Value,
+    pub attachments: Vec<AttachmentView>,
+    pub posted_at: Option<DateTime<Utc>>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedEvent {
+    pub seq: i64,
+    pub op: String,
+    pub signal: SignalView,
+}
+
+fn avatar_url(author_id: Option<i64>, hash: Option<&str>) -> Option<String> {
+    let (id, hash) = (author_id?, hash?);
+    Some(format!("https://cdn.discordapp.com/avatars/{id}/{hash}.png?size=64"))
+}
+
+fn view(
+    s: signal::Model,
+    channels: &HashMap<i64, channel::Model>,
+    threads: &HashMap<i64, signal_thread::Model>,
+) -> SignalView {
+    let deleted = s.deleted_at.is_some();
+    let attachments: Vec<Attachment> = if deleted {
+        Vec::new()
+    } else {
+        serde_json::from_str(&s.attachments_json).unwrap_or_default()
+    };
+    SignalView {
+        id: s.id,
+        message_id: s.message_id.to_string(),
+        channel_id: s.channel_id.to_string(),
+        channel: channels.get(&s.channel_id).map(|c| c.name.clone()).unwrap_or_default(),
+        thread_id: s.thread_id.map(|t| t.to_string()),
+        thread: s.thread_id.and_then(|t| threads.get(&t)).map(|t| t.name.clone()),
+        avatar_url: avatar_url(s.author_id, s.author_avatar.as_deref()),
+        author: s.author_name,
+        content: if deleted { String::new() } else { s.content },
+        embeds: if deleted {
+            Value::Array(Vec::new())
+        } else {
+            serde_json::from_str(&s.embeds_json).unwrap_or(Value::Array(Vec::new()))
+        },
+        attachments: attachments
+            .into_iter()
+            .map(|a| {
+                let display = attachment_view::display(&a);
+                AttachmentView {
+                    url: (display != Display::Blocked).then(|| a.url.clone()),
+                    filename: a.filename,
+                    content_type: a.content_type,
+                    size: a.size,
+                    width: a.width,
+                    height: a.height,
+                    display,
+                }
+            })
+            .collect(),
+        posted_at: s.posted_at,
+        edited_at: s.edited_at,
+        deleted_at: s.deleted_at,
+    }
+}
+
+async fn source_channels(db: &impl ConnectionTrait) -> Result<HashMap<i64, channel::Model>, DbErr> {
+    Ok(channel::Entity::find()
+        .filter(channel::Column::IsSource.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect())
+}
+
+async fn threads_of(
+    db: &impl ConnectionTrait,
+    signals: &[signal::Model],
+) -> Result<HashMap<i64, signal_thread::Model>, DbErr> {
+    let ids: Vec<i64> = signals.iter().filter_map(|s| s.thread_id).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(signal_thread::Entity::find()
+        .filter(signal_thread::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
+}
+
+/// Message changes after `after`, oldest first, at most `limit` feed rows scanned. Returns the
+/// visible events and the last sequence scanned (resume from it even if nothing was visible).
+pub async fn events_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> Result<(Vec<FeedEvent>, i64), DbErr> {
+    let rows = feed_log::Entity::find()
+        .filter(feed_log::Column::Seq.gt(after))
+        .order_by_asc(feed_log::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let last = rows.last().map_or(after, |r| r.seq);
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.signal_id).collect();
+    if ids.is_empty() {
+        return Ok((Vec::new(), last));
+    }
+    let channels = source_channels(db).await?;
+    let signals: Vec<signal::Model> = signal::Entity::find()
+        .filter(signal::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|s| channels.contains_key(&s.channel_id))
+        .collect();
+    let threads = threads_of(db, &signals).await?;
+    let by_id: HashMap<i64, signal::Model> = signals.into_iter().map(|s| (s.id, s)).collect();
+    let events = rows
+        .into_iter()
+        .filter_map(|r| {
+            let s = by_id.get(&r.signal_id?)?.clone();
+            Some(FeedEvent {
+                seq: r.seq,
+                op: r.op,
+                signal: view(s, &channels, &threads),
+            })
+        })
+        .collect();
+    Ok((events, last))
+}
+
+/// The newest signals in source channels (newest first), older than `before` when paging back.
+/// Tombstones of messages nobody ever saw are left out.
+pub async fn latest(db: &impl ConnectionTrait, before: Option<i64>, limit: u64) -> Result<Vec<SignalView>, DbErr> {
+    let channels = source_channels(db).await?;
+    let mut q = signal::Entity::find()
+        .filter(signal::Column::ChannelId.is_in(channels.keys().copied().collect::<Vec<_>>()))
+        .filter(signal::Column::PostedAt.is_not_null());
+    if let Some(b) = before {
+        q = q.filter(signal::Column::Id.lt(b));
+    }
+    let signals = q.order_by_desc(signal::Column::Id).limit(limit).all(db).await?;
+    let threads = threads_of(db, &signals).await?;
+    Ok(signals.into_iter().map(|s| view(s, &channels, &threads)).collect())
+}
+
+/// The newest feed sequence number: a page rendered now is current up to it.
+pub async fn head(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    Ok(feed_log::Entity::find()
+        .order_by_desc(feed_log::Column::Seq)
+        .one(db)
+        .await?
+        .map_or(0, |r| r.seq))
+}

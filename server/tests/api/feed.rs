@@ -1,0 +1,261 @@
+//! The customer feed websocket (issue 6, server side): who may open it, replay after a
+//! reconnect, live changes, the access cut-off at the second, and that only Source channels
+//! are ever delivered. Real websockets against the real server, on SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::capture::{GUILD, SIGNALS, Source, create};
+use crate::helpers::{Backend, PASSWORD, TestApp};
+use crate::on_both_databases;
+
+on_both_databases!(
+    s9_the_feed_needs_a_session_our_origin_and_access,
+    replays_the_gap_after_a_reconnect_then_streams_live,
+    access_ends_at_the_second_and_nothing_is_sent_after,
+    signals_of_a_channel_no_longer_source_are_never_delivered,
+    f3_a_client_that_stops_reading_never_delays_the_others,
+);
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn customer_with_access(app: &TestApp, email: &str, ends_in: chrono::Duration) -> String {
+    let session = app.sign_up(email, PASSWORD).await;
+    let uid = domain::accounts::id_for_email(&app.ctx.db, email)
+        .await
+        .unwrap()
+        .unwrap();
+    let tier = domain::entitlements::tiers(&app.ctx.db).await.unwrap()[0].id;
+    domain::entitlements::grant(
+        &app.ctx.db,
+        domain::entitlements::NewGrant {
+            user_id: Some(uid),
+            email: email.into(),
+            order_id: None,
+            tier_id: tier,
+            days: 1,
+            // One day of access that ends `ends_in` from now.
+            starts_at: Utc::now() - chrono::Duration::days(1) + ends_in,
+            cause: "admin",
+            reason: "test".into(),
+            change_cause: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    session
+}
+
+async fn connect(app: &TestApp, session: Option<&str>, origin: &str, after: Option<i64>) -> Result<Socket, WsError> {
+    let ws_url = app.address.replace("http://", "ws://");
+    let path = match after {
+        Some(a) => format!("{ws_url}/api/v1/feed/ws?after={a}"),
+        None => format!("{ws_url}/api/v1/feed/ws"),
+    };
+    let mut req = path.into_client_request().unwrap();
+    req.headers_mut().insert("origin", origin.parse().unwrap());
+    if let Some(s) = session {
+        req.headers_mut()
+            .insert("cookie", format!("sd_session={s}").parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(req).await.map(|(s, _)| s)
+}
+
+/// The next JSON message that is not a heartbeat, or None if nothing comes within `wait`.
+async fn next(socket: &mut Socket, wait: Duration) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(wait, socket.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] != "heartbeat" {
+                    return Some(v);
+                }
+            }
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+fn status_of(err: WsError) -> u16 {
+    match err {
+        WsError::Http(res) => res.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {other}"),
+    }
+}
+
+async fn s9_the_feed_needs_a_session_our_origin_and_access(backend: Backend) {
+    let s = Source::start(backend).await;
+    let app = &s.app;
+    let paying = customer_with_access(app, "paying@example.com", chrono::Duration::hours(1)).await;
+    let free = app.sign_up("free@example.com", PASSWORD).await;
+    assert_eq!(
+        status_of(connect(app, None, &app.address, None).await.unwrap_err()),
+        401
+    );
+    assert_eq!(
+        status_of(connect(app, Some("forged"), &app.address, None).await.unwrap_err()),
+        401
+    );
+    assert_eq!(
+        status_of(connect(app, Some(&free), &app.address, None).await.unwrap_err()),
+        403
+    );
+    assert_eq!(
+        status_of(
+            connect(app, Some(&paying), "https://evil.example", None)
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
+    let mut ok = connect(app, Some(&paying), &app.address, None).await.unwrap();
+    assert_eq!(next(&mut ok, Duration::from_secs(5)).await.unwrap()["state"], "active");
+}
+
+async fn replays_the_gap_after_a_reconnect_then_streams_live(backend: Backend) {
+    let s = Source::start(backend).await;
+    let session = customer_with_access(&s.app, "live@example.com", chrono::Duration::hours(1)).await;
+    s.batch(vec![create(1, "one"), create(2, "two"), create(3, "three")])
+        .await;
+
+    let mut ws = connect(&s.app, Some(&session), &s.app.address, Some(0)).await.unwrap();
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "access");
+    let mut last = 0;
+    for want in ["one", "two", "three"] {
+        let e = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(
+            (e["type"].as_str(), e["signal"]["content"].as_str()),
+            (Some("event"), Some(want))
+        );
+        assert!(e["seq"].as_i64().unwrap() > last);
+        last = e["seq"].as_i64().unwrap();
+        assert_eq!(e["signal"]["channel"], "signals");
+    }
+    // Live: an edit arrives as it commits.
+    let mut edit = create(2, "two, edited");
+    edit["type"] = json!("message_update");
+    edit["edited_at"] = json!("2026-11-27T12:05:00Z");
+    s.event(edit).await;
+    let e = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        (e["op"].as_str(), e["signal"]["content"].as_str()),
+        (Some("message_updated"), Some("two, edited"))
+    );
+    last = e["seq"].as_i64().unwrap();
+    drop(ws);
+
+    // While away: a delete. Reconnecting from the last sequence replays exactly the gap.
+    s.event(json!({"type": "message_delete", "guild_id": GUILD, "channel_id": SIGNALS, "message_id": "1"}))
+        .await;
+    let mut ws = connect(&s.app, Some(&session), &s.app.address, Some(last))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "access");
+    let e = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(e["op"], "message_deleted");
+    assert_eq!(e["signal"]["content"], "", "deleted content is hidden");
+    assert!(e["signal"]["deleted_at"].is_string());
+    assert_eq!(next(&mut ws, Duration::from_millis(500)).await, None, "nothing twice");
+}
+
+async fn access_ends_at_the_second_and_nothing_is_sent_after(backend: Backend) {
+    let s = Source::start(backend).await;
+    let session = customer_with_access(&s.app, "brief@example.com", chrono::Duration::seconds(3)).await;
+    let mut ws = connect(&s.app, Some(&session), &s.app.address, None).await.unwrap();
+    let hello = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    let ends: chrono::DateTime<Utc> = hello["ends_at"].as_str().unwrap().parse().unwrap();
+    s.event(create(1, "inside the window")).await;
+    assert_eq!(
+        next(&mut ws, Duration::from_secs(2)).await.unwrap()["signal"]["content"],
+        "inside the window"
+    );
+    let ended = next(&mut ws, Duration::from_secs(6)).await.unwrap();
+    let at = Utc::now();
+    assert_eq!(
+        (ended["type"].as_str(), ended["state"].as_str()),
+        (Some("access"), Some("ended"))
+    );
+    assert!(
+        at >= ends && at - ends < chrono::Duration::milliseconds(1500),
+        "ended at {at}, access ended {ends}"
+    );
+    s.event(create(2, "after the end")).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(1)).await, None);
+    // And a new connection is refused.
+    assert_eq!(
+        status_of(connect(&s.app, Some(&session), &s.app.address, None).await.unwrap_err()),
+        403
+    );
+}
+
+async fn signals_of_a_channel_no_longer_source_are_never_delivered(backend: Backend) {
+    let s = Source::start(backend).await;
+    let session = customer_with_access(&s.app, "strict@example.com", chrono::Duration::hours(1)).await;
+    s.event(create(1, "captured while Source")).await;
+    domain::discovery::set_flag(
+        &s.app.ctx.db,
+        SIGNALS.parse().unwrap(),
+        domain::discovery::Role::Source,
+        false,
+    )
+    .await
+    .unwrap();
+    let mut ws = connect(&s.app, Some(&session), &s.app.address, Some(0)).await.unwrap();
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "access");
+    assert_eq!(next(&mut ws, Duration::from_millis(800)).await, None);
+}
+
+/// F3: one client stops reading; the server drops it once its buffers are full, and the others
+/// keep receiving everything without waiting for it.
+async fn f3_a_client_that_stops_reading_never_delays_the_others(backend: Backend) {
+    const EVENTS: u64 = 3_000;
+    let s = Source::start(backend).await;
+    let session = customer_with_access(&s.app, "fast@example.com", chrono::Duration::hours(1)).await;
+    let mut stalled = connect(&s.app, Some(&session), &s.app.address, None).await.unwrap();
+    let mut healthy = connect(&s.app, Some(&session), &s.app.address, None).await.unwrap();
+    assert_eq!(
+        next(&mut stalled, Duration::from_secs(5)).await.unwrap()["type"],
+        "access"
+    );
+    assert_eq!(
+        next(&mut healthy, Duration::from_secs(5)).await.unwrap()["type"],
+        "access"
+    );
+
+    let reader = tokio::spawn(async move {
+        let mut got = 0;
+        while got < EVENTS {
+            match next(&mut healthy, Duration::from_secs(20)).await {
+                Some(e) if e["type"] == "event" => got += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        got
+    });
+    let big = "x".repeat(3_900);
+    for chunk in (1..=EVENTS).collect::<Vec<_>>().chunks(100) {
+        s.batch(chunk.iter().map(|i| create(*i, &format!("{i} {big}"))).collect())
+            .await;
+    }
+    assert_eq!(reader.await.unwrap(), EVENTS, "the healthy client got every event");
+
+    // The stalled client was cut off: reading now ends before all events arrive.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut delivered = 0;
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), stalled.next()).await {
+        if matches!(m, Message::Text(_)) {
+            delivered += 1;
+        }
+    }
+    assert!(
+        delivered < EVENTS,
+        "the stalled client was dropped (it had {delivered} of {EVENTS})"
+    );
+}
