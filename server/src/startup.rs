@@ -63,7 +63,8 @@ impl Application {
             "serving"
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let worker = crate::payment_worker::spawn(self.ctx.clone(), stopped);
+        let worker = crate::payment_worker::spawn(self.ctx.clone(), stopped.clone());
+        let listener = crate::feed_listener::spawn(self.ctx.clone(), stopped);
         let served = axum::serve(
             self.listener,
             self.router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -73,6 +74,9 @@ impl Application {
         // The worker finishes the event in hand (one transaction) and stops.
         let _ = stop.send(true);
         let _ = worker.await;
+        if let Some(l) = listener {
+            let _ = l.await;
+        }
         served?;
         self.ctx.db.clone().close().await.ok();
         tracing::info!("stopped");

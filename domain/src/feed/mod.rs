@@ -77,8 +77,8 @@ impl Feed {
         Ok(())
     }
 
-    /// Wakes this process's followers; call after commit.
-    pub(crate) fn committed(&self, seq: i64) {
+    /// Wakes this process's followers; call after commit (or when another process committed).
+    pub fn committed(&self, seq: i64) {
         // No subscriber is fine: nobody is following yet.
         let _ = self.wake.send(seq);
     }

@@ -259,3 +259,102 @@ async fn f3_a_client_that_stops_reading_never_delays_the_others(backend: Backend
         "the stalled client was dropped (it had {delivered} of {EVENTS})"
     );
 }
+
+/// Two server processes on one PostgreSQL database: a signal ingested through A reaches a
+/// websocket client of B (B's LISTEN connection turns A's NOTIFY into a wake-up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_ingested_through_one_process_reaches_a_client_of_another() {
+    use std::collections::BTreeMap;
+    let database = crate::helpers::TestDatabase::create(Backend::Postgres).await;
+    let mut settings = database.settings();
+    settings.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+    let config = || domain::Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).unwrap();
+    let mut stops = Vec::new();
+    let mut addresses = Vec::new();
+    for _ in 0..2 {
+        let app = server::Application::build(config()).await.unwrap();
+        addresses.push(format!("http://127.0.0.1:{}", app.port()));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        stops.push(tx);
+    }
+    let (a, b) = (addresses[0].clone(), addresses[1].clone());
+    let db = sea_orm::Database::connect(settings["DATABASE_URL"].as_str())
+        .await
+        .unwrap();
+
+    // Setup through the domain on the shared database: a connector, a source channel, a customer.
+    let (_, token) = domain::connectors::create(&db, "Collector").await.unwrap();
+    let http = reqwest::Client::new();
+    let put = |url: String, body: Value| http.put(url).bearer_auth(token.expose()).json(&body).send();
+    put(
+        format!("{a}/api/v1/discovery/guilds"),
+        json!({"guilds": [{"id": GUILD, "name": "G"}]}),
+    )
+    .await
+    .unwrap();
+    put(
+        format!("{a}/api/v1/discovery/guilds/{GUILD}/channels"),
+        json!({"channels": [{"id": SIGNALS, "name": "signals", "type": 0}]}),
+    )
+    .await
+    .unwrap();
+    domain::discovery::set_flag(&db, SIGNALS.parse().unwrap(), domain::discovery::Role::Source, true)
+        .await
+        .unwrap();
+    let account = domain::accounts::sign_up(&db, "multi@example.com", domain::Secret::new(PASSWORD.into()))
+        .await
+        .unwrap();
+    let tier = domain::entitlements::tiers(&db).await.unwrap()[0].id;
+    domain::entitlements::grant(
+        &db,
+        domain::entitlements::NewGrant {
+            user_id: Some(account.id),
+            email: account.email.clone(),
+            order_id: None,
+            tier_id: tier,
+            days: 30,
+            starts_at: Utc::now(),
+            cause: "admin",
+            reason: "test".into(),
+            change_cause: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let (session, _) = domain::sessions::start(&db, account.id, "test").await.unwrap();
+
+    // The client follows process B.
+    let mut req = format!("{}/api/v1/feed/ws", b.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert("origin", b.parse().unwrap());
+    req.headers_mut()
+        .insert("cookie", format!("sd_session={}", session.expose()).parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "access");
+
+    // Ingested through process A.
+    let res = http
+        .post(format!("{a}/api/v1/events"))
+        .bearer_auth(token.expose())
+        .json(&create(1, "from process A"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let e = next(&mut ws, Duration::from_secs(5))
+        .await
+        .expect("B's client receives A's event");
+    assert_eq!(e["signal"]["content"], "from process A");
+
+    drop(ws);
+    for s in stops {
+        let _ = s.send(());
+    }
+    db.close().await.ok();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(database);
+}

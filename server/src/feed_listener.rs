@@ -1,0 +1,76 @@
+//! Cross-process wake-ups on PostgreSQL: each server process holds one `LISTEN` connection and
+//! turns notifications (sequence numbers only) into wake-ups of its own feed followers, who then
+//! read what changed from the feed log. Notifications are only hints (J7): after the listener
+//! (re)connects, and every few seconds regardless, the process compares the feed head with what
+//! it last saw and wakes its followers if anything was committed meanwhile.
+
+use std::time::Duration;
+
+use domain::feed::view;
+use domain::{AppContext, Backend};
+use sea_orm::sqlx::postgres::PgListener;
+use tokio::sync::watch;
+
+const POLL: Duration = Duration::from_secs(2);
+const RECONNECT: Duration = Duration::from_secs(1);
+
+pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> Option<tokio::task::JoinHandle<()>> {
+    if Backend::of(&ctx.db) != Backend::Postgres {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut seen = view::head(&ctx.db).await.unwrap_or(0);
+        loop {
+            let pool = ctx.db.get_postgres_connection_pool().clone();
+            let listener = async {
+                let mut l = PgListener::connect_with(&pool).await?;
+                l.listen(domain::feed::NOTIFY_CHANNEL).await?;
+                Ok::<_, sea_orm::sqlx::Error>(l)
+            }
+            .await;
+            let mut listener = match listener {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "feed listener cannot LISTEN; polling until it can");
+                    wake_if_advanced(&ctx, &mut seen).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(RECONNECT) => continue,
+                        _ = stop.changed() => return,
+                    }
+                }
+            };
+            // Whatever committed while we were not listening.
+            wake_if_advanced(&ctx, &mut seen).await;
+            let mut poll = tokio::time::interval(POLL);
+            loop {
+                tokio::select! {
+                    n = listener.try_recv() => match n {
+                        Ok(Some(n)) => {
+                            if let Ok(seq) = n.payload().parse::<i64>() {
+                                seen = seen.max(seq);
+                                ctx.feed.committed(seq);
+                            }
+                        }
+                        // Connection lost: the next try_recv reconnects; catch up meanwhile.
+                        Ok(None) => wake_if_advanced(&ctx, &mut seen).await,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "feed listener lost its connection; reconnecting");
+                            break;
+                        }
+                    },
+                    _ = poll.tick() => wake_if_advanced(&ctx, &mut seen).await,
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }))
+}
+
+async fn wake_if_advanced(ctx: &AppContext, seen: &mut i64) {
+    if let Ok(head) = view::head(&ctx.db).await
+        && head > *seen
+    {
+        *seen = head;
+        ctx.feed.committed(head);
+    }
+}
