@@ -9,7 +9,10 @@ pub mod branding;
 pub mod capture_api;
 pub mod components;
 pub mod customers_api;
+pub mod dashboard_api;
 pub mod error;
+#[cfg(feature = "hydrate")]
+pub mod live_feed;
 pub mod pages;
 pub mod payments_api;
 pub mod plans;
@@ -28,6 +31,7 @@ use crate::pages::admin::{
     AdminLayout, channels::ChannelsPage, connectors::ConnectorsPage, customers::CustomersPage, policies::PoliciesPage,
     users::UsersPage, webhooks::WebhooksPage,
 };
+use crate::pages::dashboard::DashboardPage;
 use crate::pages::{home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage};
 
 /// The file name cargo-leptos (and our scripted build) give the wasm/js/css bundle.
@@ -72,6 +76,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("signup") view=SignupPage />
                 <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
+                <Route path=StaticSegment("dashboard") view=DashboardPage ssr=SsrMode::Async />
                 <ParentRoute path=StaticSegment("admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=StaticSegment("") view=UsersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async />

@@ -33,6 +33,114 @@ pub enum Command {
     /// Payment operations.
     #[command(subcommand)]
     Payments(PaymentsCommand),
+    /// Give a customer access by hand (recorded as an admin grant with the reason).
+    #[command(subcommand)]
+    Access(AccessCommand),
+    /// Mark discovered channels Source or Target.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Grant days of a tier (by slug: basic, advanced, pro).
+    Grant {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        tier: String,
+        #[arg(long)]
+        days: i32,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Flag a channel Source (captured); `--off` clears the flag.
+    Source {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Flag a channel Target (mirrored into); `--off` clears the flag.
+    Target {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        off: bool,
+    },
+}
+
+pub async fn run_access(config: &Config, command: AccessCommand) -> Result<String, String> {
+    let AccessCommand::Grant {
+        email,
+        tier,
+        days,
+        reason,
+    } = command;
+    let reason = domain::entitlements::check_reason(&reason).map_err(|m| format!("--reason: {m}"))?;
+    if !(1..=domain::payments::policies::DAYS_MAX).contains(&days) {
+        return Err("--days: between 1 and 3650".into());
+    }
+    let db = domain::database::connect(config).await.map_err(|e| e.to_string())?;
+    domain::database::migrate(&db).await.map_err(|e| e.to_string())?;
+    let email = email.trim().to_lowercase();
+    let tiers = domain::entitlements::tiers(&db).await.map_err(|e| e.to_string())?;
+    let Some(t) = tiers.iter().find(|t| t.slug == tier) else {
+        let known: Vec<&str> = tiers.iter().map(|t| t.slug.as_str()).collect();
+        return Err(format!("--tier: one of {}", known.join(", ")));
+    };
+    let user = domain::accounts::id_for_email(&db, &email)
+        .await
+        .map_err(|e| e.to_string())?;
+    let roles = domain::role_sync::RoleMap::from_config(config);
+    domain::entitlements::admin_grant(
+        &db,
+        roles.as_ref(),
+        domain::entitlements::NewGrant {
+            user_id: user,
+            email: email.clone(),
+            order_id: None,
+            tier_id: t.id,
+            days,
+            starts_at: chrono::Utc::now(),
+            cause: "admin",
+            reason,
+            change_cause: "admin (command line)".into(),
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    db.close().await.ok();
+    Ok(match user {
+        Some(_) => format!("granted {days} days of {} to {email}", t.name),
+        None => format!(
+            "granted {days} days of {} to {email} (applies when they sign up)",
+            t.name
+        ),
+    })
+}
+
+pub async fn run_channel(config: &Config, command: ChannelCommand) -> Result<String, String> {
+    use domain::discovery::Role;
+    let (id, role, on) = match command {
+        ChannelCommand::Source { id, off } => (id, Role::Source, !off),
+        ChannelCommand::Target { id, off } => (id, Role::Target, !off),
+    };
+    let id: domain::snowflake::Snowflake = id.parse().map_err(|e| format!("--id: {e}"))?;
+    let db = domain::database::connect(config).await.map_err(|e| e.to_string())?;
+    domain::database::migrate(&db).await.map_err(|e| e.to_string())?;
+    let channel = domain::discovery::set_flag(&db, id, role, on)
+        .await
+        .map_err(|e| e.to_string())?;
+    db.close().await.ok();
+    Ok(format!(
+        "#{}: source {}, target {}",
+        channel.name, channel.is_source, channel.is_target
+    ))
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,6 +46,14 @@ fn main() -> ExitCode {
                 }
                 Ok(())
             }
+            Command::Access(command) => {
+                println!("{}", server::cli::run_access(&config, command).await?);
+                Ok(())
+            }
+            Command::Channel(command) => {
+                println!("{}", server::cli::run_channel(&config, command).await?);
+                Ok(())
+            }
             Command::Payments(command) => {
                 let text = server::cli::run_payments(&config, command).await?;
                 println!("{text}");

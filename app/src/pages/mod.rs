@@ -3,6 +3,7 @@
 pub mod access_panel;
 pub mod account;
 pub mod admin;
+pub mod dashboard;
 pub mod home;
 pub mod login;
 pub mod not_allowed;

@@ -15,7 +15,7 @@ use super::ApiError;
 pub async fn gate(State(ctx): State<AppContext>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let needs_admin = path == "/admin" || path.starts_with("/admin/");
-    let needs_user = needs_admin || path == "/account";
+    let needs_user = needs_admin || path == "/account" || path == "/dashboard";
     if !needs_user || !matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
     }

@@ -20,6 +20,7 @@ on_both_databases!(
     access_ends_at_the_second_and_nothing_is_sent_after,
     signals_of_a_channel_no_longer_source_are_never_delivered,
     f3_a_client_that_stops_reading_never_delays_the_others,
+    s9_the_dashboard_lists_signals_only_for_customers_with_access,
 );
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -357,4 +358,30 @@ async fn an_event_ingested_through_one_process_reaches_a_client_of_another() {
     db.close().await.ok();
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(database);
+}
+
+/// S9: the dashboard's list is read only with access at the moment of the read.
+async fn s9_the_dashboard_lists_signals_only_for_customers_with_access(backend: Backend) {
+    let s = Source::start(backend).await;
+    s.event(create(1, "paid content")).await;
+    let paying = customer_with_access(&s.app, "reader@example.com", chrono::Duration::hours(1)).await;
+    let free = s.app.sign_up("window-shopper@example.com", PASSWORD).await;
+    let read = |session: String| {
+        let app = &s.app;
+        async move {
+            let res = app.call("/rpc/dashboard", &[], Some(&session)).await;
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let with = read(paying).await;
+    assert_eq!(with["signals"][0]["content"], "paid content");
+    assert_eq!(with["access"]["tier"], "Basic");
+    let without = read(free).await;
+    assert_eq!(without["signals"], json!([]));
+    assert_eq!(without["access"], Value::Null);
+    assert!(!without["plans"].as_array().unwrap().is_empty());
+    assert_eq!(s.app.call("/rpc/dashboard", &[], None).await.status(), 401);
+    let page = s.app.get("/dashboard").await;
+    assert_eq!(page.status(), 303, "visitors are sent to sign in");
 }

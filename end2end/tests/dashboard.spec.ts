@@ -1,0 +1,81 @@
+import type { APIRequestContext } from '@playwright/test';
+import { test, expect, waitForHydration, signUp } from './fixtures';
+import { serverCli } from './cli';
+
+const base = BigInt(Date.now()) * 1000n;
+const id = (n: number) => String(base + BigInt(n));
+
+/** A connector with a Source channel, set up the way an operator would (CLI + collector API). */
+async function sourceChannel(request: APIRequestContext, project: string) {
+  const out = serverCli(project, ['connector', 'create', '--name', `dash-${Date.now()}`]);
+  const token = out.match(/token \(shown once, store it now\): (\S+)/)![1];
+  const headers = { authorization: `Bearer ${token}` };
+  const guild = id(1);
+  const channel = id(2);
+  expect((await request.put('/api/v1/discovery/guilds', { headers, data: { guilds: [{ id: guild, name: 'Alpha' }] } })).status()).toBe(200);
+  expect((await request.put(`/api/v1/discovery/guilds/${guild}/channels`, { headers, data: { channels: [{ id: channel, name: 'signals', type: 0 }] } })).status()).toBe(200);
+  serverCli(project, ['channel', 'source', '--id', channel]);
+  const post = async (data: object) => {
+    const res = await request.post('/api/v1/events', { headers, data: { guild_id: guild, channel_id: channel, ...data } });
+    expect(res.status()).toBe(200);
+    return res.json();
+  };
+  return { post };
+}
+
+const author = { id: id(50), name: 'Head Trader' };
+const cdn = (name: string) => `https://cdn.discordapp.com/attachments/${id(2)}/${id(3)}/${name}`;
+
+test('a customer with access sees signals arrive, change and disappear live', async ({ page, request }, info) => {
+  const email = `dash-${info.project.name}-${Date.now()}@example.com`;
+  await signUp(page, email);
+  serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  const source = await sourceChannel(request, info.project.name);
+
+  await page.goto('/dashboard');
+  await waitForHydration(page);
+  await expect(page.getByTestId('access-tier')).toHaveText('Pro');
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+
+  const message = id(100);
+  const created = new Date().toISOString();
+  await source.post({ type: 'message_create', message_id: message, author, content: 'BTC long 91,000', created_at: created });
+  const card = page.getByTestId('signal').filter({ hasText: 'Head Trader' }).first();
+  await expect(card.getByTestId('content')).toHaveText('BTC long 91,000');
+
+  await source.post({ type: 'message_update', message_id: message, author, content: 'BTC long 90,500 (entry moved)', created_at: created, edited_at: new Date().toISOString() });
+  await expect(card.getByTestId('content')).toHaveText('BTC long 90,500 (entry moved)');
+  await expect(card.getByTestId('edited')).toBeVisible();
+
+  await source.post({ type: 'message_delete', message_id: message });
+  await expect(card.getByTestId('deleted')).toBeVisible();
+  await expect(card.getByTestId('content')).toHaveCount(0);
+
+  // Attachments: a small PNG inline with its size reserved, a PDF as a safe link, an executable blocked.
+  await source.post({
+    type: 'message_create', message_id: id(101), author, content: 'files', created_at: new Date().toISOString(),
+    attachments: [
+      { id: id(201), filename: 'chart.png', url: cdn('chart.png'), content_type: 'image/png', size: 2048, width: 640, height: 360 },
+      { id: id(202), filename: 'report.pdf', url: cdn('report.pdf'), content_type: 'application/pdf', size: 50000 },
+      { id: id(203), filename: 'tool.exe', url: cdn('tool.exe'), content_type: 'application/octet-stream', size: 9000 },
+    ],
+  });
+  const files = page.getByTestId('signal').filter({ hasText: 'files' }).first();
+  await expect(files.getByTestId('attachment-inline')).toHaveAttribute('width', '640');
+  await expect(files.getByTestId('attachment-inline')).toHaveAttribute('height', '360');
+  await expect(files.getByTestId('attachment-link')).toHaveAttribute('rel', 'noopener noreferrer');
+  await expect(files.getByTestId('attachment-link')).toContainText('report.pdf (application/pdf, 48 KB)');
+  await expect(files.getByTestId('attachment-blocked')).toContainText('tool.exe');
+  await expect(files.locator('a[href*="tool.exe"]')).toHaveCount(0);
+
+  // Readable before the wasm loads: the server-rendered page already lists them.
+  const plain = await request.get('/dashboard', { headers: { cookie: (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ') } });
+  expect(await plain.text()).toContain('files');
+});
+
+test('a customer without access sees the plans', async ({ page }, info) => {
+  await signUp(page, `noplan-${info.project.name}-${Date.now()}@example.com`);
+  await page.goto('/dashboard');
+  await expect(page.getByTestId('no-access')).toBeVisible();
+  await expect(page.getByTestId('plans').locator('li')).not.toHaveCount(0);
+});
