@@ -14,6 +14,9 @@ use rand::RngCore;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Serve with demo accounts, a demo connector and sample signals posted every few seconds.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Subcommand)]

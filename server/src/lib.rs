@@ -2,6 +2,7 @@
 //! `main.rs` is only the CLI around it, so integration tests start exactly what production runs.
 
 pub mod cli;
+pub mod demo;
 pub mod feed_listener;
 pub mod http;
 pub mod payment_worker;

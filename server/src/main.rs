@@ -9,15 +9,29 @@ use server::Application;
 use server::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     let config = Config::load_or_exit();
     domain::telemetry::init(config.log_format);
 
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let outcome = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
+        match cli.command.take().unwrap_or(Command::Serve) {
             Command::Serve => {
                 let app = Application::build(config).await.map_err(|e| e.to_string())?;
+                if cli.demo {
+                    let (admin, customer, connector) = server::demo::prepare(app.context()).await?;
+                    println!(
+                        "demo mode: sample signals every 3 seconds at {}",
+                        app.context().config.public_url
+                    );
+                    for login in [admin, customer] {
+                        match login.password {
+                            Some(pw) => println!("  {}  password: {pw}", login.email),
+                            None => println!("  {}  (exists; password shown when it was created)", login.email),
+                        }
+                    }
+                    server::demo::spawn_feed(app.context().clone(), connector, std::time::Duration::from_secs(3));
+                }
                 app.run_until_stopped().await.map_err(|e| format!("server error: {e}"))
             }
             Command::Migrate => {

@@ -21,6 +21,7 @@ on_both_databases!(
     signals_of_a_channel_no_longer_source_are_never_delivered,
     f3_a_client_that_stops_reading_never_delays_the_others,
     s9_the_dashboard_lists_signals_only_for_customers_with_access,
+    demo_mode_gives_a_newcomer_a_live_feed,
 );
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -384,4 +385,36 @@ async fn s9_the_dashboard_lists_signals_only_for_customers_with_access(backend: 
     assert_eq!(s.app.call("/rpc/dashboard", &[], None).await.status(), 401);
     let page = s.app.get("/dashboard").await;
     assert_eq!(page.status(), 303, "visitors are sent to sign in");
+}
+
+/// Demo mode: accounts to sign in with, a customer with access, and signals that keep coming
+/// (with edits and deletes) through the normal ingest path. Running it again reuses everything.
+async fn demo_mode_gives_a_newcomer_a_live_feed(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let (admin, customer, connector) = server::demo::prepare(&app.ctx).await.unwrap();
+    assert_eq!(admin.email, server::demo::ADMIN_EMAIL);
+    let password = customer.password.expect("a new password is printed");
+    let again = server::demo::prepare(&app.ctx).await.unwrap();
+    assert!(again.1.password.is_none(), "the second run reuses the accounts");
+    let feed = server::demo::spawn_feed(app.ctx.clone(), connector, Duration::from_millis(50));
+
+    let res = app.sign_in(server::demo::CUSTOMER_EMAIL, &password).await;
+    let session = crate::helpers::session_cookie(&res).expect("the printed password signs in");
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = app
+            .call("/rpc/dashboard", &[], Some(&session))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if seen["signals"].as_array().is_some_and(|s| s.len() >= 5) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    feed.abort();
+    assert!(seen["access"]["tier"].is_string(), "{seen}");
+    let first = seen["signals"][0]["content"].as_str().unwrap().to_owned();
+    assert!(first.contains("/USDT"), "{first}");
 }
