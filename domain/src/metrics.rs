@@ -12,6 +12,10 @@ pub struct Metrics {
     /// 1 while the payment failure-spike alert is on.
     pub payment_alert: AtomicU64,
     pub recent_rejections: crate::payments::alert::Rejections,
+    /// Open feed websockets in this process.
+    pub feed_followers: AtomicU64,
+    /// Feed websockets closed because the client could not keep up.
+    pub feed_slow_clients_dropped: AtomicU64,
 }
 
 impl Metrics {
@@ -55,6 +59,15 @@ impl Metrics {
                 "payment_events_failed_total",
                 "Payment event processing attempts that failed.",
                 &self.payment_events_failed,
+            ),
+            line(
+                "feed_slow_clients_dropped_total",
+                "Feed websockets closed because the client could not keep up.",
+                &self.feed_slow_clients_dropped,
+            ),
+            format!(
+                "# HELP signaldesk_feed_followers Open feed websockets.\n# TYPE signaldesk_feed_followers gauge\nsignaldesk_feed_followers {}\n",
+                self.feed_followers.load(Ordering::Relaxed)
             ),
             format!(
                 "# HELP signaldesk_payment_alert 1 while webhook failures or signature rejections spike.\n# TYPE signaldesk_payment_alert gauge\nsignaldesk_payment_alert {}\n",

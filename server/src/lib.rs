@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod feed_hub;
 pub mod feed_listener;
 pub mod http;
 pub mod payment_worker;

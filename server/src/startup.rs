@@ -18,6 +18,9 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     ctx: AppContext,
+    /// Tells the background tasks to stop; the feed hub runs from `build` on, as the router needs it.
+    stop: tokio::sync::watch::Sender<bool>,
+    hub: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -33,8 +36,16 @@ impl Application {
                 source,
             })?;
         let ctx = AppContext::new(db, config);
-        let router = crate::http::router(ctx.clone());
-        Ok(Self { listener, router, ctx })
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (feed_hub, hub) = crate::feed_hub::FeedHub::spawn(ctx.clone(), stopped);
+        let router = crate::http::router(ctx.clone(), feed_hub);
+        Ok(Self {
+            listener,
+            router,
+            ctx,
+            stop,
+            hub,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -62,7 +73,8 @@ impl Application {
             database = domain::Backend::of(&self.ctx.db).as_str(),
             "serving"
         );
-        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stop = self.stop;
+        let stopped = stop.subscribe();
         let worker = crate::payment_worker::spawn(self.ctx.clone(), stopped.clone());
         let listener = crate::feed_listener::spawn(self.ctx.clone(), stopped);
         let served = axum::serve(
@@ -74,6 +86,7 @@ impl Application {
         // The worker finishes the event in hand (one transaction) and stops.
         let _ = stop.send(true);
         let _ = worker.await;
+        let _ = self.hub.await;
         if let Some(l) = listener {
             let _ = l.await;
         }

@@ -3,32 +3,40 @@
 //! websocket is otherwise open to any site). The gap after `after` is replayed from the feed log,
 //! then changes stream as they commit. Every event is sent only while the customer's access
 //! lasts (checked against its end time before each send, and a timer ends the stream at that
-//! second). Each connection reads the feed log itself, so a slow client only delays itself; one
-//! that stops reading is dropped after `SEND_TIMEOUT` and reconnects from its last sequence.
+//! second). Live changes come from the process's [`FeedHub`] (read and serialised once for all);
+//! a connection reads the feed log itself only to replay its gap. Each connection writes from its
+//! own task, so a slow client only delays itself; one that stops reading is dropped after
+//! `SEND_TIMEOUT` and reconnects from its last sequence.
 //!
 //! Envelope: `{"type":"event","seq","op","signal"}`, `{"type":"access","state":"active"|"ended","ends_at"}`,
 //! `{"type":"resync"}` (the client must reload its list), `{"type":"heartbeat"}`.
 
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::AppContext;
 use domain::feed::view;
+use domain::metrics::Metrics;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiError;
+use crate::feed_hub::{self, Batch, FeedHub};
 
 /// A client that cannot take a message for this long is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 const HEARTBEAT: Duration = Duration::from_secs(15);
-const PAGE: u64 = 500;
+/// Clients only ever send close and pong frames: small buffers keep an idle connection cheap, and
+/// a client cannot make us hold megabytes.
+const READ_BUFFER: usize = 4 * 1024;
+const MAX_INCOMING: usize = 16 * 1024;
 /// A client further behind than this is told to resync instead of being replayed event by event.
 const REPLAY_MAX: i64 = 5_000;
 
@@ -40,6 +48,7 @@ pub struct FeedQuery {
 
 pub async fn feed_ws(
     State(ctx): State<AppContext>,
+    State(hub): State<FeedHub>,
     headers: HeaderMap,
     Query(q): Query<FeedQuery>,
     ws: WebSocketUpgrade,
@@ -82,106 +91,153 @@ pub async fn feed_ws(
         }
         Err(e) => return super::connector_auth::db_unavailable(e).into_response(),
     }
+    let ws = ws
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(MAX_INCOMING)
+        .max_frame_size(MAX_INCOMING);
     ws.on_upgrade(move |socket| async move {
-        if let Err(reason) = stream(ctx, socket, user, q.after).await {
-            tracing::debug!(%reason, "feed websocket closed");
+        let metrics = ctx.metrics.clone();
+        let _open = Following::start(&metrics);
+        match stream(ctx, hub, socket, user, q.after).await {
+            Err(Closed::TooSlow) => {
+                Metrics::inc(&metrics.feed_slow_clients_dropped);
+                tracing::info!(
+                    user,
+                    "feed client too slow: dropped (it resumes from its last sequence)"
+                );
+            }
+            Err(reason) => tracing::debug!(%reason, "feed websocket closed"),
+            Ok(()) => {}
         }
     })
 }
 
-async fn send(
-    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    value: serde_json::Value,
-) -> Result<(), String> {
-    match tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(value.to_string().into()))).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("send failed: {e}")),
-        Err(_) => Err("client too slow: dropped".into()),
+/// Counts the open feed websockets for `/metrics`.
+struct Following<'a>(&'a Metrics);
+
+impl<'a> Following<'a> {
+    fn start(metrics: &'a Metrics) -> Self {
+        Metrics::inc(&metrics.feed_followers);
+        Self(metrics)
     }
 }
 
-/// Sends every visible change after `*last` (advancing it), while access lasts.
-async fn catch_up(
-    ctx: &AppContext,
-    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    last: &mut i64,
-    ends: chrono::DateTime<Utc>,
-) -> Result<(), String> {
-    loop {
-        let (events, scanned) = view::events_after(&ctx.db, *last, PAGE)
-            .await
-            .map_err(|e| e.to_string())?;
-        for event in events {
-            if Utc::now() >= ends {
-                return Ok(());
-            }
-            send(
-                tx,
-                json!({"type": "event", "seq": event.seq, "op": event.op, "signal": event.signal}),
-            )
-            .await?;
-        }
-        // `scanned` is the last feed row looked at (rows of other channels included).
-        if scanned <= *last {
+impl Drop for Following<'_> {
+    fn drop(&mut self) {
+        self.0.feed_followers.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Why a feed stream ended early.
+#[derive(Debug, thiserror::Error)]
+enum Closed {
+    #[error("client too slow")]
+    TooSlow,
+    #[error("send failed: {0}")]
+    Send(axum::Error),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+async fn send(tx: &mut Sink, text: Utf8Bytes) -> Result<(), Closed> {
+    match tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(text))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Closed::Send(e)),
+        Err(_) => Err(Closed::TooSlow),
+    }
+}
+
+async fn send_json(tx: &mut Sink, value: serde_json::Value) -> Result<(), Closed> {
+    send(tx, value.to_string().into()).await
+}
+
+/// Sends the frames of `batch` past `*last` while access lasts, and advances `*last` to its end.
+async fn deliver(tx: &mut Sink, batch: &Batch, last: &mut i64, ends: DateTime<Utc>) -> Result<(), Closed> {
+    for frame in batch.frames.iter().filter(|f| f.seq > *last) {
+        // Authorisation on every event: nothing is sent past the end of access, even if the
+        // timer that ends the stream has not fired yet.
+        if Utc::now() >= ends {
             return Ok(());
         }
-        *last = scanned;
+        send(tx, frame.text.clone()).await?;
     }
+    *last = (*last).max(batch.upto);
+    Ok(())
 }
 
-async fn stream(ctx: AppContext, socket: WebSocket, user: i64, after: Option<i64>) -> Result<(), String> {
+/// Reads and sends everything committed after `*last` from the feed log itself: the replay after
+/// a reconnect, and the gap when this follower missed hub batches.
+async fn catch_up(ctx: &AppContext, tx: &mut Sink, last: &mut i64, ends: DateTime<Utc>) -> Result<(), Closed> {
+    while let Some(batch) = feed_hub::read(ctx, *last).await? {
+        deliver(tx, &batch, last, ends).await?;
+        if Utc::now() >= ends {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+async fn stream(ctx: AppContext, hub: FeedHub, socket: WebSocket, user: i64, after: Option<i64>) -> Result<(), Closed> {
     let (mut tx, mut rx) = socket.split();
     // Subscribe before reading the head, so nothing committed in between is missed.
-    let mut wake = ctx.feed.subscribe();
-    let head = view::head(&ctx.db).await.map_err(|e| e.to_string())?;
+    let mut batches = hub.subscribe();
+    let head = view::head(&ctx.db).await?;
     let mut last = match after {
         Some(a) if a >= 0 && head - a <= REPLAY_MAX => a.min(head),
         Some(_) => {
-            send(&mut tx, json!({"type": "resync", "seq": head})).await?;
+            send_json(&mut tx, json!({"type": "resync", "seq": head})).await?;
             head
         }
         None => head,
     };
-    let mut ends = match domain::entitlements::access_at(&ctx.db, user, Utc::now())
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    let mut ends = match domain::entitlements::access_at(&ctx.db, user, Utc::now()).await? {
         Some(a) => a.access_ends,
         None => {
-            send(&mut tx, json!({"type": "access", "state": "ended"})).await?;
+            send_json(&mut tx, json!({"type": "access", "state": "ended"})).await?;
             return Ok(());
         }
     };
-    send(&mut tx, json!({"type": "access", "state": "active", "ends_at": ends})).await?;
+    send_json(&mut tx, json!({"type": "access", "state": "active", "ends_at": ends})).await?;
     catch_up(&ctx, &mut tx, &mut last, ends).await?;
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
+    let access_end = tokio::time::sleep(until(ends));
+    tokio::pin!(access_end);
     loop {
-        let until_end = (ends - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
-            woke = wake.recv() => match woke {
+            batch = batches.recv() => match batch {
+                Ok(batch) if batch.upto <= last => {}
+                Ok(batch) if batch.after <= last => deliver(&mut tx, &batch, &mut last, ends).await?,
+                // A gap (we subscribed late or fell behind the hub's ring): read it ourselves.
                 Ok(_) | Err(RecvError::Lagged(_)) => catch_up(&ctx, &mut tx, &mut last, ends).await?,
                 Err(RecvError::Closed) => return Ok(()),
             },
-            _ = tokio::time::sleep(until_end) => {
+            _ = &mut access_end => {
                 // The access may have been extended meanwhile: look again before ending.
-                match domain::entitlements::access_at(&ctx.db, user, Utc::now()).await.map_err(|e| e.to_string())? {
+                match domain::entitlements::access_at(&ctx.db, user, Utc::now()).await? {
                     Some(a) if a.access_ends > ends => {
                         ends = a.access_ends;
-                        send(&mut tx, json!({"type": "access", "state": "active", "ends_at": ends})).await?;
+                        access_end.as_mut().reset(tokio::time::Instant::now() + until(ends));
+                        send_json(&mut tx, json!({"type": "access", "state": "active", "ends_at": ends})).await?;
                     }
                     _ => {
-                        send(&mut tx, json!({"type": "access", "state": "ended"})).await?;
+                        send_json(&mut tx, json!({"type": "access", "state": "ended"})).await?;
                         let _ = tx.send(Message::Close(None)).await;
                         return Ok(());
                     }
                 }
             },
-            _ = heartbeat.tick() => send(&mut tx, json!({"type": "heartbeat", "seq": last})).await?,
+            _ = heartbeat.tick() => send_json(&mut tx, json!({"type": "heartbeat", "seq": last})).await?,
             incoming = rx.next() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(_)) => {}
             },
         }
     }
+}
+
+fn until(ends: DateTime<Utc>) -> Duration {
+    (ends - Utc::now()).to_std().unwrap_or(Duration::ZERO)
 }

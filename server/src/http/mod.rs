@@ -32,15 +32,17 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub ctx: AppContext,
+    pub feed_hub: crate::feed_hub::FeedHub,
 }
 
 /// Bodies past this are refused with 413 before any handler reads them.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn router(ctx: AppContext) -> Router {
+pub fn router(ctx: AppContext, feed_hub: crate::feed_hub::FeedHub) -> Router {
     let state = AppState {
         leptos_options: site::leptos_options(&ctx.config),
         ctx: ctx.clone(),
+        feed_hub,
     };
 
     let (api, doc) = openapi::api();

@@ -20,6 +20,7 @@ on_both_databases!(
     access_ends_at_the_second_and_nothing_is_sent_after,
     signals_of_a_channel_no_longer_source_are_never_delivered,
     f3_a_client_that_stops_reading_never_delays_the_others,
+    every_follower_gets_every_change_once_and_in_order_while_ingest_runs,
     s9_the_dashboard_lists_signals_only_for_customers_with_access,
     demo_mode_gives_a_newcomer_a_live_feed,
 );
@@ -260,6 +261,99 @@ async fn f3_a_client_that_stops_reading_never_delays_the_others(backend: Backend
         delivered < EVENTS,
         "the stalled client was dropped (it had {delivered} of {EVENTS})"
     );
+    let metrics = reqwest::get(format!("{}/metrics", s.app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("signaldesk_feed_slow_clients_dropped_total 1\n"),
+        "operators see the drop: {metrics}"
+    );
+}
+
+/// The fan-out's core promise: followers that were connected before, that connect while
+/// concurrent ingest is committing, and that resume from an old sequence all receive every
+/// change exactly once, in sequence order — the live batches and their own replay of a gap
+/// meet without a hole or an overlap.
+async fn every_follower_gets_every_change_once_and_in_order_while_ingest_runs(backend: Backend) {
+    const WRITERS: u64 = 4;
+    const PER_WRITER: u64 = 40;
+    let s = Source::start(backend).await;
+    let session = customer_with_access(&s.app, "many@example.com", chrono::Duration::hours(1)).await;
+    s.event(create(999_999, "before anyone follows")).await;
+    let first = domain::feed::view::head(&s.app.ctx.db).await.unwrap();
+
+    let follow = |after: Option<i64>| {
+        let (app, session) = (&s.app, session.clone());
+        async move {
+            let mut ws = connect(app, Some(&session), &app.address, after).await.unwrap();
+            assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "access");
+            ws
+        }
+    };
+    let collect = |mut ws: Socket| {
+        tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            while let Some(e) = next(&mut ws, Duration::from_secs(3)).await {
+                if e["type"] == "event" {
+                    seqs.push(e["seq"].as_i64().unwrap());
+                }
+            }
+            seqs
+        })
+    };
+    let mut followers = Vec::new();
+    for _ in 0..3 {
+        followers.push((first, collect(follow(None).await)));
+    }
+    let source = &s;
+    let writers = async {
+        futures_util::future::join_all((0..WRITERS).map(|w| async move {
+            for i in 0..PER_WRITER {
+                source.event(create(w * 1_000 + i + 1, &format!("w{w} #{i}"))).await;
+            }
+        }))
+        .await
+    };
+    let joiners = async {
+        let mut joined = Vec::new();
+        for k in 0..6 {
+            tokio::time::sleep(Duration::from_millis(15 * k)).await;
+            // Half resume from the very first change, half start from wherever the feed stands.
+            if k % 2 == 0 {
+                joined.push((first - 1, collect(follow(Some(first - 1)).await)));
+            } else {
+                let ws = follow(None).await;
+                joined.push((i64::MIN, collect(ws)));
+            }
+        }
+        joined
+    };
+    let ((), joined) = tokio::join!(
+        async {
+            writers.await;
+        },
+        joiners
+    );
+    followers.extend(joined);
+    let head = domain::feed::view::head(&s.app.ctx.db).await.unwrap();
+    let total = WRITERS * PER_WRITER + 1;
+    assert_eq!(head - first + 1, total as i64, "one feed row per change");
+    for (from, task) in followers {
+        let seqs = task.await.unwrap();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order, never twice: {seqs:?}");
+        if from != i64::MIN {
+            // Followers with a known start must have every sequence after it, with no hole.
+            let want: Vec<i64> = (from + 1..=head).collect();
+            assert_eq!(seqs, want);
+        } else if let Some(&start) = seqs.first() {
+            // A follower that started "now" has a contiguous tail up to the head (or nothing,
+            // if it joined after the last write).
+            assert_eq!(seqs, (start..=head).collect::<Vec<_>>());
+        }
+    }
 }
 
 /// Two server processes on one PostgreSQL database: a signal ingested through A reaches a
