@@ -306,15 +306,15 @@ async fn nchan(a: &Args) -> Option<Figures> {
         .local_addr()
         .ok()?
         .port();
-    // One worker, like our one process; the master only supervises.
+    // One process serving everything, like ours (and killing it leaves no worker behind).
     let conf = format!(
-        "load_module /usr/lib/nginx/modules/ngx_nchan_module.so;\nworker_processes 1;\nworker_rlimit_nofile 65536;\nerror_log {d}/error.log warn;\npid {d}/nginx.pid;\n\
+        "load_module /usr/lib/nginx/modules/ngx_nchan_module.so;\nmaster_process off;\nworker_processes 1;\nworker_rlimit_nofile 65536;\nerror_log {d}/error.log warn;\npid {d}/nginx.pid;\n\
          events {{ worker_connections 65536; }}\nhttp {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n\
          server {{ listen 127.0.0.1:{port};\n location = /pub {{ nchan_publisher; nchan_channel_id feed; }}\n location = /sub {{ nchan_subscriber websocket; nchan_channel_id feed; }} }} }}\n",
         d = dir.path().display()
     );
     std::fs::write(dir.path().join("nginx.conf"), conf).ok()?;
-    let mut master = Command::new("/usr/sbin/nginx")
+    let mut nginx = Command::new("/usr/sbin/nginx")
         .args([
             "-c",
             &dir.path().join("nginx.conf").display().to_string(),
@@ -326,10 +326,7 @@ async fn nchan(a: &Args) -> Option<Figures> {
         .spawn()
         .ok()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let worker: u32 = std::fs::read_to_string(format!("/proc/{}/task/{}/children", master.id(), master.id()))
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
-        .unwrap_or(master.id());
+    let worker = nginx.id();
     let http = reqwest::Client::new();
     let pub_url = format!("http://127.0.0.1:{port}/pub");
     let post = |_: usize, t0: u64| {
@@ -340,15 +337,16 @@ async fn nchan(a: &Args) -> Option<Figures> {
             let _ = req.send().await;
         }
     };
-    post(0, 0).await;
+    // Warm-up without a stamp: nchan hands its newest message to each new subscriber.
+    let _ = http.post(&pub_url).body("warm-up").send().await;
     let before = rss_kib(worker);
     let clients = Clients::connect(a.clients, &format!("ws://127.0.0.1:{port}/sub"), None, None);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let per_client = rss_kib(worker).saturating_sub(before) as f64 / a.clients as f64;
     publish(a, post).await;
     let f = clients.finish();
-    let _ = master.kill();
-    let _ = master.wait();
+    let _ = nginx.kill();
+    let _ = nginx.wait();
     Some(report("nchan", a, &f, per_client))
 }
 
