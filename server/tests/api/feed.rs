@@ -356,103 +356,227 @@ async fn every_follower_gets_every_change_once_and_in_order_while_ingest_runs(ba
     }
 }
 
+/// A TCP relay in front of PostgreSQL whose connections can all be cut at once, as a database
+/// restart or a network blip does; new connections keep being accepted.
+struct CuttableLink {
+    addr: std::net::SocketAddr,
+    open: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl CuttableLink {
+    async fn to(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Default::default();
+        let conns = open.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                conns.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                }));
+            }
+        });
+        Self { addr, open }
+    }
+
+    /// Drops every open connection (both ends see it closed).
+    fn cut(&self) {
+        for relay in self.open.lock().unwrap().drain(..) {
+            relay.abort();
+        }
+    }
+}
+
+/// Two server processes on one PostgreSQL database; B reaches it through a [`CuttableLink`].
+struct TwoProcesses {
+    a: String,
+    b: String,
+    link: CuttableLink,
+    http: reqwest::Client,
+    token: domain::Secret<String>,
+    session: domain::Secret<String>,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    db: sea_orm::DatabaseConnection,
+    database: crate::helpers::TestDatabase,
+}
+
+impl TwoProcesses {
+    async fn start() -> Self {
+        use std::collections::BTreeMap;
+        let database = crate::helpers::TestDatabase::create(Backend::Postgres).await;
+        let mut settings = database.settings();
+        settings.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+        let direct = url::Url::parse(&settings["DATABASE_URL"]).unwrap();
+        let link = CuttableLink::to(format!(
+            "{}:{}",
+            direct.host_str().unwrap(),
+            direct.port().unwrap_or(5432)
+        ))
+        .await;
+        let mut through_link = direct.clone();
+        through_link.set_host(Some("127.0.0.1")).unwrap();
+        through_link.set_port(Some(link.addr.port())).unwrap();
+        let mut stops = Vec::new();
+        let mut addresses = Vec::new();
+        for url in [direct.to_string(), through_link.to_string()] {
+            let mut settings = settings.clone();
+            settings.insert("DATABASE_URL".into(), url);
+            let config = domain::Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).unwrap();
+            let app = server::Application::build(config).await.unwrap();
+            addresses.push(format!("http://127.0.0.1:{}", app.port()));
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(app.run_until(async move {
+                let _ = rx.await;
+            }));
+            stops.push(tx);
+        }
+        let (a, b) = (addresses[0].clone(), addresses[1].clone());
+        let db = sea_orm::Database::connect(settings["DATABASE_URL"].as_str())
+            .await
+            .unwrap();
+
+        // Setup through the domain on the shared database: a connector, a source channel, a customer.
+        let (_, token) = domain::connectors::create(&db, "Collector").await.unwrap();
+        let http = reqwest::Client::new();
+        let put = |url: String, body: Value| http.put(url).bearer_auth(token.expose()).json(&body).send();
+        put(
+            format!("{a}/api/v1/discovery/guilds"),
+            json!({"guilds": [{"id": GUILD, "name": "G"}]}),
+        )
+        .await
+        .unwrap();
+        put(
+            format!("{a}/api/v1/discovery/guilds/{GUILD}/channels"),
+            json!({"channels": [{"id": SIGNALS, "name": "signals", "type": 0}]}),
+        )
+        .await
+        .unwrap();
+        domain::discovery::set_flag(&db, SIGNALS.parse().unwrap(), domain::discovery::Role::Source, true)
+            .await
+            .unwrap();
+        let account = domain::accounts::sign_up(&db, "multi@example.com", domain::Secret::new(PASSWORD.into()))
+            .await
+            .unwrap();
+        let tier = domain::entitlements::tiers(&db).await.unwrap()[0].id;
+        domain::entitlements::grant(
+            &db,
+            domain::entitlements::NewGrant {
+                user_id: Some(account.id),
+                email: account.email.clone(),
+                order_id: None,
+                tier_id: tier,
+                days: 30,
+                starts_at: Utc::now(),
+                cause: "admin",
+                reason: "test".into(),
+                change_cause: "test".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let (session, _) = domain::sessions::start(&db, account.id, "test").await.unwrap();
+        Self {
+            a,
+            b,
+            link,
+            http,
+            token,
+            session,
+            stops,
+            db,
+            database,
+        }
+    }
+
+    async fn follow_b(&self) -> Socket {
+        let mut req = format!("{}/api/v1/feed/ws", self.b.replace("http://", "ws://"))
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert("origin", self.b.parse().unwrap());
+        req.headers_mut().insert(
+            "cookie",
+            format!("sd_session={}", self.session.expose()).parse().unwrap(),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "access");
+        ws
+    }
+
+    async fn ingest_through(&self, base: &str, id: u64, content: &str) -> u16 {
+        self.http
+            .post(format!("{base}/api/v1/events"))
+            .bearer_auth(self.token.expose())
+            .json(&create(id, content))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn stop(self) {
+        for s in self.stops {
+            let _ = s.send(());
+        }
+        self.db.close().await.ok();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(self.database);
+    }
+}
+
 /// Two server processes on one PostgreSQL database: a signal ingested through A reaches a
 /// websocket client of B (B's LISTEN connection turns A's NOTIFY into a wake-up).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_ingested_through_one_process_reaches_a_client_of_another() {
-    use std::collections::BTreeMap;
-    let database = crate::helpers::TestDatabase::create(Backend::Postgres).await;
-    let mut settings = database.settings();
-    settings.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
-    let config = || domain::Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).unwrap();
-    let mut stops = Vec::new();
-    let mut addresses = Vec::new();
-    for _ in 0..2 {
-        let app = server::Application::build(config()).await.unwrap();
-        addresses.push(format!("http://127.0.0.1:{}", app.port()));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
-            let _ = rx.await;
-        }));
-        stops.push(tx);
-    }
-    let (a, b) = (addresses[0].clone(), addresses[1].clone());
-    let db = sea_orm::Database::connect(settings["DATABASE_URL"].as_str())
-        .await
-        .unwrap();
-
-    // Setup through the domain on the shared database: a connector, a source channel, a customer.
-    let (_, token) = domain::connectors::create(&db, "Collector").await.unwrap();
-    let http = reqwest::Client::new();
-    let put = |url: String, body: Value| http.put(url).bearer_auth(token.expose()).json(&body).send();
-    put(
-        format!("{a}/api/v1/discovery/guilds"),
-        json!({"guilds": [{"id": GUILD, "name": "G"}]}),
-    )
-    .await
-    .unwrap();
-    put(
-        format!("{a}/api/v1/discovery/guilds/{GUILD}/channels"),
-        json!({"channels": [{"id": SIGNALS, "name": "signals", "type": 0}]}),
-    )
-    .await
-    .unwrap();
-    domain::discovery::set_flag(&db, SIGNALS.parse().unwrap(), domain::discovery::Role::Source, true)
-        .await
-        .unwrap();
-    let account = domain::accounts::sign_up(&db, "multi@example.com", domain::Secret::new(PASSWORD.into()))
-        .await
-        .unwrap();
-    let tier = domain::entitlements::tiers(&db).await.unwrap()[0].id;
-    domain::entitlements::grant(
-        &db,
-        domain::entitlements::NewGrant {
-            user_id: Some(account.id),
-            email: account.email.clone(),
-            order_id: None,
-            tier_id: tier,
-            days: 30,
-            starts_at: Utc::now(),
-            cause: "admin",
-            reason: "test".into(),
-            change_cause: "test".into(),
-        },
-    )
-    .await
-    .unwrap();
-    let (session, _) = domain::sessions::start(&db, account.id, "test").await.unwrap();
-
-    // The client follows process B.
-    let mut req = format!("{}/api/v1/feed/ws", b.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert("origin", b.parse().unwrap());
-    req.headers_mut()
-        .insert("cookie", format!("sd_session={}", session.expose()).parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "access");
-
-    // Ingested through process A.
-    let res = http
-        .post(format!("{a}/api/v1/events"))
-        .bearer_auth(token.expose())
-        .json(&create(1, "from process A"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let both = TwoProcesses::start().await;
+    let mut ws = both.follow_b().await;
+    assert_eq!(both.ingest_through(&both.a, 1, "from process A").await, 200);
     let e = next(&mut ws, Duration::from_secs(5))
         .await
         .expect("B's client receives A's event");
     assert_eq!(e["signal"]["content"], "from process A");
-
     drop(ws);
-    for s in stops {
-        let _ = s.send(());
+    both.stop().await;
+}
+
+/// F2/J7: B loses every database connection (its pool, its LISTEN connection, the feed hub's
+/// reads). Without a restart, B's follower still receives what A ingests next, and B's own
+/// ingest keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f2_the_fan_out_recovers_when_its_database_connections_drop() {
+    let both = TwoProcesses::start().await;
+    let mut ws = both.follow_b().await;
+    assert_eq!(both.ingest_through(&both.a, 1, "before the cut").await, 200);
+    assert_eq!(
+        next(&mut ws, Duration::from_secs(5)).await.unwrap()["signal"]["content"],
+        "before the cut"
+    );
+
+    both.link.cut();
+    assert_eq!(both.ingest_through(&both.a, 2, "after the cut").await, 200);
+    let e = next(&mut ws, Duration::from_secs(10))
+        .await
+        .expect("B's follower receives A's event after B's connections dropped");
+    assert_eq!(e["signal"]["content"], "after the cut");
+
+    // B's ingest answers again too (a request that raced the cut may get a 503, never a loss).
+    let mut status = 0;
+    for _ in 0..20 {
+        status = both.ingest_through(&both.b, 3, "through B after the cut").await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "only 'unavailable' while reconnecting");
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    db.close().await.ok();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    drop(database);
+    assert_eq!(status, 200);
+    let e = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(e["signal"]["content"], "through B after the cut");
+    drop(ws);
+    both.stop().await;
 }
 
 /// S9: the dashboard's list is read only with access at the moment of the read.
