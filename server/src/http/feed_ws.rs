@@ -143,8 +143,8 @@ type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
 async fn send(tx: &mut Sink, text: Utf8Bytes) -> Result<(), Closed> {
     let mut sending = std::pin::pin!(tx.send(Message::Text(text)));
-    // Almost every send completes at once (the socket has room): only a send that has to wait
-    // pays for a timer — with thousands of followers per event that is measurable.
+    // Almost every send completes at once (the socket has room), and every event is sent once per
+    // follower: only a send that has to wait arms the timer.
     if let Some(sent) = sending.as_mut().now_or_never() {
         return sent.map_err(Closed::Send);
     }
