@@ -76,9 +76,16 @@ impl Application {
         let stop = self.stop;
         let stopped = stop.subscribe();
         let worker = crate::payment_worker::spawn(self.ctx.clone(), stopped.clone());
-        let listener = crate::feed_listener::spawn(self.ctx.clone(), stopped);
+        let feed_listener = crate::feed_listener::spawn(self.ctx.clone(), stopped);
+        // Feed frames and API answers are small writes that must leave at once: without
+        // TCP_NODELAY, Nagle holds a frame while the previous one waits for a delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(
-            self.listener,
+            listener,
             self.router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
@@ -87,7 +94,7 @@ impl Application {
         let _ = stop.send(true);
         let _ = worker.await;
         let _ = self.hub.await;
-        if let Some(l) = listener {
+        if let Some(l) = feed_listener {
             let _ = l.await;
         }
         served?;
