@@ -177,6 +177,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     let result = domain::accounts::change_password(
         &ctx.db,
         me.account.id,
+        me.session.id,
         domain::Secret::new(current_password),
         domain::Secret::new(new_password),
     )
@@ -189,8 +190,5 @@ pub async fn change_password(current_password: String, new_password: String) -> 
         }
         Err(e) => return crate::error::fail(e.into()),
     }
-    domain::sessions::revoke_others(&ctx.db, me.account.id, me.session.id)
-        .await
-        .map_err(|e| crate::error::unavailable("revoke after password change", e))?;
     Ok(())
 }

@@ -63,6 +63,12 @@ pub struct ChannelsView {
     pub channels: Vec<ChannelRow>,
     /// The latest "Fetch channels" request for the guild: pending, answered or expired.
     pub request: Option<String>,
+    /// The connector that owns the guild (only it may report or capture there): (id, name).
+    pub owner: Option<(String, String)>,
+    /// Every connector, for "Reassign to": (id, name).
+    pub connectors: Vec<(String, String)>,
+    /// The latest reassignment, e.g. "Moved from A to B by ops@… on …: reason".
+    pub reassigned: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +129,7 @@ mod server {
         match e {
             DiscoveryError::Invalid { field, message } => AppError::invalid(&field, message),
             DiscoveryError::NotAllowed(m) => AppError::invalid("channel", m),
+            DiscoveryError::NotOwner(_) => AppError::invalid("guild", e.to_string()),
             DiscoveryError::UnknownGuild(_) | DiscoveryError::UnknownChannel | DiscoveryError::UnknownMapping => {
                 AppError::NotFound
             }
@@ -263,10 +270,54 @@ pub async fn list_channels(guild: String) -> Result<ChannelsView, AppError> {
     let request = domain::discovery::latest_request(&ctx.db, guild)
         .await
         .map_err(|e| crate::error::unavailable("reading discovery requests", e))?;
+    let unavailable = |e| crate::error::unavailable("reading the guild's owner", e);
+    let connectors = domain::connectors::list(&ctx.db).await.map_err(unavailable)?;
+    let owner_id = domain::discovery::guilds(&ctx.db)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .find(|g| g.id == guild.get())
+        .map(|g| g.connector_id);
+    let name_of = |id: i64| {
+        connectors
+            .iter()
+            .find(|c| c.id == id)
+            .map_or_else(|| format!("connector {id}"), |c| c.name.clone())
+    };
+    let reassigned = domain::discovery::last_reassignment(&ctx.db, guild)
+        .await
+        .map_err(unavailable)?
+        .map(|r| {
+            format!(
+                "Moved from {} to {} by {} on {}: {}",
+                name_of(r.from_connector_id),
+                name_of(r.to_connector_id),
+                r.by_email,
+                r.at.format("%Y-%m-%d %H:%M UTC"),
+                r.reason
+            )
+        });
     Ok(ChannelsView {
         channels: channels.into_iter().map(server::channel_row).collect(),
         request: request.map(|r| r.status),
+        owner: owner_id
+            .and_then(|id| connectors.iter().find(|c| c.id == id))
+            .map(|c| (c.pid.clone(), c.name.clone())),
+        connectors: connectors.iter().map(|c| (c.pid.clone(), c.name.clone())).collect(),
+        reassigned,
     })
+}
+
+/// Moves a guild to another connector, with a reason kept for the record.
+#[server(prefix = "/rpc/admin", endpoint = "guilds/reassign")]
+pub async fn reassign_guild(guild: String, connector: String, reason: String) -> Result<(), AppError> {
+    let ctx = crate::error::app_context()?;
+    let me = crate::auth::require_admin().await?;
+    let guild = server::snowflake("guild", &guild)?;
+    match domain::discovery::reassign_guild(&ctx.db, guild, &connector, &reason, &me.account.email).await {
+        Ok(()) => Ok(()),
+        Err(e) => crate::error::fail(server::discovery_error(e)),
+    }
 }
 
 #[server(prefix = "/rpc/admin", endpoint = "channels/fetch")]

@@ -80,9 +80,11 @@ fn open(last: Rc<Cell<i64>>, attempt: Rc<Cell<u32>>, live: Live) {
                     last.set(seq);
                     apply(live.cards, &op, signal);
                 }
-                Ok(Envelope::Access { state }) if state == "ended" => {
+                // The server ends the stream for good: access ran out or was taken back, or this
+                // browser's session was revoked. Reconnecting would only be refused.
+                Ok(Envelope::Access { state }) if state == "ended" || state == "signed_out" => {
                     live.ended.set(true);
-                    live.state.set("ended");
+                    live.state.set(if state == "ended" { "ended" } else { "signed_out" });
                     let _ = socket.close();
                 }
                 Ok(Envelope::Resync {}) => {

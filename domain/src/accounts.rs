@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use entity::user_account;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, SqlErr,
+    QueryOrder, Set, SqlErr, TransactionTrait,
 };
 
 use crate::secret::Secret;
@@ -236,9 +236,12 @@ pub async fn authenticate(
     }
 }
 
+/// Changes the password and, in the same transaction, signs out every session but `keep` (the
+/// one asking): nobody who knew the old password stays signed in, and a failure changes neither.
 pub async fn change_password(
     db: &DatabaseConnection,
     user_id: i64,
+    keep: i64,
     current: Secret<String>,
     new: Secret<String>,
 ) -> Result<(), AccountError> {
@@ -251,19 +254,31 @@ pub async fn change_password(
         return Err(AccountError::WrongCurrentPassword);
     }
     let hash = hash_password(new).await?;
+    let txn = db.begin().await?;
     let mut active: user_account::ActiveModel = model.into();
     active.password_hash = Set(hash);
     active.password_changed_at = Set(Utc::now());
-    active.update(db).await?;
+    active.update(&txn).await?;
+    crate::sessions::revoke_others_in(&txn, user_id, keep).await?;
+    txn.commit().await?;
     Ok(())
 }
 
+/// Sets an account's role. Lowering it ends every session of the account at once (open pages
+/// and sockets included): rights granted under the old role must not outlive it.
 pub async fn set_role(db: &DatabaseConnection, email: &str, role: Role) -> Result<Account, AccountError> {
     let email = normalize_email(email)?;
     let model = find_by_email(db, &email).await?.ok_or(AccountError::NotFound)?;
+    let demoted = Role::parse(&model.role) == Role::Admin && role != Role::Admin;
+    let txn = db.begin().await?;
     let mut active: user_account::ActiveModel = model.into();
     active.role = Set(role.as_str().to_owned());
-    Ok(active.update(db).await?.into())
+    let account: Account = active.update(&txn).await?.into();
+    if demoted {
+        crate::sessions::revoke_all_in(&txn, account.id).await?;
+    }
+    txn.commit().await?;
+    Ok(account)
 }
 
 pub struct UserPage {

@@ -36,6 +36,9 @@ pub enum DiscoveryError {
     UnknownMapping,
     #[error("{0}")]
     NotAllowed(String),
+    /// The guild (or a channel) is another connector's; only an admin can move it.
+    #[error("{0} belongs to another connector (an admin can reassign it on /admin/channels)")]
+    NotOwner(String),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -109,6 +112,15 @@ pub async fn record_guilds(
     }
     let ids: Vec<i64> = guilds.iter().map(|g| g.id.get()).collect();
     let txn = db.begin().await?;
+    // A snapshot never takes a guild away from the connector that owns it.
+    if let Some(taken) = guild::Entity::find()
+        .filter(guild::Column::Id.is_in(ids.clone()))
+        .filter(guild::Column::ConnectorId.ne(connector.id))
+        .one(&txn)
+        .await?
+    {
+        return Err(DiscoveryError::NotOwner(format!("guild {}", taken.id)));
+    }
     guild::Entity::update_many()
         .col_expr(guild::Column::Present, Expr::value(false))
         .filter(guild::Column::ConnectorId.eq(connector.id))
@@ -120,7 +132,6 @@ pub async fn record_guilds(
             .on_conflict(
                 OnConflict::column(guild::Column::Id)
                     .update_columns([
-                        guild::Column::ConnectorId,
                         guild::Column::Name,
                         guild::Column::Icon,
                         guild::Column::Present,
@@ -171,14 +182,24 @@ pub async fn record_channels(
         });
     }
     let txn = db.begin().await?;
-    let known = guild::Entity::find_by_id(guild_id.get())
-        .filter(guild::Column::ConnectorId.eq(connector.id))
-        .one(&txn)
-        .await?;
-    if known.is_none() {
-        return Err(DiscoveryError::UnknownGuild(guild_id));
+    let known = guild::Entity::find_by_id(guild_id.get()).one(&txn).await?;
+    match known {
+        Some(g) if g.connector_id != connector.id => {
+            return Err(DiscoveryError::NotOwner(format!("guild {guild_id}")));
+        }
+        Some(_) => {}
+        None => return Err(DiscoveryError::UnknownGuild(guild_id)),
     }
     let ids: Vec<i64> = channels.iter().map(|c| c.id.get()).collect();
+    // A channel id already known under another guild cannot be moved into this one.
+    if let Some(moved) = channel::Entity::find()
+        .filter(channel::Column::Id.is_in(ids.clone()))
+        .filter(channel::Column::GuildId.ne(guild_id.get()))
+        .one(&txn)
+        .await?
+    {
+        return Err(DiscoveryError::NotOwner(format!("channel {}", moved.id)));
+    }
     channel::Entity::update_many()
         .col_expr(channel::Column::Present, Expr::value(false))
         .filter(channel::Column::GuildId.eq(guild_id.get()))
@@ -190,7 +211,6 @@ pub async fn record_channels(
             .on_conflict(
                 OnConflict::column(channel::Column::Id)
                     .update_columns([
-                        channel::Column::GuildId,
                         channel::Column::Name,
                         channel::Column::Kind,
                         channel::Column::ParentId,
@@ -260,6 +280,68 @@ pub async fn expire_requests_before(
         .exec(db)
         .await?;
     Ok(res.rows_affected)
+}
+
+/// An admin moves a guild to another connector (say, a collector was replaced): from then on
+/// only that connector reports the guild's channels and captures, edits and deletes its
+/// messages. The reason and who did it are kept. Pending "Fetch channels" requests move along.
+pub async fn reassign_guild(
+    db: &DatabaseConnection,
+    guild_id: Snowflake,
+    to_connector: &str,
+    reason: &str,
+    by: &str,
+) -> Result<(), DiscoveryError> {
+    let reason = crate::entitlements::check_reason(reason).map_err(|m| invalid("reason", m))?;
+    let to = crate::connectors::find(db, to_connector).await.map_err(|e| match e {
+        crate::connectors::ConnectorError::Db(e) => DiscoveryError::Db(e),
+        _ => invalid("connector", "choose one of the connectors"),
+    })?;
+    let txn = db.begin().await?;
+    let g = guild::Entity::find_by_id(guild_id.get())
+        .one(&txn)
+        .await?
+        .ok_or(DiscoveryError::UnknownGuild(guild_id))?;
+    if g.connector_id == to.id {
+        return Err(invalid("connector", "the guild already belongs to this connector"));
+    }
+    guild::Entity::update_many()
+        .col_expr(guild::Column::ConnectorId, Expr::value(to.id))
+        .filter(guild::Column::Id.eq(g.id))
+        .exec(&txn)
+        .await?;
+    discovery_request::Entity::update_many()
+        .col_expr(discovery_request::Column::ConnectorId, Expr::value(to.id))
+        .filter(discovery_request::Column::GuildId.eq(g.id))
+        .filter(discovery_request::Column::Status.eq("pending"))
+        .exec(&txn)
+        .await?;
+    entity::guild_reassignment::ActiveModel {
+        guild_id: Set(g.id),
+        from_connector_id: Set(g.connector_id),
+        to_connector_id: Set(to.id),
+        reason: Set(reason),
+        by_email: Set(by.to_owned()),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    tracing::info!(guild = g.id, from = g.connector_id, to = to.id, by, "guild reassigned");
+    Ok(())
+}
+
+/// The latest reassignment of a guild, if an admin ever moved it.
+pub async fn last_reassignment(
+    db: &impl ConnectionTrait,
+    guild_id: Snowflake,
+) -> Result<Option<entity::guild_reassignment::Model>, DbErr> {
+    entity::guild_reassignment::Entity::find()
+        .filter(entity::guild_reassignment::Column::GuildId.eq(guild_id.get()))
+        .order_by_desc(entity::guild_reassignment::Column::Id)
+        .one(db)
+        .await
 }
 
 pub async fn guilds(db: &impl ConnectionTrait) -> Result<Vec<guild::Model>, DbErr> {

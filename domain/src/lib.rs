@@ -11,6 +11,7 @@ pub mod feed;
 pub mod ingest;
 pub mod metrics;
 pub mod payments;
+pub mod rights;
 pub mod role_sync;
 pub mod secret;
 pub mod sessions;

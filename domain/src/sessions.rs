@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use entity::session;
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait, sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 
@@ -128,39 +128,76 @@ pub async fn list_live(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Sess
     Ok(all.into_iter().filter(|s| is_live(s, now)).collect())
 }
 
-/// Revokes one of the user's own sessions by its public id. False if there was none.
-pub async fn revoke(db: &DatabaseConnection, user_id: i64, session_pid: &str) -> Result<bool, DbErr> {
+/// Revokes the user's sessions matching `which` and, if any was live, records the rights change
+/// that makes every process re-check the user's open sockets. Runs in the caller's transaction.
+async fn revoke_matching(db: &impl ConnectionTrait, user_id: i64, which: Condition) -> Result<u64, DbErr> {
     let res = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::Pid.eq(session_pid))
         .filter(session::Column::RevokedAt.is_null())
+        .filter(which)
         .exec(db)
         .await?;
-    Ok(res.rows_affected > 0)
+    if res.rows_affected > 0 {
+        crate::rights::changed(db, user_id, crate::rights::Kind::Sessions).await?;
+    }
+    Ok(res.rows_affected)
+}
+
+async fn revoke_in_transaction(db: &DatabaseConnection, user_id: i64, which: Condition) -> Result<u64, DbErr> {
+    let txn = db.begin().await?;
+    let n = revoke_matching(&txn, user_id, which).await?;
+    txn.commit().await?;
+    Ok(n)
+}
+
+/// Revokes one of the user's own sessions by its public id. False if there was none.
+pub async fn revoke(db: &DatabaseConnection, user_id: i64, session_pid: &str) -> Result<bool, DbErr> {
+    let which = Condition::all().add(session::Column::Pid.eq(session_pid));
+    Ok(revoke_in_transaction(db, user_id, which).await? > 0)
 }
 
 /// Revokes every session of the user except `keep` (the one making the request).
 pub async fn revoke_others(db: &DatabaseConnection, user_id: i64, keep: i64) -> Result<u64, DbErr> {
-    let res = session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::Id.ne(keep))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    revoke_in_transaction(db, user_id, others(keep)).await
+}
+
+/// [`revoke_others`] inside the caller's transaction (a password change and the sign-outs it
+/// implies commit together).
+pub async fn revoke_others_in(db: &impl ConnectionTrait, user_id: i64, keep: i64) -> Result<u64, DbErr> {
+    revoke_matching(db, user_id, others(keep)).await
+}
+
+/// Every session of the user, inside the caller's transaction (e.g. when their role is lowered).
+pub async fn revoke_all_in(db: &impl ConnectionTrait, user_id: i64) -> Result<u64, DbErr> {
+    revoke_matching(db, user_id, Condition::all()).await
+}
+
+fn others(keep: i64) -> Condition {
+    Condition::all().add(session::Column::Id.ne(keep))
 }
 
 /// Sign-out: the token stops working on every server at once.
 pub async fn revoke_token(db: &DatabaseConnection, token: &str) -> Result<(), DbErr> {
-    session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+    let Some(found) = session::Entity::find()
         .filter(session::Column::TokenHash.eq(hash_token(token)))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let which = Condition::all().add(session::Column::Id.eq(found.id));
+    revoke_in_transaction(db, found.user_id, which).await?;
     Ok(())
+}
+
+/// Whether the session with this id is still live (revocation and expiry), without touching it:
+/// what an open socket re-checks when the user's rights change.
+pub async fn is_live_by_id(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    Ok(session::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .is_some_and(|s| is_live(&s, Utc::now())))
 }
 
 #[cfg(test)]

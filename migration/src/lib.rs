@@ -8,6 +8,7 @@ mod m20261127_000001_create_tier;
 mod m20261127_000002_create_accounts;
 mod m20261127_000003_create_capture;
 mod m20261127_000004_create_payments;
+mod m20261201_000005_close_the_holes;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_accounts::Migration),
             Box::new(m20261127_000003_create_capture::Migration),
             Box::new(m20261127_000004_create_payments::Migration),
+            Box::new(m20261201_000005_close_the_holes::Migration),
         ]
     }
 }

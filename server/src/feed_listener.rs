@@ -2,7 +2,8 @@
 //! turns notifications (sequence numbers only) into wake-ups of its own feed followers, who then
 //! read what changed from the feed log. Notifications are only hints (J7): after the listener
 //! (re)connects, and every few seconds regardless, the process compares the feed head with what
-//! it last saw and wakes its followers if anything was committed meanwhile.
+//! it last saw and wakes its followers if anything was committed meanwhile. The same connection
+//! listens for rights changes (revocations) and wakes this process's [`RightsWatch`].
 
 use std::time::Duration;
 
@@ -11,10 +12,16 @@ use domain::{AppContext, Backend};
 use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
+use crate::rights_watch::RightsWatch;
+
 const POLL: Duration = Duration::from_secs(2);
 const RECONNECT: Duration = Duration::from_secs(1);
 
-pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> Option<tokio::task::JoinHandle<()>> {
+pub fn spawn(
+    ctx: AppContext,
+    rights: RightsWatch,
+    mut stop: watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
     if Backend::of(&ctx.db) != Backend::Postgres {
         return None;
     }
@@ -24,7 +31,8 @@ pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> Option<tokio::
             let pool = ctx.db.get_postgres_connection_pool().clone();
             let listener = async {
                 let mut l = PgListener::connect_with(&pool).await?;
-                l.listen(domain::feed::NOTIFY_CHANNEL).await?;
+                l.listen_all([domain::feed::NOTIFY_CHANNEL, domain::rights::NOTIFY_CHANNEL])
+                    .await?;
                 Ok::<_, sea_orm::sqlx::Error>(l)
             }
             .await;
@@ -45,6 +53,7 @@ pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> Option<tokio::
             loop {
                 tokio::select! {
                     n = listener.try_recv() => match n {
+                        Ok(Some(n)) if n.channel() == domain::rights::NOTIFY_CHANNEL => rights.wake(),
                         Ok(Some(n)) => {
                             if let Ok(seq) = n.payload().parse::<i64>() {
                                 seen = seen.max(seq);

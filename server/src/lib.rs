@@ -8,6 +8,7 @@ pub mod feed_listener;
 pub mod http;
 pub mod payment_worker;
 pub mod replay;
+pub mod rights_watch;
 pub mod startup;
 
 pub use startup::{Application, StartupError};

@@ -21,6 +21,8 @@ pub struct Application {
     /// Tells the background tasks to stop; the feed hub runs from `build` on, as the router needs it.
     stop: tokio::sync::watch::Sender<bool>,
     hub: tokio::task::JoinHandle<()>,
+    rights: crate::rights_watch::RightsWatch,
+    rights_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -37,14 +39,17 @@ impl Application {
             })?;
         let ctx = AppContext::new(db, config);
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let (feed_hub, hub) = crate::feed_hub::FeedHub::spawn(ctx.clone(), stopped);
-        let router = crate::http::router(ctx.clone(), feed_hub);
+        let (feed_hub, hub) = crate::feed_hub::FeedHub::spawn(ctx.clone(), stopped.clone());
+        let (rights, rights_task) = crate::rights_watch::RightsWatch::spawn(ctx.clone(), stopped);
+        let router = crate::http::router(ctx.clone(), feed_hub, rights.clone());
         Ok(Self {
             listener,
             router,
             ctx,
             stop,
             hub,
+            rights,
+            rights_task,
         })
     }
 
@@ -76,7 +81,7 @@ impl Application {
         let stop = self.stop;
         let stopped = stop.subscribe();
         let worker = crate::payment_worker::spawn(self.ctx.clone(), stopped.clone());
-        let feed_listener = crate::feed_listener::spawn(self.ctx.clone(), stopped);
+        let feed_listener = crate::feed_listener::spawn(self.ctx.clone(), self.rights, stopped);
         // Feed frames and API answers are small writes that must leave at once: without
         // TCP_NODELAY, Nagle holds a frame while the previous one waits for a delayed ACK.
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
@@ -94,6 +99,7 @@ impl Application {
         let _ = stop.send(true);
         let _ = worker.await;
         let _ = self.hub.await;
+        let _ = self.rights_task.await;
         if let Some(l) = feed_listener {
             let _ = l.await;
         }

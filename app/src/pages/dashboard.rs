@@ -69,6 +69,7 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
         "reconnecting" => "Reconnecting…",
         "resyncing" => "Resyncing…",
         "ended" => "Stopped",
+        "signed_out" => "Signed out",
         "paused" => "Older signals (not live)",
         _ => "Connecting…",
     };
@@ -81,9 +82,18 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
             <p><strong data-testid="access-tier">{access.tier}</strong>
                {format!(" · access until {} · ", short_utc(&access.ends_at))}
                <Countdown seconds=access.seconds_left /> " left"</p>
-            {move || ended.get().then(|| view! {
-                <p class="error" role="alert" data-testid="access-ended">"Your access has ended: the feed has stopped. Renew to continue."</p>
-            })}
+            {move || match (ended.get(), state.get()) {
+                (true, "signed_out") => Some(view! {
+                    <p class="error" role="alert" data-testid="signed-out">
+                        "You were signed out on this browser: the feed has stopped. "
+                        <a href="/login?next=/dashboard">"Sign in again"</a>
+                    </p>
+                }.into_any()),
+                (true, _) => Some(view! {
+                    <p class="error" role="alert" data-testid="access-ended">"Your access has ended: the feed has stopped. Renew to continue."</p>
+                }.into_any()),
+                _ => None,
+            }}
         </section>
         {move || (cards.with(Vec::is_empty)).then(|| view! {
             <p class="muted" data-testid="feed-empty">"No signals yet. New ones appear here the moment they are posted."</p>

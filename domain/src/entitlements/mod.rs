@@ -95,6 +95,7 @@ pub async fn access_at(
     }))
 }
 
+/// Appends to the customer's timeline (and wakes their open sockets, in the same transaction).
 async fn record(
     db: &impl ConnectionTrait,
     user_id: Option<i64>,
@@ -116,6 +117,10 @@ async fn record(
     }
     .insert(db)
     .await?;
+    // Every change on a customer's timeline may change what their open sockets may receive.
+    if let Some(user) = user_id {
+        crate::rights::changed(db, user, crate::rights::Kind::Access).await?;
+    }
     Ok(())
 }
 

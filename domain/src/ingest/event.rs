@@ -18,6 +18,10 @@ pub const EMBEDS_MAX_BYTES: usize = 32 * 1024;
 pub const ATTACHMENTS_MAX: usize = 10;
 pub const NAME_MAX_CHARS: usize = 100;
 pub const BULK_DELETE_MAX: usize = 100;
+/// How far into the future a reported time (created, edited, deleted) may lie: collectors' clocks
+/// drift a little, but a time far ahead would win every later merge (an `edited_at` in 2100 makes
+/// every real edit look stale), so it is refused.
+pub const FUTURE_SKEW: chrono::Duration = chrono::Duration::minutes(2);
 
 pub const EVENT_TYPES: &[&str] = &[
     "message_create",
@@ -200,8 +204,8 @@ pub fn parse(value: Value, now: DateTime<Utc>) -> Result<Event, Rejection> {
     };
     let kind = kind.as_str().unwrap_or_default().to_owned();
     match kind.as_str() {
-        "message_create" => Ok(Event::MessageCreated(message(decode(value)?)?)),
-        "message_update" => Ok(Event::MessageUpdated(message(decode(value)?)?)),
+        "message_create" => Ok(Event::MessageCreated(message(decode(value)?, now)?)),
+        "message_update" => Ok(Event::MessageUpdated(message(decode(value)?, now)?)),
         "message_delete" => {
             let raw: RawDelete = decode(value)?;
             Ok(Event::MessageDeleted {
@@ -211,7 +215,7 @@ pub fn parse(value: Value, now: DateTime<Utc>) -> Result<Event, Rejection> {
                     thread_id: raw.thread_id,
                 },
                 message_ids: vec![raw.message_id],
-                at: raw.deleted_at.unwrap_or(now),
+                at: not_future("deleted_at", raw.deleted_at, now)?.unwrap_or(now),
             })
         }
         "message_bulk_delete" => {
@@ -229,7 +233,7 @@ pub fn parse(value: Value, now: DateTime<Utc>) -> Result<Event, Rejection> {
                     thread_id: raw.thread_id,
                 },
                 message_ids: raw.message_ids,
-                at: raw.deleted_at.unwrap_or(now),
+                at: not_future("deleted_at", raw.deleted_at, now)?.unwrap_or(now),
             })
         }
         "thread_create" | "thread_update" => {
@@ -240,7 +244,7 @@ pub fn parse(value: Value, now: DateTime<Utc>) -> Result<Event, Rejection> {
                 thread_id: raw.thread_id,
                 name: display_name(&raw.name, "name")?,
                 archived: raw.archived,
-                created_at: raw.created_at,
+                created_at: not_future("created_at", raw.created_at, now)?,
             };
             Ok(if kind == "thread_create" {
                 Event::ThreadCreated(thread)
@@ -254,7 +258,7 @@ pub fn parse(value: Value, now: DateTime<Utc>) -> Result<Event, Rejection> {
                 guild_id: raw.guild_id,
                 channel_id: raw.channel_id,
                 thread_id: raw.thread_id,
-                at: raw.deleted_at.unwrap_or(now),
+                at: not_future("deleted_at", raw.deleted_at, now)?.unwrap_or(now),
             })
         }
         _ => Err(Rejection::new(
@@ -282,7 +286,24 @@ fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Rejection> 
     })
 }
 
-fn message(raw: RawMessage) -> Result<Message, Rejection> {
+/// A reported time, refused when it lies more than [`FUTURE_SKEW`] after `now`.
+fn not_future(field: &str, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Rejection> {
+    match at {
+        Some(t) if t > now + FUTURE_SKEW => Err(Rejection::new(
+            field,
+            format!(
+                "{} is in the future (at most {} minutes of clock skew are accepted)",
+                t.to_rfc3339(),
+                FUTURE_SKEW.num_minutes()
+            ),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn message(raw: RawMessage, now: DateTime<Utc>) -> Result<Message, Rejection> {
+    not_future("created_at", Some(raw.created_at), now)?;
+    not_future("edited_at", raw.edited_at, now)?;
     if raw.content.chars().count() > CONTENT_MAX_CHARS {
         return Err(Rejection::new(
             "content",
@@ -500,5 +521,28 @@ mod tests {
         );
         let bulk = json!({"type": "message_bulk_delete", "guild_id": "1", "channel_id": "2", "message_ids": []});
         assert_eq!(parse(bulk, now()).unwrap_err().field, "message_ids");
+    }
+
+    #[test]
+    fn times_far_in_the_future_are_refused_small_skew_is_not() {
+        let mut skewed = create();
+        skewed["created_at"] = json!("2026-11-27T12:01:30Z");
+        assert!(parse(skewed, now()).is_ok(), "90 s of clock skew is accepted");
+        for (field, value) in [
+            ("created_at", "2026-11-27T12:03:00Z"),
+            ("edited_at", "2100-01-01T00:00:00Z"),
+        ] {
+            let mut v = create();
+            v[field] = json!(value);
+            let r = parse(v, now()).unwrap_err();
+            assert_eq!(r.field, field);
+            assert!(r.message.contains("future"), "{r}");
+        }
+        let delete = json!({"type": "message_delete", "guild_id": "1", "channel_id": "2", "message_id": "3",
+            "deleted_at": "2100-01-01T00:00:00Z"});
+        assert_eq!(parse(delete, now()).unwrap_err().field, "deleted_at");
+        let thread = json!({"type": "thread_create", "guild_id": "1", "channel_id": "2", "thread_id": "3",
+            "name": "t", "created_at": "2100-01-01T00:00:00Z"});
+        assert_eq!(parse(thread, now()).unwrap_err().field, "created_at");
     }
 }

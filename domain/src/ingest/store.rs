@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{channel, connector, feed_log, signal, signal_thread};
+use entity::{channel, connector, feed_log, guild, signal, signal_thread};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
     TransactionTrait, sea_query::Expr,
@@ -26,6 +26,8 @@ pub enum Status {
     Duplicate,
     Ignored,
     Rejected,
+    /// The guild belongs to another connector: nothing was stored (an admin can reassign it).
+    Forbidden,
 }
 
 /// What became of one event.
@@ -59,6 +61,13 @@ impl ItemResult {
             status: Status::Ignored,
             reason: Some(reason.into()),
             field: None,
+        }
+    }
+    fn forbidden(reason: impl Into<String>) -> Self {
+        Self {
+            status: Status::Forbidden,
+            reason: Some(reason.into()),
+            field: Some("guild_id".into()),
         }
     }
     pub fn rejected(r: &Rejection) -> Self {
@@ -124,6 +133,7 @@ pub async fn ingest(
         txn: &txn,
         connector_id: connector.id,
         channels: HashMap::new(),
+        owners: HashMap::new(),
         last_seq: None,
     };
     let mut results = Vec::with_capacity(items.len());
@@ -154,6 +164,8 @@ struct Run<'a, C> {
     txn: &'a C,
     connector_id: i64,
     channels: HashMap<i64, Option<channel::Model>>,
+    /// Guild id → the connector that owns it.
+    owners: HashMap<i64, Option<i64>>,
     last_seq: Option<i64>,
 }
 
@@ -182,29 +194,58 @@ impl<C: ConnectionTrait> Run<'_, C> {
         Ok(c)
     }
 
+    async fn owner(&mut self, guild_id: i64) -> Result<Option<i64>, DbErr> {
+        if let Some(o) = self.owners.get(&guild_id) {
+            return Ok(*o);
+        }
+        let o = guild::Entity::find_by_id(guild_id)
+            .one(self.txn)
+            .await?
+            .map(|g| g.connector_id);
+        self.owners.insert(guild_id, o);
+        Ok(o)
+    }
+
     /// A source channel of the stated guild, by its own id or as the parent of a known thread
-    /// (collectors may report a thread message with the thread as its channel).
-    async fn source(&mut self, guild: Snowflake, channel_id: Snowflake) -> Result<Result<i64, String>, DbErr> {
+    /// (collectors may report a thread message with the thread as its channel). A connector acts
+    /// only in guilds it owns: anything else is refused before it can touch what another
+    /// connector captured. `Err` carries the answer for the item.
+    async fn source(&mut self, guild: Snowflake, channel_id: Snowflake) -> Result<Result<i64, ItemResult>, DbErr> {
         let mut id = channel_id.get();
         if self.channel(id).await?.is_none()
             && let Some(t) = signal_thread::Entity::find_by_id(id).one(self.txn).await?
         {
             id = t.channel_id;
         }
-        Ok(match self.channel(id).await? {
-            None => Err(format!(
+        let Some(c) = self.channel(id).await? else {
+            return Ok(Err(ItemResult::ignored(format!(
                 "unknown channel {channel_id}: not discovered, so not a source channel"
-            )),
-            Some(c) if c.guild_id != guild.get() => Err(format!("channel {channel_id} is not in guild {guild}")),
-            Some(c) if !c.is_source => Err(format!("channel #{} is not a source channel", c.name)),
-            Some(c) => Ok(c.id),
+            ))));
+        };
+        if c.guild_id != guild.get() {
+            return Ok(Err(ItemResult::ignored(format!(
+                "channel {channel_id} is not in guild {guild}"
+            ))));
+        }
+        if self.owner(c.guild_id).await? != Some(self.connector_id) {
+            return Ok(Err(ItemResult::forbidden(format!(
+                "guild {guild} belongs to another connector (an admin can reassign it on /admin/channels)"
+            ))));
+        }
+        Ok(if c.is_source {
+            Ok(c.id)
+        } else {
+            Err(ItemResult::ignored(format!(
+                "channel #{} is not a source channel",
+                c.name
+            )))
         })
     }
 
-    async fn resolve(&mut self, place: Place) -> Result<Result<Resolved, String>, DbErr> {
+    async fn resolve(&mut self, place: Place) -> Result<Result<Resolved, ItemResult>, DbErr> {
         let channel_id = match self.source(place.guild_id, place.channel_id).await? {
             Ok(id) => id,
-            Err(reason) => return Ok(Err(reason)),
+            Err(answer) => return Ok(Err(answer)),
         };
         let thread_id = if channel_id != place.channel_id.get() {
             Some(place.channel_id.get())
@@ -214,7 +255,9 @@ impl<C: ConnectionTrait> Run<'_, C> {
         if let Some(tid) = thread_id {
             match signal_thread::Entity::find_by_id(tid).one(self.txn).await? {
                 Some(t) if t.channel_id != channel_id => {
-                    return Ok(Err(format!("thread {tid} belongs to another channel")));
+                    return Ok(Err(ItemResult::ignored(format!(
+                        "thread {tid} belongs to another channel"
+                    ))));
                 }
                 Some(_) => {}
                 // First we hear of this thread: remember it under its parent; a thread event
@@ -256,7 +299,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
     async fn message(&mut self, m: Message, created: bool) -> Result<ItemResult, DbErr> {
         let place = match self.resolve(m.place).await? {
             Ok(p) => p,
-            Err(reason) => return Ok(ItemResult::ignored(reason)),
+            Err(answer) => return Ok(answer),
         };
         let row = find_signal(self.txn, m.message_id).await?;
         if let Some(r) = &row
@@ -321,7 +364,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
     async fn delete(&mut self, place: Place, ids: &[Snowflake], at: DateTime<Utc>) -> Result<ItemResult, DbErr> {
         let resolved = match self.resolve(place).await? {
             Ok(p) => p,
-            Err(reason) => return Ok(ItemResult::ignored(reason)),
+            Err(answer) => return Ok(answer),
         };
         let mut accepted = 0;
         let mut elsewhere = 0;
@@ -389,7 +432,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
     async fn thread(&mut self, t: Thread) -> Result<ItemResult, DbErr> {
         let channel_id = match self.source(t.guild_id, t.channel_id).await? {
             Ok(id) => id,
-            Err(reason) => return Ok(ItemResult::ignored(reason)),
+            Err(answer) => return Ok(answer),
         };
         let now = Utc::now();
         match signal_thread::Entity::find_by_id(t.thread_id.get())
@@ -447,7 +490,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
     ) -> Result<ItemResult, DbErr> {
         let channel_id = match self.source(guild, channel).await? {
             Ok(id) => id,
-            Err(reason) => return Ok(ItemResult::ignored(reason)),
+            Err(answer) => return Ok(answer),
         };
         let now = Utc::now();
         match signal_thread::Entity::find_by_id(thread.get()).one(self.txn).await? {

@@ -50,6 +50,10 @@ fn discovery_error(e: DiscoveryError) -> ApiError {
     match e {
         DiscoveryError::Db(e) => db_unavailable(e),
         DiscoveryError::UnknownGuild(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown_guild", e.to_string()),
+        DiscoveryError::NotOwner(_) => {
+            tracing::warn!(error = %e, "discovery snapshot refused: not this connector's");
+            ApiError::new(StatusCode::FORBIDDEN, "not_owner", e.to_string())
+        }
         other => {
             tracing::warn!(error = %other, "discovery snapshot refused");
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", other.to_string())
@@ -144,7 +148,7 @@ pub async fn config(
         (status = 200, description = "Recorded", body = Recorded, example = json!({"recorded": 1})),
         (status = 400, description = "A field does not fit (named in the message)", body = ErrorBody),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 403, description = "The connector is disabled", body = ErrorBody),
+        (status = 403, description = "The connector is disabled (`connector_disabled`), or a listed guild belongs to another connector (`not_owner`)", body = ErrorBody),
     )
 )]
 pub async fn put_guilds(
@@ -174,7 +178,7 @@ pub async fn put_guilds(
         (status = 200, description = "Recorded", body = Recorded, example = json!({"recorded": 2})),
         (status = 400, description = "A field does not fit (named in the message)", body = ErrorBody),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 403, description = "The connector is disabled", body = ErrorBody),
+        (status = 403, description = "The connector is disabled (`connector_disabled`), or the guild or a listed channel belongs to another connector (`not_owner`)", body = ErrorBody),
         (status = 404, description = "The guild is not in this connector's guild snapshot", body = ErrorBody),
     )
 )]

@@ -3,12 +3,15 @@
 //! websocket is otherwise open to any site). The gap after `after` is replayed from the feed log,
 //! then changes stream as they commit. Every event is sent only while the customer's access
 //! lasts (checked against its end time before each send, and a timer ends the stream at that
-//! second). Live changes come from the process's [`FeedHub`] (read and serialised once for all);
+//! second). When the user's sessions or access change anywhere (sign-out, sign out everywhere,
+//! password change, demotion, refund, dispute, admin revoke — see [`RightsWatch`]) the socket
+//! re-checks its session and access at once and closes or adjusts; every heartbeat re-checks too. Live changes come from the process's [`FeedHub`] (read and serialised once for all);
 //! a connection reads the feed log itself only to replay its gap. Each connection writes from its
 //! own task, so a slow client only delays itself; one that stops reading is dropped after
 //! `SEND_TIMEOUT` and reconnects from its last sequence.
 //!
-//! Envelope: `{"type":"event","seq","op","signal"}`, `{"type":"access","state":"active"|"ended","ends_at"}`,
+//! Envelope: `{"type":"event","seq","op","signal"}`,
+//! `{"type":"access","state":"active"|"ended"|"signed_out","ends_at"}`,
 //! `{"type":"resync"}` (the client must reload its list), `{"type":"heartbeat"}`.
 
 use std::time::Duration;
@@ -25,10 +28,11 @@ use domain::metrics::Metrics;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::ApiError;
 use crate::feed_hub::{self, Batch, FeedHub};
+use crate::rights_watch::RightsWatch;
 
 /// A client that cannot take a message for this long is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -49,6 +53,7 @@ pub struct FeedQuery {
 pub async fn feed_ws(
     State(ctx): State<AppContext>,
     State(hub): State<FeedHub>,
+    State(rights): State<RightsWatch>,
     headers: HeaderMap,
     Query(q): Query<FeedQuery>,
     ws: WebSocketUpgrade,
@@ -79,6 +84,12 @@ pub async fn feed_ws(
         return ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in to open the feed").into_response();
     };
     let user = signed_in.account.id;
+    // Subscribed before access is checked: a change committed from here on is re-checked.
+    let changes = rights.subscribe();
+    let viewer = Viewer {
+        user,
+        session: signed_in.session.id,
+    };
     match domain::entitlements::access_at(&ctx.db, user, Utc::now()).await {
         Ok(Some(_)) => {}
         Ok(None) => {
@@ -98,7 +109,7 @@ pub async fn feed_ws(
     ws.on_upgrade(move |socket| async move {
         let metrics = ctx.metrics.clone();
         let _open = Following::start(&metrics);
-        match stream(ctx, hub, socket, user, q.after).await {
+        match stream(ctx, hub, changes, socket, viewer, q.after).await {
             Err(Closed::TooSlow) => {
                 Metrics::inc(&metrics.feed_slow_clients_dropped);
                 tracing::info!(
@@ -185,7 +196,78 @@ async fn catch_up(ctx: &AppContext, tx: &mut Sink, last: &mut i64, ends: DateTim
     Ok(())
 }
 
-async fn stream(ctx: AppContext, hub: FeedHub, socket: WebSocket, user: i64, after: Option<i64>) -> Result<(), Closed> {
+/// Whose socket this is: the account and the session that opened it.
+#[derive(Clone, Copy)]
+struct Viewer {
+    user: i64,
+    session: i64,
+}
+
+/// Where the viewer stands at a re-check.
+enum Standing {
+    SignedOut,
+    Ended,
+    Active(DateTime<Utc>),
+}
+
+async fn standing(ctx: &AppContext, viewer: Viewer) -> Result<Standing, sea_orm::DbErr> {
+    if !domain::sessions::is_live_by_id(&ctx.db, viewer.session).await? {
+        return Ok(Standing::SignedOut);
+    }
+    Ok(
+        match domain::entitlements::access_at(&ctx.db, viewer.user, Utc::now()).await? {
+            Some(a) => Standing::Active(a.access_ends),
+            None => Standing::Ended,
+        },
+    )
+}
+
+/// Tells the client why the stream ends, then closes it.
+async fn end(tx: &mut Sink, state: &'static str) -> Result<(), Closed> {
+    send_json(tx, json!({"type": "access", "state": state})).await?;
+    let _ = tx.send(Message::Close(None)).await;
+    Ok(())
+}
+
+/// Re-reads the session and the access. `Ok(false)`: the stream has been ended.
+async fn recheck(
+    ctx: &AppContext,
+    tx: &mut Sink,
+    viewer: Viewer,
+    ends: &mut DateTime<Utc>,
+    access_end: std::pin::Pin<&mut tokio::time::Sleep>,
+) -> Result<bool, Closed> {
+    match standing(ctx, viewer).await? {
+        Standing::SignedOut => {
+            tracing::debug!(user = viewer.user, "feed closed: the session was revoked");
+            end(tx, "signed_out").await?;
+            Ok(false)
+        }
+        Standing::Ended => {
+            end(tx, "ended").await?;
+            Ok(false)
+        }
+        Standing::Active(now_ends) => {
+            // Always re-armed: a timer that fired a moment early (wall clock against the
+            // monotonic one) must wait again, not fire in a loop.
+            access_end.reset(tokio::time::Instant::now() + until(now_ends));
+            if now_ends != *ends {
+                *ends = now_ends;
+                send_json(tx, json!({"type": "access", "state": "active", "ends_at": now_ends})).await?;
+            }
+            Ok(true)
+        }
+    }
+}
+
+async fn stream(
+    ctx: AppContext,
+    hub: FeedHub,
+    mut changes: broadcast::Receiver<i64>,
+    socket: WebSocket,
+    viewer: Viewer,
+    after: Option<i64>,
+) -> Result<(), Closed> {
     let (mut tx, mut rx) = socket.split();
     // Subscribe before reading the head, so nothing committed in between is missed.
     let mut batches = hub.subscribe();
@@ -198,12 +280,10 @@ async fn stream(ctx: AppContext, hub: FeedHub, socket: WebSocket, user: i64, aft
         }
         None => head,
     };
-    let mut ends = match domain::entitlements::access_at(&ctx.db, user, Utc::now()).await? {
-        Some(a) => a.access_ends,
-        None => {
-            send_json(&mut tx, json!({"type": "access", "state": "ended"})).await?;
-            return Ok(());
-        }
+    let mut ends = match standing(&ctx, viewer).await? {
+        Standing::Active(ends) => ends,
+        Standing::Ended => return end(&mut tx, "ended").await,
+        Standing::SignedOut => return end(&mut tx, "signed_out").await,
     };
     send_json(&mut tx, json!({"type": "access", "state": "active", "ends_at": ends})).await?;
     catch_up(&ctx, &mut tx, &mut last, ends).await?;
@@ -220,22 +300,29 @@ async fn stream(ctx: AppContext, hub: FeedHub, socket: WebSocket, user: i64, aft
                 Ok(_) | Err(RecvError::Lagged(_)) => catch_up(&ctx, &mut tx, &mut last, ends).await?,
                 Err(RecvError::Closed) => return Ok(()),
             },
-            _ = &mut access_end => {
-                // The access may have been extended meanwhile: look again before ending.
-                match domain::entitlements::access_at(&ctx.db, user, Utc::now()).await? {
-                    Some(a) if a.access_ends > ends => {
-                        ends = a.access_ends;
-                        access_end.as_mut().reset(tokio::time::Instant::now() + until(ends));
-                        send_json(&mut tx, json!({"type": "access", "state": "active", "ends_at": ends})).await?;
-                    }
-                    _ => {
-                        send_json(&mut tx, json!({"type": "access", "state": "ended"})).await?;
-                        let _ = tx.send(Message::Close(None)).await;
+            changed = changes.recv() => match changed {
+                Ok(user) if user != viewer.user => {}
+                // Ours, or possibly ours among the ones we missed.
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    if !recheck(&ctx, &mut tx, viewer, &mut ends, access_end.as_mut()).await? {
                         return Ok(());
                     }
                 }
+                Err(RecvError::Closed) => return Ok(()),
             },
-            _ = heartbeat.tick() => send_json(&mut tx, json!({"type": "heartbeat", "seq": last})).await?,
+            // The access may have been extended meanwhile: look again before ending.
+            _ = &mut access_end => {
+                if !recheck(&ctx, &mut tx, viewer, &mut ends, access_end.as_mut()).await? {
+                    return Ok(());
+                }
+            },
+            // A backstop for a missed wake-up: every heartbeat re-checks the session and access.
+            _ = heartbeat.tick() => {
+                send_json(&mut tx, json!({"type": "heartbeat", "seq": last})).await?;
+                if !recheck(&ctx, &mut tx, viewer, &mut ends, access_end.as_mut()).await? {
+                    return Ok(());
+                }
+            }
             incoming = rx.next() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(_)) => {}

@@ -32,6 +32,8 @@ pub struct BatchResult {
     pub duplicate: usize,
     pub ignored: usize,
     pub rejected: usize,
+    /// Items in guilds another connector owns (nothing of theirs was stored).
+    pub forbidden: usize,
 }
 
 const EXAMPLE_EVENT: &str = r#"{
@@ -63,7 +65,7 @@ fn example_event() -> Value {
             example = json!({"status": "accepted"})),
         (status = 400, description = "Malformed JSON or an invalid field (named in the message)", body = super::openapi::ErrorBody),
         (status = 401, description = "Missing or unknown token", body = super::openapi::ErrorBody),
-        (status = 403, description = "The connector is disabled", body = super::openapi::ErrorBody),
+        (status = 403, description = "The connector is disabled (`connector_disabled`), or the guild belongs to another connector (`not_owner`)", body = super::openapi::ErrorBody),
         (status = 413, description = "Body over 1 MiB"),
         (status = 415, description = "Body is not application/json", body = super::openapi::ErrorBody),
         (status = 503, description = "Database unavailable: nothing was stored, retry", body = super::openapi::ErrorBody),
@@ -82,6 +84,11 @@ pub async fn post_event(
         .await
         .map_err(db_unavailable)?;
     let result = done.results.pop().expect("one result per item");
+    if result.status == Status::Forbidden {
+        let reason = result.reason.unwrap_or_default();
+        tracing::warn!(connector = %connector.pid, %reason, "event refused: not this connector's guild");
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "not_owner", reason));
+    }
     if result.status == Status::Ignored {
         tracing::info!(connector = %connector.pid, reason = result.reason.as_deref().unwrap_or(""), "event ignored");
     }
@@ -101,7 +108,7 @@ pub async fn post_event(
         (status = 200, description = "Per-item results", body = BatchResult, example = json!({
             "results": [{"status": "accepted"}, {"status": "ignored", "reason": "channel #general is not a source channel"},
                         {"status": "rejected", "field": "author.id", "reason": "author.id: invalid type: integer `5`, expected a Discord id as a string of digits"}],
-            "accepted": 1, "duplicate": 0, "ignored": 1, "rejected": 1})),
+            "accepted": 1, "duplicate": 0, "ignored": 1, "rejected": 1, "forbidden": 0})),
         (status = 400, description = "Not a batch, or more than 1000 events", body = super::openapi::ErrorBody),
         (status = 401, description = "Missing or unknown token", body = super::openapi::ErrorBody),
         (status = 403, description = "The connector is disabled", body = super::openapi::ErrorBody),
@@ -132,12 +139,16 @@ pub async fn post_batch(
     let done = ingest::ingest(&ctx.db, &ctx.feed, &connector, items)
         .await
         .map_err(db_unavailable)?;
+    if done.results.iter().any(|r| r.status == Status::Forbidden) {
+        tracing::warn!(connector = %connector.pid, "batch items refused: not this connector's guild");
+    }
     let count = |s: Status| done.results.iter().filter(|r| r.status == s).count();
     Ok(Json(BatchResult {
         accepted: count(Status::Accepted),
         duplicate: count(Status::Duplicate),
         ignored: count(Status::Ignored),
         rejected: count(Status::Rejected),
+        forbidden: count(Status::Forbidden),
         results: done.results,
     }))
 }

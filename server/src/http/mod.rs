@@ -33,16 +33,18 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub ctx: AppContext,
     pub feed_hub: crate::feed_hub::FeedHub,
+    pub rights: crate::rights_watch::RightsWatch,
 }
 
 /// Bodies past this are refused with 413 before any handler reads them.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn router(ctx: AppContext, feed_hub: crate::feed_hub::FeedHub) -> Router {
+pub fn router(ctx: AppContext, feed_hub: crate::feed_hub::FeedHub, rights: crate::rights_watch::RightsWatch) -> Router {
     let state = AppState {
         leptos_options: site::leptos_options(&ctx.config),
         ctx: ctx.clone(),
         feed_hub,
+        rights,
     };
 
     let (api, doc) = openapi::api();

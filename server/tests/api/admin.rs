@@ -65,6 +65,7 @@ const ANY_ARGS: &[(&str, &str)] = &[
     ("days", "30"),
     ("email", "someone@example.com"),
     ("reason", "test"),
+    ("connector", "00000000-0000-0000-0000-000000000000"),
 ];
 
 async fn s9_every_admin_server_function_refuses_customers_and_visitors(backend: Backend) {

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -111,7 +111,12 @@ pub struct Source {
 
 impl Source {
     pub async fn start(backend: Backend) -> Self {
-        let app = spawn_app(backend).await;
+        Self::start_with(backend, &[]).await
+    }
+
+    /// A source on an app started with extra settings.
+    pub async fn start_with(backend: Backend, settings: &[(&str, &str)]) -> Self {
+        let app = crate::helpers::spawn_app_with(backend, settings).await;
         let (connector, token) = domain::connectors::create(&app.ctx.db, "Collector").await.unwrap();
         let source = Source {
             app,

@@ -25,9 +25,9 @@ on_both_databases!(
     demo_mode_gives_a_newcomer_a_live_feed,
 );
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn customer_with_access(app: &TestApp, email: &str, ends_in: chrono::Duration) -> String {
+pub async fn customer_with_access(app: &TestApp, email: &str, ends_in: chrono::Duration) -> String {
     let session = app.sign_up(email, PASSWORD).await;
     let uid = domain::accounts::id_for_email(&app.ctx.db, email)
         .await
@@ -54,7 +54,12 @@ async fn customer_with_access(app: &TestApp, email: &str, ends_in: chrono::Durat
     session
 }
 
-async fn connect(app: &TestApp, session: Option<&str>, origin: &str, after: Option<i64>) -> Result<Socket, WsError> {
+pub async fn connect(
+    app: &TestApp,
+    session: Option<&str>,
+    origin: &str,
+    after: Option<i64>,
+) -> Result<Socket, WsError> {
     let ws_url = app.address.replace("http://", "ws://");
     let path = match after {
         Some(a) => format!("{ws_url}/api/v1/feed/ws?after={a}"),
@@ -70,7 +75,7 @@ async fn connect(app: &TestApp, session: Option<&str>, origin: &str, after: Opti
 }
 
 /// The next JSON message that is not a heartbeat, or None if nothing comes within `wait`.
-async fn next(socket: &mut Socket, wait: Duration) -> Option<Value> {
+pub async fn next(socket: &mut Socket, wait: Duration) -> Option<Value> {
     loop {
         match tokio::time::timeout(wait, socket.next()).await {
             Ok(Some(Ok(Message::Text(t)))) => {

@@ -184,6 +184,11 @@ impl TestApp {
         v["email"].as_str().map(str::to_owned)
     }
 
+    /// The settings that point another process (the CLI) at this app's database.
+    pub fn database_settings(&self) -> BTreeMap<String, String> {
+        self._database.settings()
+    }
+
     pub async fn make_admin(&self, email: &str) {
         domain::accounts::set_role(&self.ctx.db, email, domain::accounts::Role::Admin)
             .await

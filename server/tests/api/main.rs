@@ -13,6 +13,7 @@ mod health;
 mod migrations;
 mod openapi;
 mod payments;
+mod revocation;
 mod security;
 mod site;
 mod startup;

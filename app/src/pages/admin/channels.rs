@@ -9,7 +9,8 @@ use leptos_router::hooks::use_query_map;
 
 use super::connectors::ticker;
 use crate::capture_api::{
-    ChannelRow, CreateMapping, DeleteMapping, FetchChannels, SetChannelFlag, list_channels, list_guilds, list_mappings,
+    ChannelRow, CreateMapping, DeleteMapping, FetchChannels, ReassignGuild, SetChannelFlag, list_channels, list_guilds,
+    list_mappings,
 };
 use crate::components::field::FormError;
 
@@ -61,12 +62,22 @@ pub fn ChannelsPage() -> impl IntoView {
 #[component]
 fn GuildChannels(guild: String, flag: ServerAction<SetChannelFlag>) -> impl IntoView {
     let fetch = ServerAction::<FetchChannels>::new();
+    let reassign = ServerAction::<ReassignGuild>::new();
     let tick = ticker(Duration::from_secs(2));
     let g = guild.clone();
     let view_data = Resource::new(
-        move || (g.clone(), fetch.version().get(), flag.version().get(), tick.get()),
-        |(g, _, _, _)| list_channels(g),
+        move || {
+            (
+                g.clone(),
+                fetch.version().get(),
+                flag.version().get(),
+                reassign.version().get(),
+                tick.get(),
+            )
+        },
+        |(g, _, _, _, _)| list_channels(g),
     );
+    let owner_guild = guild.clone();
     let flag_error = Signal::derive(move || flag.value().get().and_then(Result::err));
     view! {
         <section aria-labelledby="channels-title">
@@ -79,7 +90,9 @@ fn GuildChannels(guild: String, flag: ServerAction<SetChannelFlag>) -> impl Into
             </ActionForm>
             <p class="form-error" role="alert" data-testid="flag-error">{move || flag_error.get().map(|e| e.to_string())}</p>
             <Transition fallback=|| view! { <p class="muted">"Loading channels…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                let owner_guild = owner_guild.clone();
+                Suspend::new(async move {
                     match view_data.await {
                         Ok(v) => {
                             let status = match v.request.as_deref() {
@@ -88,7 +101,14 @@ fn GuildChannels(guild: String, flag: ServerAction<SetChannelFlag>) -> impl Into
                                 Some("expired") => "The connector restarted before answering; fetch again.",
                                 _ => "",
                             };
+                            let owner = Owner {
+                                guild: owner_guild.clone(),
+                                current: v.owner.clone(),
+                                connectors: v.connectors.clone(),
+                                reassigned: v.reassigned.clone(),
+                            };
                             view! {
+                                <OwnerPanel owner reassign />
                                 <p class="muted" role="status" data-testid="fetch-status">{status}</p>
                                 {if v.channels.is_empty() {
                                     view! { <p class="muted" data-testid="channels-empty">"No channels known yet: press Fetch channels."</p> }.into_any()
@@ -106,9 +126,47 @@ fn GuildChannels(guild: String, flag: ServerAction<SetChannelFlag>) -> impl Into
                         }
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
-                })}
+                })
+                }}
             </Transition>
         </section>
+    }
+}
+
+/// Who owns the guild, and the admin's way to move it to another connector.
+#[derive(Clone)]
+struct Owner {
+    guild: String,
+    current: Option<(String, String)>,
+    connectors: Vec<(String, String)>,
+    reassigned: Option<String>,
+}
+
+#[component]
+fn OwnerPanel(owner: Owner, reassign: ServerAction<ReassignGuild>) -> impl IntoView {
+    let error = Signal::derive(move || reassign.value().get().and_then(Result::err));
+    let current_id = owner.current.as_ref().map(|c| c.0.clone()).unwrap_or_default();
+    view! {
+        <div class="owner" data-testid="guild-owner">
+            <p>"Owned by "<strong data-testid="owner-name">{owner.current.map(|c| c.1).unwrap_or_else(|| "nobody".into())}</strong>
+               ": only this connector may report this guild's channels and capture, edit or delete its messages."</p>
+            {owner.reassigned.map(|r| view! { <p class="muted" data-testid="reassigned">{r}</p> })}
+            <ActionForm action=reassign>
+                <input type="hidden" name="guild" value=owner.guild />
+                <label for="reassign-to">"Reassign to"</label>
+                <select id="reassign-to" name="connector" data-testid="reassign-to">
+                    {owner.connectors.into_iter().filter(|c| c.0 != current_id).map(|(id, name)| view! {
+                        <option value=id>{name}</option>
+                    }).collect_view()}
+                </select>
+                <label for="reassign-reason">"Reason"</label>
+                <input id="reassign-reason" name="reason" required maxlength="500" data-testid="reassign-reason" />
+                <button type="submit" class="button small" data-testid="reassign" disabled=reassign.pending()>
+                    {move || if reassign.pending().get() { "Reassigning…" } else { "Reassign" }}
+                </button>
+            </ActionForm>
+            <p class="form-error" role="alert" data-testid="reassign-error">{move || error.get().map(|e| e.to_string())}</p>
+        </div>
     }
 }
 
