@@ -11,6 +11,8 @@ pub struct OrderRow {
     pub reference: String,
     pub tier: String,
     pub days: i32,
+    /// What was paid, e.g. `49.99 EUR`, when the payment said so.
+    pub paid: Option<String>,
     pub at: String,
     /// None while in force; the reason once taken back.
     pub revoked: Option<String>,
@@ -63,6 +65,10 @@ pub async fn my_access() -> Result<AccessView, AppError> {
                 ),
                 tier: tier_name(g.tier_id),
                 days: g.days,
+                paid: g
+                    .amount_minor
+                    .zip(g.currency.as_deref())
+                    .map(|(m, c)| domain::entitlements::format_amount(m, c)),
                 at: g.created_at.to_rfc3339(),
                 revoked: g
                     .revoked_at

@@ -139,6 +139,8 @@ pub async fn admin_grant(email: String, tier: String, days: String, reason: Stri
             cause: "admin",
             reason,
             change_cause: format!("admin {}", me.account.email),
+            amount_minor: None,
+            currency: None,
         },
     )
     .await

@@ -11,6 +11,8 @@ pub struct Model {
     pub id: i64,
     pub user_id: Option<i64>,
     pub email: String,
+    /// The order line this grant is for: the order id for its first line, `<order id>:<n>` for
+    /// line n ≥ 1 (see `domain::entitlements::line_key`). Unique: one grant per line.
     #[sea_orm(unique)]
     pub order_id: Option<String>,
     pub tier_id: i32,
@@ -24,6 +26,9 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text", nullable)]
     pub revoke_reason: Option<String>,
+    /// What the order cost, in minor units of `currency` (paid grants whose body said so).
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,7 +1,8 @@
 //! Closing the holes an outside review found: the rights-change log (one row whenever a user's
 //! sessions or access change, so every server process re-checks that user's open feed sockets;
 //! rows are wake-ups, pruned after minutes), and the audit of guilds an admin moved from one
-//! connector to another (a connector acts only on the guilds it owns).
+//! connector to another (a connector acts only on the guilds it owns), and what a paid grant
+//! cost (amount in minor units and currency, shown on the customer's timeline).
 
 use sea_orm_migration::prelude::*;
 
@@ -17,6 +18,13 @@ enum RightsChange {
     UserId,
     Kind,
     At,
+}
+
+#[derive(DeriveIden)]
+enum EntitlementGrant {
+    Table,
+    AmountMinor,
+    Currency,
 }
 
 #[derive(DeriveIden)]
@@ -84,10 +92,36 @@ impl MigrationTrait for Migration {
                     .col(GuildReassignment::GuildId)
                     .to_owned(),
             )
-            .await
+            .await?;
+        // One column per statement: SQLite's ALTER TABLE adds one at a time.
+        for col in [
+            ColumnDef::new(EntitlementGrant::AmountMinor)
+                .big_integer()
+                .null()
+                .to_owned(),
+            ColumnDef::new(EntitlementGrant::Currency)
+                .string_len(3)
+                .null()
+                .to_owned(),
+        ] {
+            manager
+                .alter_table(Table::alter().table(EntitlementGrant::Table).add_column(col).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for col in [EntitlementGrant::AmountMinor, EntitlementGrant::Currency] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(EntitlementGrant::Table)
+                        .drop_column(col)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .drop_table(Table::drop().table(GuildReassignment::Table).to_owned())
             .await?;

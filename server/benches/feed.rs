@@ -257,6 +257,8 @@ async fn ours(engine: &str, settings: BTreeMap<String, String>, a: &Args) -> Fig
             cause: "admin",
             reason: "bench".into(),
             change_cause: "bench".into(),
+            amount_minor: None,
+            currency: None,
         },
     )
     .await

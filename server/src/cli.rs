@@ -113,6 +113,8 @@ pub async fn run_access(config: &Config, command: AccessCommand) -> Result<Strin
             cause: "admin",
             reason,
             change_cause: "admin (command line)".into(),
+            amount_minor: None,
+            currency: None,
         },
     )
     .await

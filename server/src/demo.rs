@@ -127,6 +127,8 @@ pub async fn prepare(ctx: &AppContext) -> Result<(DemoLogin, DemoLogin, domain::
                 cause: "admin",
                 reason: "demo".into(),
                 change_cause: "demo".into(),
+                amount_minor: None,
+                currency: None,
             },
         )
         .await

@@ -38,13 +38,14 @@ pub fn AccessPanel() -> impl IntoView {
                             } else {
                                 view! {
                                     <table class="table" data-testid="orders">
-                                        <thead><tr><th>"Order"</th><th>"Tier"</th><th>"Days"</th><th>"When"</th><th>"State"</th></tr></thead>
+                                        <thead><tr><th>"Order"</th><th>"Tier"</th><th>"Days"</th><th>"Paid"</th><th>"When"</th><th>"State"</th></tr></thead>
                                         <tbody>
                                             {a.orders.into_iter().map(|o| view! {
                                                 <tr>
                                                     <td>{o.reference}</td>
                                                     <td>{o.tier}</td>
                                                     <td>{o.days}</td>
+                                                    <td>{o.paid.unwrap_or_else(|| "—".into())}</td>
                                                     <td>{short_utc(&o.at)}</td>
                                                     <td>{o.revoked.map_or_else(|| "active".to_owned(), |r| format!("taken back: {r}"))}</td>
                                                 </tr>

@@ -37,6 +37,33 @@ pub struct NewGrant {
     pub reason: String,
     /// For the timeline: e.g. `order.completed #236` or `admin ops@example.com`.
     pub change_cause: String,
+    /// What was paid, in minor units of `currency`, when the payment said so.
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+}
+
+/// The grant key of an order's line: the order id for the first line (so one-line orders, and
+/// every grant written before orders had lines, keep their key), `<order id>:<n>` after it.
+pub fn line_key(order_id: &str, line: usize) -> String {
+    if line == 0 {
+        order_id.to_owned()
+    } else {
+        format!("{order_id}:{line}")
+    }
+}
+
+/// Currencies without minor units (ISO 4217 exponent 0); every other one has two.
+const ZERO_DECIMAL: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+];
+
+/// `1999` + `EUR` → `19.99 EUR`, for the timeline.
+pub fn format_amount(minor: i64, currency: &str) -> String {
+    if ZERO_DECIMAL.contains(&currency) {
+        format!("{minor} {currency}")
+    } else {
+        format!("{}.{:02} {currency}", minor / 100, minor % 100)
+    }
 }
 
 pub async fn tiers(db: &impl ConnectionTrait) -> Result<Vec<tier::Model>, DbErr> {
@@ -139,6 +166,8 @@ pub async fn grant(db: &impl ConnectionTrait, g: NewGrant) -> Result<Option<Gran
         created_at: Set(Utc::now()),
         revoked_at: Set(None),
         revoke_reason: Set(None),
+        amount_minor: Set(g.amount_minor),
+        currency: Set(g.currency.clone()),
         ..Default::default()
     };
     let stored = if let Some(order) = &g.order_id {
@@ -161,8 +190,12 @@ pub async fn grant(db: &impl ConnectionTrait, g: NewGrant) -> Result<Option<Gran
         Some(row.insert(db).await?)
     };
     if let Some(s) = &stored {
+        let paid = match (g.amount_minor, &g.currency) {
+            (Some(m), Some(c)) => format!(", paid {}", format_amount(m, c)),
+            _ => String::new(),
+        };
         let detail = format!(
-            "{} days of tier {}{}",
+            "{} days of tier {}{paid}{}",
             g.days,
             g.tier_id,
             if g.user_id.is_none() {
@@ -176,9 +209,9 @@ pub async fn grant(db: &impl ConnectionTrait, g: NewGrant) -> Result<Option<Gran
     Ok(stored)
 }
 
-/// Takes an order's time back (refund, void, dispute). If the order was never granted (the
-/// refund overtook the payment), a revoked placeholder is written so the payment, when it
-/// arrives, grants nothing. Returns the grant it took back, if any.
+/// Takes an order's time back (refund, void, dispute): every line of it. If the order was never
+/// granted (the refund overtook the payment), a revoked placeholder is written under the order's
+/// key so the payment, when it arrives, grants nothing. Returns a grant it took back, if any.
 pub async fn revoke_order(
     db: &impl ConnectionTrait,
     order_id: &str,
@@ -187,46 +220,66 @@ pub async fn revoke_order(
     cause: &str,
 ) -> Result<Option<GrantRow>, DbErr> {
     let now = Utc::now();
-    match entitlement_grant::Entity::find()
-        .filter(entitlement_grant::Column::OrderId.eq(order_id))
-        .one(db)
-        .await?
-    {
-        Some(g) if g.revoked_at.is_some() => Ok(None),
-        Some(g) => {
-            let mut active: entitlement_grant::ActiveModel = g.clone().into();
-            active.revoked_at = Set(Some(now));
-            active.revoke_reason = Set(Some(reason.to_owned()));
-            active.update(db).await?;
-            record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
-            Ok(Some(g))
-        }
-        None => {
-            let placeholder = entitlement_grant::ActiveModel {
-                user_id: Set(None),
-                email: Set(email.to_owned()),
-                order_id: Set(Some(order_id.to_owned())),
-                tier_id: Set(0),
-                days: Set(0),
-                starts_at: Set(now),
-                cause: Set("payment".into()),
-                reason: Set(String::new()),
-                created_at: Set(now),
-                revoked_at: Set(Some(now)),
-                revoke_reason: Set(Some(reason.to_owned())),
-                ..Default::default()
-            };
-            entitlement_grant::Entity::insert(placeholder)
-                .on_conflict(
-                    OnConflict::column(entitlement_grant::Column::OrderId)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(db)
-                .await?;
-            Ok(None)
-        }
+    let lines = order_lines(db, order_id).await?;
+    if lines.is_empty() {
+        let placeholder = entitlement_grant::ActiveModel {
+            user_id: Set(None),
+            email: Set(email.to_owned()),
+            order_id: Set(Some(order_id.to_owned())),
+            tier_id: Set(0),
+            days: Set(0),
+            starts_at: Set(now),
+            cause: Set("payment".into()),
+            reason: Set(String::new()),
+            created_at: Set(now),
+            revoked_at: Set(Some(now)),
+            revoke_reason: Set(Some(reason.to_owned())),
+            ..Default::default()
+        };
+        entitlement_grant::Entity::insert(placeholder)
+            .on_conflict(
+                OnConflict::column(entitlement_grant::Column::OrderId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+        return Ok(None);
     }
+    let mut taken = None;
+    for g in lines.into_iter().filter(|g| g.revoked_at.is_none()) {
+        let mut active: entitlement_grant::ActiveModel = g.clone().into();
+        active.revoked_at = Set(Some(now));
+        active.revoke_reason = Set(Some(reason.to_owned()));
+        active.update(db).await?;
+        record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
+        taken = Some(g);
+    }
+    Ok(taken)
+}
+
+/// Every grant written for an order, one per line (see [`line_key`]).
+pub async fn order_lines(db: &impl ConnectionTrait, order_id: &str) -> Result<Vec<GrantRow>, DbErr> {
+    use sea_orm::Condition;
+    let prefix = format!("{order_id}:");
+    // LIKE may over-match (an order id holding `_` or `%`); the exact prefix is checked below.
+    let rows = entitlement_grant::Entity::find()
+        .filter(
+            Condition::any()
+                .add(entitlement_grant::Column::OrderId.eq(order_id))
+                .add(entitlement_grant::Column::OrderId.like(format!("{prefix}%"))),
+        )
+        .order_by_asc(entitlement_grant::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|g| {
+            g.order_id
+                .as_deref()
+                .is_some_and(|k| k == order_id || k.strip_prefix(&prefix).is_some_and(|n| n.parse::<usize>().is_ok()))
+        })
+        .collect())
 }
 
 /// Revokes one grant by id (admin action); returns it if it was in force.

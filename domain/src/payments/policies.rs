@@ -1,5 +1,10 @@
-//! Access policies: (product, optional variant) → tier and days. A variant's own policy wins
-//! over its product's.
+//! Access policies: (product, optional variant) → tier and days.
+//!
+//! Which policy an order line takes: the variant's own policy if it has one. The product's policy
+//! (variant left empty) covers an order that names no variant, and any variant of a product
+//! whose variants have no policies of their own. Once any variant of a product has its own
+//! policy, the variants are priced differently, so a variant without one takes nothing from the
+//! product: the order fails visibly ("no policy") until the operator adds it and replays.
 
 use chrono::Utc;
 use entity::access_policy;
@@ -98,27 +103,27 @@ pub async fn delete(db: &impl ConnectionTrait, id: i64) -> Result<(), PolicyErro
     Ok(())
 }
 
-/// The policy for what was bought: the variant's own, else the product's.
+/// The policy for what was bought (the rule is in this module's header).
 pub async fn resolve(
     db: &impl ConnectionTrait,
     product_id: &str,
     variant_id: Option<&str>,
 ) -> Result<Option<Policy>, DbErr> {
-    if let Some(variant) = variant_id.filter(|v| !v.is_empty()) {
-        let own = access_policy::Entity::find()
-            .filter(access_policy::Column::ProductId.eq(product_id))
-            .filter(access_policy::Column::VariantId.eq(variant))
-            .one(db)
-            .await?;
-        if own.is_some() {
-            return Ok(own);
-        }
-    }
-    access_policy::Entity::find()
+    let policies = access_policy::Entity::find()
         .filter(access_policy::Column::ProductId.eq(product_id))
-        .filter(access_policy::Column::VariantId.eq(""))
-        .one(db)
-        .await
+        .all(db)
+        .await?;
+    let variant = variant_id.filter(|v| !v.is_empty());
+    if let Some(v) = variant
+        && let Some(own) = policies.iter().find(|p| p.variant_id == v)
+    {
+        return Ok(Some(own.clone()));
+    }
+    let variants_priced = policies.iter().any(|p| !p.variant_id.is_empty());
+    if variant.is_some() && variants_priced {
+        return Ok(None);
+    }
+    Ok(policies.into_iter().find(|p| p.variant_id.is_empty()))
 }
 
 /// Changes what an existing policy buys (orders already granted keep what they got).

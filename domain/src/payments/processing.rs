@@ -167,35 +167,60 @@ pub async fn apply_order(
         // W4: e.g. a late order.created after order.completed must not regress anything.
         return Ok(Outcome::Ignored(format!("{event} does not change access")));
     }
-    if let Some(status) = order.status.as_deref().filter(|_| !order.is_paid()) {
-        return Ok(Outcome::Ignored(format!("order status {status} is not paid")));
+    // Only a status in the paid list grants: an order.completed without one is not proof of payment
+    // (reconciliation reads the invoice's real status later).
+    if !order.is_paid() {
+        return Ok(Outcome::Ignored(match order.status.as_deref() {
+            Some(status) => format!("order status {status} is not paid"),
+            None => "the order carries no status; only a paid status grants access".into(),
+        }));
     }
-    let product = order.product_id.clone().ok_or(ProcessError::Missing("product id"))?;
-    let policy = policies::resolve(db, &product, order.variant_id.as_deref())
-        .await?
-        .ok_or_else(|| ProcessError::NoPolicy {
-            product: product.clone(),
-            variant: order.variant_id.clone().unwrap_or_else(|| "none".into()),
-        })?;
+    if order.lines.is_empty() {
+        return Err(ProcessError::Missing("product id"));
+    }
+    // Every line's policy first: an order with a line nobody priced grants nothing until the
+    // operator adds the policy and replays (never a part of what was bought).
+    let mut terms = Vec::with_capacity(order.lines.len());
+    for line in &order.lines {
+        let policy = policies::resolve(db, &line.product_id, line.variant_id.as_deref())
+            .await?
+            .ok_or_else(|| ProcessError::NoPolicy {
+                product: line.product_id.clone(),
+                variant: line.variant_id.clone().unwrap_or_else(|| "none".into()),
+            })?;
+        terms.push((policy, line.quantity));
+    }
     if email.is_empty() {
         return Err(ProcessError::Missing("customer email"));
     }
+    // Granted before, or taken back before it was paid: the first line's key says so.
+    if !entitlements::order_lines(db, &order.id).await?.is_empty() {
+        return Ok(Outcome::NoChange);
+    }
     let user_id = identify(db, order, &email).await?;
-    let granted = entitlements::grant(
-        db,
-        NewGrant {
-            user_id,
-            email,
-            order_id: Some(order.id.clone()),
-            tier_id: policy.tier_id,
-            days: policy.days,
-            starts_at: Utc::now(),
-            cause: "payment",
-            reason: format!("Sell.app order #{}", order.id),
-            change_cause: cause,
-        },
-    )
-    .await?;
+    let mut granted = None;
+    for (line, (policy, quantity)) in terms.into_iter().enumerate() {
+        let first = line == 0;
+        let g = entitlements::grant(
+            db,
+            NewGrant {
+                user_id,
+                email: email.clone(),
+                order_id: Some(entitlements::line_key(&order.id, line)),
+                tier_id: policy.tier_id,
+                days: policy.days * quantity,
+                starts_at: Utc::now(),
+                cause: "payment",
+                reason: format!("Sell.app order #{}", order.id),
+                change_cause: cause.clone(),
+                // The order's total is recorded once, on its first line.
+                amount_minor: order.amount_minor.filter(|_| first),
+                currency: order.currency.clone().filter(|_| first),
+            },
+        )
+        .await?;
+        granted = granted.or(g);
+    }
     Ok(match granted {
         Some(g) => Outcome::Granted(g.user_id),
         None => Outcome::NoChange,

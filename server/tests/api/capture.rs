@@ -224,15 +224,15 @@ pub fn create(id: u64, content: &str) -> Value {
     message("message_create", id, content, None)
 }
 
-fn update(id: u64, content: &str, edited: &str) -> Value {
+pub fn update(id: u64, content: &str, edited: &str) -> Value {
     message("message_update", id, content, Some(edited))
 }
 
-fn delete(id: u64, at: &str) -> Value {
+pub fn delete(id: u64, at: &str) -> Value {
     json!({"type": "message_delete", "guild_id": GUILD, "channel_id": SIGNALS, "message_id": id.to_string(), "deleted_at": at})
 }
 
-async fn error_of(res: reqwest::Response) -> (u16, String, String) {
+pub async fn error_of(res: reqwest::Response) -> (u16, String, String) {
     let status = res.status().as_u16();
     let body: Value = res.json().await.unwrap_or(Value::Null);
     (

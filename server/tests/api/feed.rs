@@ -47,6 +47,8 @@ pub async fn customer_with_access(app: &TestApp, email: &str, ends_in: chrono::D
             cause: "admin",
             reason: "test".into(),
             change_cause: "test".into(),
+            amount_minor: None,
+            currency: None,
         },
     )
     .await
@@ -478,6 +480,8 @@ impl TwoProcesses {
                 cause: "admin",
                 reason: "test".into(),
                 change_cause: "test".into(),
+                amount_minor: None,
+                currency: None,
             },
         )
         .await

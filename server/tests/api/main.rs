@@ -12,6 +12,7 @@ mod feed;
 mod health;
 mod migrations;
 mod openapi;
+mod ownership;
 mod payments;
 mod revocation;
 mod security;

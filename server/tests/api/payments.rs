@@ -23,6 +23,9 @@ on_both_databases!(
     w4_a_late_order_created_changes_nothing,
     refund_and_dispute_take_exactly_that_orders_days_back,
     a_variant_policy_wins_over_the_product_policy,
+    an_unpriced_variant_of_a_product_with_priced_variants_fails_visibly,
+    w4_an_order_without_a_paid_status_grants_nothing,
+    every_line_of_an_order_grants_and_the_amount_is_on_the_timeline,
     an_order_without_a_policy_fails_visibly_and_replays_after_one_is_added,
     paid_before_sign_up_applies_when_the_account_is_created,
     a_returning_customer_is_known_by_sellapp_id_before_email,
@@ -366,7 +369,7 @@ async fn a_variant_policy_wins_over_the_product_policy(backend: Backend) {
     policy(&app, "", "basic", 30).await;
     policy(&app, "701", "pro", 90).await;
     app.sign_up("v@example.com", PASSWORD).await;
-    app.sign_up("p@example.com", PASSWORD).await;
+    app.sign_up("none@example.com", PASSWORD).await;
     deliver(
         &app,
         &order("order.completed", 1, "v@example.com", "COMPLETED", Some(701)),
@@ -374,16 +377,131 @@ async fn a_variant_policy_wins_over_the_product_policy(backend: Backend) {
     .await;
     deliver(
         &app,
-        &order("order.completed", 2, "p@example.com", "COMPLETED", Some(702)),
+        &order("order.completed", 2, "none@example.com", "COMPLETED", None),
     )
     .await;
     settle(&app).await;
     assert_eq!(access(&app, "v@example.com").await, Some(("pro".into(), 90)));
     assert_eq!(
-        access(&app, "p@example.com").await,
+        access(&app, "none@example.com").await,
         Some(("basic".into(), 30)),
-        "unknown variant → product policy"
+        "no variant named → the product's policy"
     );
+}
+
+/// The product's policy does not silently price a variant when the product's variants are priced
+/// one by one: variant 702 (no policy of its own) fails visibly instead of buying basic.
+async fn an_unpriced_variant_of_a_product_with_priced_variants_fails_visibly(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    policy(&app, "701", "pro", 90).await;
+    app.sign_up("p@example.com", PASSWORD).await;
+    deliver(
+        &app,
+        &order("order.completed", 2, "p@example.com", "COMPLETED", Some(702)),
+    )
+    .await;
+    settle(&app).await;
+    let failures = failures_soon(&app).await;
+    assert!(
+        failures[0].last_error.as_deref().unwrap().contains("variant 702"),
+        "{:?}",
+        failures[0].last_error
+    );
+    assert_eq!(access(&app, "p@example.com").await, None);
+    // A product without variant policies still covers all its variants.
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    app.sign_up("q@example.com", PASSWORD).await;
+    deliver(
+        &app,
+        &order("order.completed", 3, "q@example.com", "COMPLETED", Some(703)),
+    )
+    .await;
+    settle(&app).await;
+    assert_eq!(access(&app, "q@example.com").await, Some(("basic".into(), 30)));
+}
+
+async fn failures_soon(app: &TestApp) -> Vec<domain::payments::webhooks::StoredEvent> {
+    for _ in 0..200 {
+        let failures = domain::payments::webhooks::failures(&app.ctx.db).await.unwrap();
+        if !failures.is_empty() {
+            return failures;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no failure recorded within 10 s");
+}
+
+/// Only a status in the paid list grants: a completed event without a status, or with one that
+/// is not paid, is recorded as ignored and grants nothing.
+async fn w4_an_order_without_a_paid_status_grants_nothing(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    app.sign_up("nostatus@example.com", PASSWORD).await;
+    let mut no_status = order("order.completed", 11, "nostatus@example.com", "COMPLETED", None);
+    no_status["data"].as_object_mut().unwrap().remove("status");
+    deliver(&app, &no_status).await;
+    deliver(
+        &app,
+        &order("order.completed", 12, "nostatus@example.com", "PENDING", None),
+    )
+    .await;
+    deliver(&app, &order("order.paid", 13, "nostatus@example.com", "REVIEW", None)).await;
+    settle(&app).await;
+    assert_eq!(access(&app, "nostatus@example.com").await, None);
+    assert_eq!(statuses(&app).await, vec!["ignored", "ignored", "ignored"]);
+    deliver(
+        &app,
+        &order("order.completed", 14, "nostatus@example.com", "PAID", None),
+    )
+    .await;
+    settle(&app).await;
+    assert_eq!(access(&app, "nostatus@example.com").await, Some(("basic".into(), 30)));
+}
+
+/// Every product line buys its own time; the amount and currency are kept and shown; a refund
+/// takes every line back.
+async fn every_line_of_an_order_grants_and_the_amount_is_on_the_timeline(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    domain::payments::policies::create(&app.ctx.db, "88", "", tier_id(&app, "basic").await, 7)
+        .await
+        .unwrap();
+    app.sign_up("lines@example.com", PASSWORD).await;
+    let mut two_lines = order("order.completed", 21, "lines@example.com", "COMPLETED", None);
+    two_lines["data"]["products"] = json!([{"id": 77}, {"id": 88, "quantity": 2}]);
+    two_lines["data"]["total"] = json!("4999");
+    two_lines["data"]["currency"] = json!("EUR");
+    deliver(&app, &two_lines).await;
+    // The same delivery again: nothing more.
+    deliver(
+        &app,
+        &order("order.completed", 21, "lines@example.com", "COMPLETED", None),
+    )
+    .await;
+    settle(&app).await;
+    assert_eq!(access(&app, "lines@example.com").await, Some(("basic".into(), 30 + 14)));
+    let grants = domain::entitlements::grants_for_email(&app.ctx.db, "lines@example.com")
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 2, "one grant per line");
+    let first = grants.iter().find(|g| g.order_id.as_deref() == Some("21")).unwrap();
+    assert_eq!(
+        (first.amount_minor, first.currency.as_deref()),
+        (Some(4999), Some("EUR"))
+    );
+    let history = domain::entitlements::history(&app.ctx.db, "lines@example.com")
+        .await
+        .unwrap();
+    assert!(
+        history.iter().any(|h| h.detail.contains("paid 49.99 EUR")),
+        "{history:?}"
+    );
+
+    deliver(&app, &order("order.updated", 21, "lines@example.com", "REFUNDED", None)).await;
+    settle(&app).await;
+    assert_eq!(access(&app, "lines@example.com").await, None, "both lines taken back");
 }
 
 async fn an_order_without_a_policy_fails_visibly_and_replays_after_one_is_added(backend: Backend) {
@@ -802,6 +920,8 @@ async fn j10_one_queued_job_per_user_guild_and_role(backend: Backend) {
                 cause: "admin",
                 reason: "goodwill".into(),
                 change_cause: "admin test".into(),
+                amount_minor: None,
+                currency: None,
             },
         )
         .await
@@ -830,6 +950,8 @@ async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
             cause: "payment",
             reason: "test".into(),
             change_cause: "test".into(),
+            amount_minor: None,
+            currency: None,
         },
     )
     .await
@@ -1001,6 +1123,8 @@ async fn a_grant_left_waiting_by_a_race_is_claimed_at_the_next_sign_in(backend: 
             cause: "payment",
             reason: "test".into(),
             change_cause: "order.completed #race-1".into(),
+            amount_minor: None,
+            currency: None,
         },
     )
     .await
