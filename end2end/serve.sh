@@ -2,12 +2,15 @@
 # Starts the built server for one Playwright project on a database of its own:
 #   serve.sh sqlite PORT    → a fresh SQLite file in a temp directory
 #   serve.sh postgres PORT  → a fresh PostgreSQL database, dropped when the server stops
+# Beside it runs the SMTP sink (testkit) on PORT+10, its mail listed at http://127.0.0.1:PORT+20/mails.
 set -euo pipefail
 backend="$1"; port="$2"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 tmp="$(mktemp -d)"
-export BIND_ADDR="127.0.0.1:$port" SITE_ROOT="$target/site" DATA_DIR="$tmp/data" RUST_LOG="${RUST_LOG:-warn}"
+export BIND_ADDR="127.0.0.1:$port" PUBLIC_URL="http://127.0.0.1:$port" SITE_ROOT="$target/site" DATA_DIR="$tmp/data" RUST_LOG="${RUST_LOG:-warn}"
+smtp_port=$((port + 10)); mail_port=$((port + 20))
+export SMTP_URL="smtp://127.0.0.1:$smtp_port"
 # The Playwright payment tests sign their webhooks with this.
 export SELLAPP_WEBHOOK_SECRETS="e2e-webhook-secret"
 unset DATABASE_URL
@@ -23,11 +26,14 @@ mkdir -p "$root/end2end/.state"
 { echo "DATA_DIR=$DATA_DIR"; [ -n "$db" ] && echo "DATABASE_URL=$DATABASE_URL"; } > "$root/end2end/.state/$backend.env"
 cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  [ -n "${sink:-}" ] && kill "$sink" 2>/dev/null && wait "$sink" 2>/dev/null || true
   [ -n "$db" ] && psql "$admin" -q -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 0' TERM INT
+"$target/debug/testkit" smtp --port "$smtp_port" --http-port "$mail_port" >/dev/null &
+sink=$!
 "$target/debug/server" &
 pid=$!
 wait "$pid"

@@ -21,6 +21,7 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
     Ok(crate::auth::signed_in().await?.map(|s| Viewer {
         email: s.account.email,
         is_admin: s.account.role == domain::accounts::Role::Admin,
+        email_verified: s.account.email_verified,
     }))
 }
 
@@ -50,6 +51,7 @@ pub async fn sign_up(email: String, password: String, next: Option<String>) -> R
         Err(e) => return crate::error::fail(e.into()),
     };
     tracing::info!(user = %account.pid, "account created");
+    send_verification(&ctx, account.id).await?;
     start_session(&ctx, account.id).await?;
     leptos_axum::redirect(&crate::auth::safe_next(next.as_deref().unwrap_or("/account")));
     Ok(())
@@ -96,6 +98,92 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
         }
         Err(e) => crate::error::fail(e.into()),
     }
+}
+
+/// Mails the account its verification link (in the background: the page answers at once).
+#[cfg(feature = "ssr")]
+async fn send_verification(ctx: &domain::AppContext, user_id: i64) -> Result<bool, AppError> {
+    let mail = domain::email_proof::verification_mail(&ctx.db, &ctx.config, user_id).await?;
+    Ok(match mail {
+        Some(m) => {
+            ctx.mailer.send_later(m.to, m.subject, m.text);
+            true
+        }
+        None => false,
+    })
+}
+
+/// "Send the link again" on `/account`. False when nothing was sent (already verified, or
+/// several links were sent in the last minutes).
+#[server(prefix = "/rpc", endpoint = "email/resend")]
+pub async fn resend_verification() -> Result<bool, AppError> {
+    let ctx = crate::error::app_context()?;
+    let me = crate::auth::require_user().await?;
+    send_verification(&ctx, me.account.id).await
+}
+
+/// The verification link's page posts its token here.
+#[server(prefix = "/rpc", endpoint = "email/verify")]
+pub async fn verify_email(token: String) -> Result<(), AppError> {
+    let ctx = crate::error::app_context()?;
+    let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
+    if let Err(e) = domain::email_proof::verify(&ctx.db, &token, roles.as_ref()).await {
+        tracing::info!(error = %e, "verification link refused");
+        return crate::error::fail(e.into());
+    }
+    leptos_axum::redirect("/account?verified=1");
+    Ok(())
+}
+
+/// "Forgot your password?": the same answer whether or not an account has this address.
+#[server(prefix = "/rpc", endpoint = "password/forgot")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    use domain::throttle::{self, Scope};
+    let ctx = crate::error::app_context()?;
+    if domain::accounts::normalize_email(&email).is_err() {
+        return crate::error::fail(AppError::invalid(
+            "email",
+            "enter a valid email address, like name@example.com",
+        ));
+    }
+    // Each request counts against the address like a failed sign-in: asking for many accounts'
+    // resets from one place is slowed the same way.
+    let ip = crate::auth::client_ip();
+    let unavailable = |e| crate::error::unavailable("reset throttle", e);
+    if let Some(wait) = throttle::retry_after(&ctx.db, &[(Scope::Address, &ip)])
+        .await
+        .map_err(unavailable)?
+    {
+        return crate::error::fail(AppError::TooManyAttempts {
+            retry_after_secs: wait.as_secs(),
+        });
+    }
+    throttle::record_failure(&ctx.db, &[(Scope::Address, &ip)])
+        .await
+        .map_err(unavailable)?;
+    if let Some(m) = domain::email_proof::reset_mail(&ctx.db, &ctx.config, &email).await? {
+        ctx.mailer.send_later(m.to, m.subject, m.text);
+    }
+    Ok(())
+}
+
+/// The reset link's page posts the token and the new password here.
+#[server(prefix = "/rpc", endpoint = "password/reset")]
+pub async fn reset_password(token: String, new_password: String) -> Result<(), AppError> {
+    use domain::accounts::AccountError;
+    let ctx = crate::error::app_context()?;
+    let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
+    match domain::email_proof::reset_password(&ctx.db, &token, domain::Secret::new(new_password), roles.as_ref()).await
+    {
+        Ok(()) => {}
+        Err(domain::email_proof::ProofError::Account(
+            e @ (AccountError::PasswordTooShort | AccountError::PasswordTooLong),
+        )) => return crate::error::fail(AppError::invalid("new_password", e.to_string())),
+        Err(e) => return crate::error::fail(e.into()),
+    }
+    crate::auth::clear_session_cookie();
+    leptos_axum::redirect("/login?reset=1");
+    Ok(())
 }
 
 /// A fresh token at every sign-in (never reuse one the browser had before).

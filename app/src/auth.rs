@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 pub struct Viewer {
     pub email: String,
     pub is_admin: bool,
+    /// False until the verification link was used: paid time does not arrive before.
+    pub email_verified: bool,
 }
 
 /// Cookie name: `__Host-` on https pins it to this host, path `/`, and `Secure`.

@@ -139,3 +139,15 @@ impl From<domain::accounts::AccountError> for AppError {
         }
     }
 }
+
+#[cfg(feature = "ssr")]
+impl From<domain::email_proof::ProofError> for AppError {
+    fn from(e: domain::email_proof::ProofError) -> Self {
+        use domain::email_proof::ProofError as E;
+        match e {
+            E::Invalid | E::Used | E::Expired => AppError::invalid("token", e.to_string()),
+            E::Account(e) => e.into(),
+            E::Db(e) => unavailable("e-mail proof", e),
+        }
+    }
+}

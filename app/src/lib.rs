@@ -75,6 +75,9 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("signup") view=SignupPage />
+                <Route path=StaticSegment("verify-email") view=crate::pages::verify_email::VerifyEmailPage />
+                <Route path=StaticSegment("forgot-password") view=crate::pages::forgot_password::ForgotPasswordPage />
+                <Route path=StaticSegment("reset-password") view=crate::pages::reset_password::ResetPasswordPage />
                 <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
                 <Route path=StaticSegment("dashboard") view=DashboardPage ssr=SsrMode::Async />
                 <ParentRoute path=StaticSegment("admin") view=AdminLayout ssr=SsrMode::Async>

@@ -53,6 +53,8 @@ pub struct Account {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: Option<DateTime<Utc>>,
+    /// The owner proved the address is theirs; only then does paid time bought with it arrive.
+    pub email_verified: bool,
 }
 
 impl From<user_account::Model> for Account {
@@ -64,6 +66,7 @@ impl From<user_account::Model> for Account {
             role: Role::parse(&m.role),
             created_at: m.created_at,
             last_seen_at: m.last_seen_at,
+            email_verified: m.email_verified_at.is_some(),
         }
     }
 }
@@ -160,15 +163,29 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .to_string()
 });
 
+/// A customer's own sign-up: the address is unproven until its verification link is used, so
+/// nothing paid with it is claimed yet (whoever registers someone else's address gets nothing).
 pub async fn sign_up(db: &DatabaseConnection, email: &str, password: Secret<String>) -> Result<Account, AccountError> {
-    create(db, email, password, Role::Customer).await
+    insert(db, email, password, Role::Customer, false).await
 }
 
+/// An account the operator makes (CLI, demo): the operator vouches for the address, so it counts
+/// as verified and payments made with it are linked at once.
 pub async fn create(
     db: &DatabaseConnection,
     email: &str,
     password: Secret<String>,
     role: Role,
+) -> Result<Account, AccountError> {
+    insert(db, email, password, role, true).await
+}
+
+async fn insert(
+    db: &DatabaseConnection,
+    email: &str,
+    password: Secret<String>,
+    role: Role,
+    verified: bool,
 ) -> Result<Account, AccountError> {
     let email = normalize_email(email)?;
     check_password_policy(password.expose())?;
@@ -185,12 +202,15 @@ pub async fn create(
         created_at: Set(now),
         last_seen_at: Set(None),
         password_changed_at: Set(now),
+        email_verified_at: Set(verified.then_some(now)),
         ..Default::default()
     };
     match model.insert(db).await {
         Ok(m) => {
-            // Paid before sign-up: payments made with this email now count for the account.
-            crate::payments::processing::link_account(db, m.id, &m.email).await?;
+            if verified {
+                // Paid before the account existed: payments made with this address now count.
+                crate::payments::processing::link_account(db, m.id, &m.email).await?;
+            }
             Ok(m.into())
         }
         // Two sign-ups racing for one email: the unique index decides, the loser gets the same answer.
@@ -199,7 +219,10 @@ pub async fn create(
     }
 }
 
-async fn find_by_email(db: &DatabaseConnection, email: &str) -> Result<Option<user_account::Model>, DbErr> {
+pub(crate) async fn find_by_email(
+    db: &impl sea_orm::ConnectionTrait,
+    email: &str,
+) -> Result<Option<user_account::Model>, DbErr> {
     user_account::Entity::find()
         .filter(user_account::Column::Email.eq(email))
         .one(db)
@@ -227,9 +250,11 @@ pub async fn authenticate(
     let ok = verify_password(password, phc).await;
     match found {
         Some(m) if ok => {
-            // Closes the one race sign-up leaves open: a payment processed while the account
-            // was being created waits with the email; the next sign-in claims it.
-            crate::payments::processing::link_account(db, m.id, &m.email).await?;
+            // Closes the one race verification leaves open: a payment processed while the address
+            // was being verified waits with the email; the next sign-in claims it.
+            if m.email_verified_at.is_some() {
+                crate::payments::processing::link_account(db, m.id, &m.email).await?;
+            }
             Ok(m.into())
         }
         _ => Err(AccountError::InvalidCredentials),

@@ -78,6 +78,16 @@ pub const SETTINGS: &[Setting] = &[
         "Discord role per tier, e.g. basic=111,advanced=222,pro=333 (role ids)",
     ),
     Setting::new(
+        "SMTP_URL",
+        None,
+        "mail server: smtp://user:pass@host:port (?tls=required for STARTTLS) or smtps://…; unset = mail only logged",
+    ),
+    Setting::new(
+        "MAIL_FROM",
+        None,
+        "sender of verification and reset mail, e.g. SignalDesk <no-reply@example.com>; default: APP_NAME <no-reply@PUBLIC_URL host>",
+    ),
+    Setting::new(
         "PAYMENT_ALERT_THRESHOLD",
         Some("10"),
         "webhook failures + signature rejections in 15 minutes that raise the alert",
@@ -143,6 +153,10 @@ pub struct Config {
     pub customer_guild_id: Option<i64>,
     /// Tier slug → Discord role id.
     pub tier_roles: Vec<(String, i64)>,
+    /// The mail server (its URL may carry a password); `None` = mail is only logged.
+    pub smtp_url: Option<Secret<String>>,
+    /// `Name <address>` that verification and reset mail comes from.
+    pub mail_from: String,
 }
 
 impl Config {
@@ -287,6 +301,37 @@ impl Config {
             tier_roles.push((slug.trim().to_lowercase(), snowflake("TIER_ROLES", role)?));
         }
 
+        let smtp_url = match get("SMTP_URL") {
+            Some(raw) => {
+                let raw = raw.trim().to_owned();
+                let scheme_ok = raw.starts_with("smtp://") || raw.starts_with("smtps://");
+                if !scheme_ok || crate::mail::check_url(&raw).is_err() {
+                    // Never echo the value: it may hold the mail server's password.
+                    return Err(invalid(
+                        "SMTP_URL",
+                        "smtp://[user:password@]host[:port][?tls=required] or smtps://…",
+                        "a value that is not such a URL".into(),
+                    ));
+                }
+                Some(Secret::new(raw))
+            }
+            None => None,
+        };
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| {
+            format!(
+                "{} <no-reply@{}>",
+                app_name.replace(['<', '>', '"', ','], ""),
+                public_url.host_str().unwrap_or("localhost")
+            )
+        });
+        if crate::mail::parse_from(&mail_from).is_err() {
+            return Err(invalid(
+                "MAIL_FROM",
+                "Name <address@example.com> or address@example.com",
+                quoted(&mail_from),
+            ));
+        }
+
         Ok(Self {
             app_name,
             bind_addr,
@@ -304,6 +349,8 @@ impl Config {
             payment_alert_threshold,
             customer_guild_id,
             tier_roles,
+            smtp_url,
+            mail_from,
         })
     }
 
@@ -500,6 +547,38 @@ mod tests {
     fn bot_token_never_prints() {
         let c = from_env(&[("DISCORD_BOT_TOKEN", "MTA.secret.token")]).unwrap();
         assert!(!format!("{c:?}").contains("MTA.secret.token"));
+    }
+
+    #[test]
+    fn mail_settings_are_checked_and_the_smtp_password_never_prints() {
+        let c = from_env(&[]).unwrap();
+        assert!(c.smtp_url.is_none(), "no SMTP server: mail is only logged");
+        assert_eq!(c.mail_from, "SignalDesk <no-reply@127.0.0.1>");
+        let c = from_env(&[
+            (
+                "SMTP_URL",
+                "smtp://mailer:hunter2hunter2@mail.example.com:587?tls=required",
+            ),
+            ("PUBLIC_URL", "https://signals.example.com"),
+        ])
+        .unwrap();
+        assert!(c.smtp_url.is_some());
+        assert_eq!(c.mail_from, "SignalDesk <no-reply@signals.example.com>");
+        assert!(!format!("{c:?}").contains("hunter2hunter2"));
+        for bad in [
+            "http://mail.example.com",
+            "smtp://user:hunter2hunter2@:25",
+            "smtp://host?tls=sometimes",
+        ] {
+            let err = from_env(&[("SMTP_URL", bad)]).unwrap_err().to_string();
+            assert!(
+                err.starts_with("configuration error: SMTP_URL: expected"),
+                "{bad}: {err}"
+            );
+            assert!(!err.contains("hunter2hunter2"), "secret leaked: {err}");
+        }
+        let err = from_env(&[("MAIL_FROM", "not an address")]).unwrap_err().to_string();
+        assert!(err.contains("MAIL_FROM: expected"), "{err}");
     }
 
     #[test]

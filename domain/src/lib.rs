@@ -6,9 +6,11 @@ pub mod config;
 pub mod connectors;
 pub mod database;
 pub mod discovery;
+pub mod email_proof;
 pub mod entitlements;
 pub mod feed;
 pub mod ingest;
+pub mod mail;
 pub mod metrics;
 pub mod payments;
 pub mod rights;
@@ -35,11 +37,14 @@ pub struct AppContext {
     /// Wakes this process's payment processor when a webhook was stored.
     pub payment_events: std::sync::Arc<tokio::sync::Notify>,
     pub metrics: std::sync::Arc<metrics::Metrics>,
+    /// Verification and password-reset mail (SMTP, or the log when none is configured).
+    pub mailer: mail::Mailer,
 }
 
 impl AppContext {
     pub fn new(db: sea_orm::DatabaseConnection, config: Config) -> Self {
         Self {
+            mailer: mail::Mailer::from_config(&config),
             db,
             config: std::sync::Arc::new(config),
             feed: feed::Feed::new(),

@@ -1,24 +1,6 @@
-import { createHmac } from 'node:crypto';
-import type { APIRequestContext, Page } from '@playwright/test';
-import { test, expect, waitForHydration, signUp, PASSWORD } from './fixtures';
+import { test, expect, waitForHydration, signUp, signUpVerified } from './fixtures';
 import { serverCli } from './cli';
-
-const SECRET = 'e2e-webhook-secret'; // end2end/serve.sh gives the server the same one
-
-
-/** Plays Sell.app: posts a signed webhook for an order. */
-async function sellappWebhook(request: APIRequestContext, event: string, id: number, email: string, status: string, product: number) {
-  const body = JSON.stringify({
-    event, store: 1,
-    data: { id, status: { status: { status } }, customer_information: { email, id: null }, products: [{ id: product }] },
-  });
-  const signature = createHmac('sha256', SECRET).update(body).digest('hex');
-  const res = await request.post('/api/v1/webhooks/sellapp', {
-    headers: { 'content-type': 'application/json', signature },
-    data: body,
-  });
-  expect(res.status()).toBe(200);
-}
+import { createPolicy, sellappWebhook } from './sellapp';
 
 test('a policy, a signed payment and a refund drive the customer access panel', async ({ page, browser, request }, info) => {
   const product = 7000 + (Date.now() % 1000);
@@ -27,18 +9,13 @@ test('a policy, a signed payment and a refund drive the customer access panel', 
   await signUp(page, admin);
   serverCli(info.project.name, ['admin', 'promote', '--email', admin]);
 
-  await page.goto('/admin/policies');
-  await waitForHydration(page);
-  await page.getByLabel('Sell.app product id').fill(String(product));
-  await page.getByLabel('Tier').selectOption({ label: 'Pro' });
-  await page.getByLabel('Days').fill('30');
-  await page.getByTestId('create-policy').click();
-  await expect(page.getByTestId('policy').filter({ hasText: String(product) })).toContainText('Pro');
+  await createPolicy(page, product, 'Pro', 30);
 
   const customerContext = await browser.newContext();
   const customer = await customerContext.newPage();
   const email = `buyer-${info.project.name}-${Date.now()}@example.com`;
-  await signUp(customer, email);
+  await signUpVerified(customer, email);
+  await customer.goto('/account');
   await expect(customer.getByTestId('no-access')).toBeVisible();
 
   await sellappWebhook(request, 'order.completed', order, email, 'COMPLETED', product);

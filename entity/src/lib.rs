@@ -7,6 +7,7 @@ pub mod channel;
 pub mod channel_mapping;
 pub mod connector;
 pub mod discovery_request;
+pub mod email_token;
 pub mod entitlement_grant;
 pub mod feed_log;
 pub mod guild;

@@ -19,6 +19,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub last_seen_at: Option<DateTimeUtc>,
     pub password_changed_at: DateTimeUtc,
+    /// When the owner proved the address is theirs (a verification or reset link); paid time
+    /// bought with this address reaches the account only after that.
+    pub email_verified_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

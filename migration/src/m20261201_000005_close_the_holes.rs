@@ -2,11 +2,13 @@
 //! sessions or access change, so every server process re-checks that user's open feed sockets;
 //! rows are wake-ups, pruned after minutes), and the audit of guilds an admin moved from one
 //! connector to another (a connector acts only on the guilds it owns), and what a paid grant
-//! cost (amount in minor units and currency, shown on the customer's timeline).
+//! cost (amount in minor units and currency, shown on the customer's timeline), and proof of
+//! e-mail ownership: when an account's address was verified, and the single-use tokens sent by
+//! mail (verification, password reset), stored as hashes.
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::{pk, timestamp};
+use crate::columns::{optional_timestamp, pk, timestamp};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -25,6 +27,25 @@ enum EntitlementGrant {
     Table,
     AmountMinor,
     Currency,
+}
+
+#[derive(DeriveIden)]
+enum UserAccount {
+    Table,
+    EmailVerifiedAt,
+}
+
+#[derive(DeriveIden)]
+enum EmailToken {
+    Table,
+    Id,
+    UserId,
+    Purpose,
+    TokenHash,
+    Email,
+    CreatedAt,
+    ExpiresAt,
+    UsedAt,
 }
 
 #[derive(DeriveIden)]
@@ -108,10 +129,59 @@ impl MigrationTrait for Migration {
                 .alter_table(Table::alter().table(EntitlementGrant::Table).add_column(col).to_owned())
                 .await?;
         }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(UserAccount::Table)
+                    .add_column(optional_timestamp(UserAccount::EmailVerifiedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(EmailToken::Table)
+                    .col(pk(EmailToken::Id))
+                    .col(ColumnDef::new(EmailToken::UserId).big_integer().not_null())
+                    .col(ColumnDef::new(EmailToken::Purpose).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(EmailToken::TokenHash)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(ColumnDef::new(EmailToken::Email).string_len(254).not_null())
+                    .col(timestamp(EmailToken::CreatedAt))
+                    .col(timestamp(EmailToken::ExpiresAt))
+                    .col(optional_timestamp(EmailToken::UsedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_email_token_user")
+                    .table(EmailToken::Table)
+                    .col(EmailToken::UserId)
+                    .col(EmailToken::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(EmailToken::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(UserAccount::Table)
+                    .drop_column(UserAccount::EmailVerifiedAt)
+                    .to_owned(),
+            )
+            .await?;
         for col in [EntitlementGrant::AmountMinor, EntitlementGrant::Currency] {
             manager
                 .alter_table(

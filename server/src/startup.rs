@@ -76,6 +76,7 @@ impl Application {
             addr = %self.local_addr(),
             public_url = %self.ctx.config.public_url,
             database = domain::Backend::of(&self.ctx.db).as_str(),
+            mail = self.ctx.mailer.describe(),
             "serving"
         );
         let stop = self.stop;

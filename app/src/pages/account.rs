@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
-use crate::account_api::{ChangePassword, RevokeOtherSessions, RevokeSession, SignOut, current_viewer, list_sessions};
+use crate::account_api::{
+    ChangePassword, ResendVerification, RevokeOtherSessions, RevokeSession, SignOut, current_viewer, list_sessions,
+};
 use crate::components::field::{Field, FormError};
 use crate::components::time::short_utc;
 use crate::pages::access_panel::AccessPanel;
@@ -16,7 +18,10 @@ pub fn AccountPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match me.await {
-                        Ok(Some(v)) => view! { <AccountBody email=v.email is_admin=v.is_admin /> }.into_any(),
+                        Ok(Some(v)) => view! {
+                            {(!v.email_verified).then(|| view! { <VerifyNotice email=v.email.clone() /> })}
+                            <AccountBody email=v.email is_admin=v.is_admin />
+                        }.into_any(),
                         Ok(None) => view! { <Redirect path="/login?next=/account" /> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
@@ -26,6 +31,32 @@ pub fn AccountPage() -> impl IntoView {
             // so server and browser agree on it during hydration.
             <AccessPanel />
         </main>
+    }
+}
+
+/// Until the address is verified, paid time waits: say so, and offer the link again.
+#[component]
+fn VerifyNotice(email: String) -> impl IntoView {
+    let resend = ServerAction::<ResendVerification>::new();
+    let answer = move || match resend.value().get() {
+        Some(Ok(true)) => Some("A new link is on its way.".to_owned()),
+        Some(Ok(false)) => {
+            Some("Several links were sent in the last minutes; check your inbox (and spam) first.".to_owned())
+        }
+        Some(Err(e)) => Some(e.to_string()),
+        None => None,
+    };
+    view! {
+        <section class="notice" role="status" data-testid="verify-notice">
+            <p><strong>"Verify your e-mail to receive your purchase."</strong>
+               {format!(" We sent a link to {email}. Time bought with this address reaches your account once you open it.")}</p>
+            <ActionForm action=resend>
+                <button type="submit" class="button small" data-testid="resend-verification" disabled=resend.pending()>
+                    {move || if resend.pending().get() { "Sending…" } else { "Send the link again" }}
+                </button>
+            </ActionForm>
+            <p class="muted" data-testid="resend-answer">{answer}</p>
+        </section>
     }
 }
 

@@ -254,8 +254,10 @@ async fn identify(db: &impl ConnectionTrait, order: &Order, email: &str) -> Resu
     if let Some(user) = known.as_ref().and_then(|k| k.user_id) {
         return Ok(Some(user));
     }
+    // Only an account that proved it owns the address receives what was paid with it.
     let account = user_account::Entity::find()
         .filter(user_account::Column::Email.eq(email))
+        .filter(user_account::Column::EmailVerifiedAt.is_not_null())
         .one(db)
         .await?
         .map(|a| a.id);
@@ -287,7 +289,8 @@ async fn identify(db: &impl ConnectionTrait, order: &Order, email: &str) -> Resu
     Ok(account)
 }
 
-/// An account was created or signed in: link payments made with its email before.
+/// An account proved it owns `email` (verified, or made by the operator): link payments made
+/// with that address before, and claim the time they bought.
 pub async fn link_account(db: &impl ConnectionTrait, user_id: i64, email: &str) -> Result<u64, DbErr> {
     payment_customer::Entity::update_many()
         .col_expr(payment_customer::Column::UserId, Expr::value(Some(user_id)))

@@ -131,6 +131,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub ctx: AppContext,
+    /// Every mail the app sent (its `SMTP_URL` points here).
+    pub mail: testkit::smtp_sink::SmtpSink,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     // Declared last: dropped after the server is told to stop.
     _database: TestDatabase,
@@ -169,6 +171,40 @@ impl TestApp {
             res.status()
         );
         session_cookie(&res).expect("sign-up sets the session cookie")
+    }
+
+    /// Signs up and verifies the address through the real mail path: the verification mail is
+    /// read from the SMTP sink and its token posted the way the link's page posts it.
+    pub async fn sign_up_verified(&self, email: &str, password: &str) -> String {
+        let session = self.sign_up(email, password).await;
+        self.verify_from_mail(email, 1).await;
+        session
+    }
+
+    /// Uses the token of the `n`-th verification mail sent to `email`; returns the response.
+    pub async fn verify_from_mail(&self, email: &str, n: usize) -> reqwest::Response {
+        let token = self.mailed_token(email, n, "/verify-email?token=").await;
+        let res = self.call("/rpc/email/verify", &[("token", &token)], None).await;
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "verification failed: {}",
+            res.status()
+        );
+        res
+    }
+
+    /// The token of the `n`-th mail to `email` whose link has the path `path` (e.g. `/verify-email?token=`).
+    pub async fn mailed_token(&self, email: &str, n: usize, path: &str) -> String {
+        let mail = self
+            .mail
+            .wait_for(email, n, std::time::Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("mail #{n} to {email} never arrived"));
+        // The link's host is PUBLIC_URL's (port 0 in tests); the path and token are what matter.
+        let link = mail
+            .link(path)
+            .unwrap_or_else(|| panic!("no {path} link in {:?}", mail.text()));
+        link.split_once("token=").expect("token in link").1.to_owned()
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
@@ -213,8 +249,10 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
     init_logging();
     let database = TestDatabase::create(backend).await;
     let site_root = tempfile::tempdir().expect("site root").keep();
+    let mail = testkit::smtp_sink::SmtpSink::start(0).await.expect("SMTP sink");
     let mut settings = database.settings();
     settings.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+    settings.insert("SMTP_URL".into(), mail.url());
     settings.insert("SITE_ROOT".into(), site_root.display().to_string());
     for (k, v) in extra {
         settings.insert((*k).into(), (*v).into());
@@ -242,6 +280,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
         address,
         client,
         ctx,
+        mail,
         shutdown: Some(tx),
         _database: database,
     }

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod capture;
+mod email_proof;
 mod fake_sellapp;
 mod feed;
 mod health;

@@ -222,7 +222,7 @@ async fn w6_old_and_new_secrets_both_verify_during_a_rotation(backend: Backend) 
 async fn w2_a_paid_order_is_acknowledged_at_once_and_grants_access(backend: Backend) {
     let app = payments_app(backend).await;
     policy(&app, "", "advanced", 30).await;
-    app.sign_up("ada@example.com", PASSWORD).await;
+    app.sign_up_verified("ada@example.com", PASSWORD).await;
     assert_eq!(access(&app, "ada@example.com").await, None);
     assert_eq!(
         deliver(
@@ -258,7 +258,7 @@ async fn w2_a_stored_event_is_processed_even_without_a_wake_up(backend: Backend)
     // As after a crash between the 2xx and processing: the row is stored, nobody was woken.
     let app = payments_app(backend).await;
     policy(&app, "", "basic", 30).await;
-    app.sign_up("crash@example.com", PASSWORD).await;
+    app.sign_up_verified("crash@example.com", PASSWORD).await;
     let body = serde_json::to_vec(&order("order.completed", 500, "crash@example.com", "COMPLETED", None)).unwrap();
     let env = domain::payments::webhooks::envelope(&body).unwrap();
     domain::payments::webhooks::store(&app.ctx.db, &env, &body)
@@ -271,7 +271,7 @@ async fn w2_a_stored_event_is_processed_even_without_a_wake_up(backend: Backend)
 async fn w3_fifty_concurrent_identical_webhooks_make_one_grant(backend: Backend) {
     let app = payments_app(backend).await;
     policy(&app, "", "pro", 30).await;
-    app.sign_up("rush@example.com", PASSWORD).await;
+    app.sign_up_verified("rush@example.com", PASSWORD).await;
     let body = serde_json::to_vec(&order("order.completed", 900, "rush@example.com", "COMPLETED", None)).unwrap();
     let sig = sign(&body, SECRET);
     let mut tasks = Vec::new();
@@ -317,7 +317,7 @@ async fn w3_fifty_concurrent_identical_webhooks_make_one_grant(backend: Backend)
 async fn w4_a_late_order_created_changes_nothing(backend: Backend) {
     let app = payments_app(backend).await;
     policy(&app, "", "basic", 30).await;
-    app.sign_up("late@example.com", PASSWORD).await;
+    app.sign_up_verified("late@example.com", PASSWORD).await;
     deliver(
         &app,
         &order("order.completed", 41, "late@example.com", "COMPLETED", None),
@@ -333,7 +333,7 @@ async fn w4_a_late_order_created_changes_nothing(backend: Backend) {
 async fn refund_and_dispute_take_exactly_that_orders_days_back(backend: Backend) {
     let app = payments_app(backend).await;
     policy(&app, "", "basic", 30).await;
-    app.sign_up("refund@example.com", PASSWORD).await;
+    app.sign_up_verified("refund@example.com", PASSWORD).await;
     for id in [1, 2, 3] {
         deliver(
             &app,
@@ -368,8 +368,8 @@ async fn a_variant_policy_wins_over_the_product_policy(backend: Backend) {
     let app = payments_app(backend).await;
     policy(&app, "", "basic", 30).await;
     policy(&app, "701", "pro", 90).await;
-    app.sign_up("v@example.com", PASSWORD).await;
-    app.sign_up("none@example.com", PASSWORD).await;
+    app.sign_up_verified("v@example.com", PASSWORD).await;
+    app.sign_up_verified("none@example.com", PASSWORD).await;
     deliver(
         &app,
         &order("order.completed", 1, "v@example.com", "COMPLETED", Some(701)),
@@ -395,7 +395,7 @@ async fn an_unpriced_variant_of_a_product_with_priced_variants_fails_visibly(bac
     let app = payments_app(backend).await;
     policy(&app, "", "basic", 30).await;
     policy(&app, "701", "pro", 90).await;
-    app.sign_up("p@example.com", PASSWORD).await;
+    app.sign_up_verified("p@example.com", PASSWORD).await;
     deliver(
         &app,
         &order("order.completed", 2, "p@example.com", "COMPLETED", Some(702)),
@@ -412,7 +412,7 @@ async fn an_unpriced_variant_of_a_product_with_priced_variants_fails_visibly(bac
     // A product without variant policies still covers all its variants.
     let app = payments_app(backend).await;
     policy(&app, "", "basic", 30).await;
-    app.sign_up("q@example.com", PASSWORD).await;
+    app.sign_up_verified("q@example.com", PASSWORD).await;
     deliver(
         &app,
         &order("order.completed", 3, "q@example.com", "COMPLETED", Some(703)),
@@ -438,7 +438,7 @@ async fn failures_soon(app: &TestApp) -> Vec<domain::payments::webhooks::StoredE
 async fn w4_an_order_without_a_paid_status_grants_nothing(backend: Backend) {
     let app = payments_app(backend).await;
     policy(&app, "", "basic", 30).await;
-    app.sign_up("nostatus@example.com", PASSWORD).await;
+    app.sign_up_verified("nostatus@example.com", PASSWORD).await;
     let mut no_status = order("order.completed", 11, "nostatus@example.com", "COMPLETED", None);
     no_status["data"].as_object_mut().unwrap().remove("status");
     deliver(&app, &no_status).await;
@@ -468,7 +468,7 @@ async fn every_line_of_an_order_grants_and_the_amount_is_on_the_timeline(backend
     domain::payments::policies::create(&app.ctx.db, "88", "", tier_id(&app, "basic").await, 7)
         .await
         .unwrap();
-    app.sign_up("lines@example.com", PASSWORD).await;
+    app.sign_up_verified("lines@example.com", PASSWORD).await;
     let mut two_lines = order("order.completed", 21, "lines@example.com", "COMPLETED", None);
     two_lines["data"]["products"] = json!([{"id": 77}, {"id": 88, "quantity": 2}]);
     two_lines["data"]["total"] = json!("4999");
@@ -506,7 +506,7 @@ async fn every_line_of_an_order_grants_and_the_amount_is_on_the_timeline(backend
 
 async fn an_order_without_a_policy_fails_visibly_and_replays_after_one_is_added(backend: Backend) {
     let app = payments_app(backend).await;
-    app.sign_up("np@example.com", PASSWORD).await;
+    app.sign_up_verified("np@example.com", PASSWORD).await;
     deliver(&app, &order("order.completed", 7, "np@example.com", "COMPLETED", None)).await;
     let mut failures = Vec::new();
     for _ in 0..200 {
@@ -557,7 +557,7 @@ async fn paid_before_sign_up_applies_when_the_account_is_created(backend: Backen
     )
     .await;
     settle(&app).await;
-    app.sign_up("Early@Example.com", PASSWORD).await;
+    app.sign_up_verified("Early@Example.com", PASSWORD).await;
     assert_eq!(access(&app, "early@example.com").await, Some(("pro".into(), 30)));
     let kinds: Vec<String> = domain::entitlements::history(&app.ctx.db, "early@example.com")
         .await
@@ -571,7 +571,7 @@ async fn paid_before_sign_up_applies_when_the_account_is_created(backend: Backen
 async fn a_returning_customer_is_known_by_sellapp_id_before_email(backend: Backend) {
     let app = payments_app(backend).await;
     policy(&app, "", "basic", 30).await;
-    app.sign_up("first@example.com", PASSWORD).await;
+    app.sign_up_verified("first@example.com", PASSWORD).await;
     let mut first = order("order.completed", 1, "first@example.com", "COMPLETED", None);
     first["data"]["customer_information"]["id"] = json!(4242);
     deliver(&app, &first).await;
@@ -587,7 +587,7 @@ async fn a_returning_customer_is_known_by_sellapp_id_before_email(backend: Backe
 async fn customer_access_view_counts_down_from_the_ledger(backend: Backend) {
     let app = payments_app(backend).await;
     policy(&app, "", "pro", 30).await;
-    let session = app.sign_up("view@example.com", PASSWORD).await;
+    let session = app.sign_up_verified("view@example.com", PASSWORD).await;
     let view = |session: String| {
         let app = &app;
         async move {
@@ -616,7 +616,7 @@ async fn customer_access_view_counts_down_from_the_ledger(backend: Backend) {
 
 async fn admin_policies_and_failure_inbox_work_through_server_functions(backend: Backend) {
     let app = payments_app(backend).await;
-    let admin = app.sign_up("boss@example.com", PASSWORD).await;
+    let admin = app.sign_up_verified("boss@example.com", PASSWORD).await;
     app.make_admin("boss@example.com").await;
     let tier = tier_id(&app, "advanced").await.to_string();
     let res = app
@@ -629,7 +629,7 @@ async fn admin_policies_and_failure_inbox_work_through_server_functions(backend:
     assert_eq!(res.status(), 422);
     assert_eq!(res.json::<Value>().await.unwrap()["Invalid"]["field"], "days");
 
-    app.sign_up("late-policy@example.com", PASSWORD).await;
+    app.sign_up_verified("late-policy@example.com", PASSWORD).await;
     deliver(
         &app,
         &order("order.completed", 5, "late-policy@example.com", "COMPLETED", None),
@@ -747,8 +747,8 @@ async fn w5_reconciliation_repairs_missed_payments_and_refunds(backend: Backend)
     let base = fake.start().await;
     let app = payments_app(backend).await;
     policy(&app, "", "basic", 30).await;
-    app.sign_up("paid@example.com", PASSWORD).await;
-    app.sign_up("missed@example.com", PASSWORD).await;
+    app.sign_up_verified("paid@example.com", PASSWORD).await;
+    app.sign_up_verified("missed@example.com", PASSWORD).await;
     deliver(
         &app,
         &order("order.completed", 1, "paid@example.com", "COMPLETED", None),
@@ -802,7 +802,7 @@ async fn a_spike_of_rejected_signatures_raises_the_alert(backend: Backend) {
         &[("SELLAPP_WEBHOOK_SECRETS", SECRET), ("PAYMENT_ALERT_THRESHOLD", "3")],
     )
     .await;
-    let admin = app.sign_up("alert@example.com", PASSWORD).await;
+    let admin = app.sign_up_verified("alert@example.com", PASSWORD).await;
     app.make_admin("alert@example.com").await;
     let alert = || async {
         app.call("/rpc/admin/payments/alert", &[], Some(&admin))
@@ -875,7 +875,7 @@ async fn j1_role_jobs_commit_with_the_access_change_and_never_without_it(backend
     use sea_orm::TransactionTrait;
     let app = roles_app(backend).await;
     policy(&app, "", "pro", 30).await;
-    app.sign_up("roles@example.com", PASSWORD).await;
+    app.sign_up_verified("roles@example.com", PASSWORD).await;
     deliver(
         &app,
         &order("order.completed", 61, "roles@example.com", "COMPLETED", None),
@@ -903,7 +903,7 @@ async fn j1_role_jobs_commit_with_the_access_change_and_never_without_it(backend
 
 async fn j10_one_queued_job_per_user_guild_and_role(backend: Backend) {
     let app = roles_app(backend).await;
-    app.sign_up("j10@example.com", PASSWORD).await;
+    app.sign_up_verified("j10@example.com", PASSWORD).await;
     let uid = user_id(&app, "j10@example.com").await;
     let map = domain::role_sync::RoleMap::from_config(&app.ctx.config).unwrap();
     for slug in ["basic", "pro"] {
@@ -935,7 +935,7 @@ async fn j10_one_queued_job_per_user_guild_and_role(backend: Backend) {
 
 async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
     let app = roles_app(backend).await;
-    app.sign_up("expired@example.com", PASSWORD).await;
+    app.sign_up_verified("expired@example.com", PASSWORD).await;
     let uid = user_id(&app, "expired@example.com").await;
     let now = Utc::now();
     domain::entitlements::grant(
@@ -987,9 +987,9 @@ async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
 
 async fn admin_grants_and_revokes_with_a_reason_on_the_timeline(backend: Backend) {
     let app = payments_app(backend).await;
-    let admin = app.sign_up("ops@example.com", PASSWORD).await;
+    let admin = app.sign_up_verified("ops@example.com", PASSWORD).await;
     app.make_admin("ops@example.com").await;
-    app.sign_up("vip@example.com", PASSWORD).await;
+    app.sign_up_verified("vip@example.com", PASSWORD).await;
     let tier = tier_id(&app, "advanced").await.to_string();
     let grant = |reason: &'static str| {
         let (app, admin, tier) = (&app, admin.clone(), tier.clone());
@@ -1074,9 +1074,15 @@ async fn w2_an_event_stored_before_a_crash_is_processed_after_restart(backend: B
     domain::payments::policies::create(&db, PRODUCT, "", tier.id, 30)
         .await
         .unwrap();
-    domain::accounts::sign_up(&db, "restart@example.com", domain::Secret::new(PASSWORD.into()))
-        .await
-        .unwrap();
+    // Made by the operator, so the address counts as verified.
+    domain::accounts::create(
+        &db,
+        "restart@example.com",
+        domain::Secret::new(PASSWORD.into()),
+        domain::accounts::Role::Customer,
+    )
+    .await
+    .unwrap();
     let body = serde_json::to_vec(&order("order.completed", 777, "restart@example.com", "COMPLETED", None)).unwrap();
     let env = domain::payments::webhooks::envelope(&body).unwrap();
     domain::payments::webhooks::store(&db, &env, &body).await.unwrap();
@@ -1109,7 +1115,7 @@ async fn w2_an_event_stored_before_a_crash_is_processed_after_restart(backend: B
 
 async fn a_grant_left_waiting_by_a_race_is_claimed_at_the_next_sign_in(backend: Backend) {
     let app = payments_app(backend).await;
-    app.sign_up("race@example.com", PASSWORD).await;
+    app.sign_up_verified("race@example.com", PASSWORD).await;
     // As if the payment was processed while the account was being created: waiting, no user.
     domain::entitlements::grant(
         &app.ctx.db,

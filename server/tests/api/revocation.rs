@@ -152,7 +152,7 @@ async fn s4_demoting_an_admin_from_the_cli_closes_their_feed(backend: Backend) {
 async fn paid(backend: Backend) -> (Source, String) {
     let s = Source::start_with(backend, &[("SELLAPP_WEBHOOK_SECRETS", SECRET)]).await;
     policy(&s.app, "", "basic", 30).await;
-    let session = s.app.sign_up(EMAIL, PASSWORD).await;
+    let session = s.app.sign_up_verified(EMAIL, PASSWORD).await;
     deliver(&s.app, &order("order.completed", 1, EMAIL, "COMPLETED", None)).await;
     for _ in 0..100 {
         if crate::payments::access(&s.app, EMAIL).await.is_some() {
