@@ -27,29 +27,39 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "sign-up")]
 pub async fn sign_up(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use domain::throttle::{self, Scope};
+    use domain::throttle::{self, Gate};
     let ctx = crate::error::app_context()?;
     let ip = crate::auth::client_ip();
-    // Sign-up answers "taken" for a known email, so its failures count against the address
-    // like failed sign-ins do: probing many emails from one place is slowed the same way.
-    if let Some(wait) = throttle::retry_after(&ctx.db, &[(Scope::Address, &ip)])
-        .await
-        .map_err(|e| crate::error::unavailable("throttle check", e))?
-    {
-        return crate::error::fail(AppError::TooManyAttempts {
-            retry_after_secs: wait.as_secs(),
-        });
-    }
+    let unavailable = |e| crate::error::unavailable("sign-up throttle", e);
+    // Sign-up answers "taken" for a known email, so it counts against the address like a failed
+    // sign-in: probing many emails from one place is limited the same way.
+    let guess = match throttle::begin_address(&ctx.db, &ip).await.map_err(unavailable)? {
+        Gate::Go(a) => a,
+        Gate::Wait(wait) => return too_many(wait),
+    };
+    let new_account = match throttle::begin_sign_up(&ctx.db, &ip).await.map_err(unavailable)? {
+        Gate::Go(a) => a,
+        Gate::Wait(wait) => {
+            throttle::release(&ctx.db, guess).await.map_err(unavailable)?;
+            tracing::warn!(client = %ip, "sign-up refused: too many accounts from this address");
+            return too_many(wait);
+        }
+    };
     let account = match domain::accounts::sign_up(&ctx.db, &email, domain::Secret::new(password)).await {
         Ok(a) => a,
+        // The taken address stays counted against the client; no account was made.
         Err(e @ domain::accounts::AccountError::EmailTaken) => {
-            throttle::record_failure(&ctx.db, &[(Scope::Address, &ip)])
-                .await
-                .map_err(|e| crate::error::unavailable("throttle record", e))?;
+            throttle::release(&ctx.db, new_account).await.map_err(unavailable)?;
             return crate::error::fail(e.into());
         }
-        Err(e) => return crate::error::fail(e.into()),
+        Err(e) => {
+            throttle::release(&ctx.db, new_account).await.map_err(unavailable)?;
+            throttle::release(&ctx.db, guess).await.map_err(unavailable)?;
+            return crate::error::fail(e.into());
+        }
     };
+    // A made account is no failed guess; it stays counted as a sign-up.
+    throttle::release(&ctx.db, guess).await.map_err(unavailable)?;
     tracing::info!(user = %account.pid, "account created");
     send_verification(&ctx, account.id).await?;
     start_session(&ctx, account.id).await?;
@@ -57,9 +67,41 @@ pub async fn sign_up(email: String, password: String, next: Option<String>) -> R
     Ok(())
 }
 
+#[cfg(feature = "ssr")]
+fn too_many<T>(wait: std::time::Duration) -> Result<T, AppError> {
+    crate::error::fail(AppError::TooManyAttempts {
+        retry_after_secs: wait.as_secs().max(1),
+    })
+}
+
+/// Starts a password guess for `email` from this client: refused while the address is over its
+/// limit, otherwise after the account's current delay.
+#[cfg(feature = "ssr")]
+async fn guess(ctx: &domain::AppContext, email: &str) -> Result<domain::throttle::Attempt, AppError> {
+    use domain::throttle::{self, Gate};
+    let ip = crate::auth::client_ip();
+    let account_key = domain::accounts::normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+    match throttle::begin_guess(&ctx.db, &account_key, &ip)
+        .await
+        .map_err(|e| crate::error::unavailable("sign-in throttle", e))?
+    {
+        Gate::Go(attempt) => {
+            if !attempt.delay.is_zero() {
+                tracing::info!(client = %ip, delay_ms = attempt.delay.as_millis() as u64, "password check slowed after repeated failures");
+            }
+            attempt.pause().await;
+            Ok(attempt)
+        }
+        Gate::Wait(wait) => {
+            tracing::warn!(client = %ip, "password guess refused: too many failures from this address");
+            too_many(wait)
+        }
+    }
+}
+
 #[server(prefix = "/rpc", endpoint = "sign-in")]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use domain::throttle::{self, Scope};
+    use domain::throttle;
     let ctx = crate::error::app_context()?;
     if email.trim().is_empty() {
         return crate::error::fail(AppError::invalid("email", "enter your email address"));
@@ -67,24 +109,16 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     if password.is_empty() {
         return crate::error::fail(AppError::invalid("password", "enter your password"));
     }
-    let ip = crate::auth::client_ip();
-    let account_key = domain::accounts::normalize_email(&email).unwrap_or_else(|_| email.trim().to_lowercase());
-    let keys = [(Scope::Account, account_key.as_str()), (Scope::Address, ip.as_str())];
-    let unavailable = |e| crate::error::unavailable("sign-in throttle", e);
-    if let Some(wait) = throttle::retry_after(&ctx.db, &keys).await.map_err(unavailable)? {
-        tracing::warn!(client = %ip, "sign-in throttled");
-        return crate::error::fail(AppError::TooManyAttempts {
-            retry_after_secs: wait.as_secs(),
-        });
-    }
+    let attempt = guess(&ctx, &email).await?;
     // Over-long input cannot be a valid password; it still costs one verification (no timing tell).
     let password: String = password
         .chars()
         .take(domain::accounts::PASSWORD_MAX_CHARS + 1)
         .collect();
+    let unavailable = |e| crate::error::unavailable("sign-in throttle", e);
     match domain::accounts::authenticate(&ctx.db, &email, domain::Secret::new(password)).await {
         Ok(account) => {
-            throttle::clear_account(&ctx.db, &account.email)
+            throttle::succeeded(&ctx.db, attempt, &account.email)
                 .await
                 .map_err(unavailable)?;
             start_session(&ctx, account.id).await?;
@@ -92,11 +126,13 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
             Ok(())
         }
         Err(domain::accounts::AccountError::InvalidCredentials) => {
-            throttle::record_failure(&ctx.db, &keys).await.map_err(unavailable)?;
-            tracing::info!(client = %ip, "sign-in failed");
+            tracing::info!(client = %crate::auth::client_ip(), "sign-in failed");
             crate::error::fail(AppError::InvalidCredentials)
         }
-        Err(e) => crate::error::fail(e.into()),
+        Err(e) => {
+            throttle::release(&ctx.db, attempt).await.map_err(unavailable)?;
+            crate::error::fail(e.into())
+        }
     }
 }
 
@@ -138,7 +174,6 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
 /// "Forgot your password?": the same answer whether or not an account has this address.
 #[server(prefix = "/rpc", endpoint = "password/forgot")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
-    use domain::throttle::{self, Scope};
     let ctx = crate::error::app_context()?;
     if domain::accounts::normalize_email(&email).is_err() {
         return crate::error::fail(AppError::invalid(
@@ -147,20 +182,14 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
         ));
     }
     // Each request counts against the address like a failed sign-in: asking for many accounts'
-    // resets from one place is slowed the same way.
+    // resets from one place is limited the same way.
     let ip = crate::auth::client_ip();
-    let unavailable = |e| crate::error::unavailable("reset throttle", e);
-    if let Some(wait) = throttle::retry_after(&ctx.db, &[(Scope::Address, &ip)])
+    let gate = domain::throttle::begin_address(&ctx.db, &ip)
         .await
-        .map_err(unavailable)?
-    {
-        return crate::error::fail(AppError::TooManyAttempts {
-            retry_after_secs: wait.as_secs(),
-        });
+        .map_err(|e| crate::error::unavailable("reset throttle", e))?;
+    if let domain::throttle::Gate::Wait(wait) = gate {
+        return too_many(wait);
     }
-    throttle::record_failure(&ctx.db, &[(Scope::Address, &ip)])
-        .await
-        .map_err(unavailable)?;
     if let Some(m) = domain::email_proof::reset_mail(&ctx.db, &ctx.config, &email).await? {
         ctx.mailer.send_later(m.to, m.subject, m.text);
     }
@@ -256,12 +285,14 @@ pub async fn revoke_other_sessions() -> Result<u64, AppError> {
 /// Changing the password ends every other session: whoever else had it is signed out.
 #[server(prefix = "/rpc", endpoint = "password")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
+    use domain::accounts::AccountError;
     let ctx = crate::error::app_context()?;
     let me = crate::auth::require_user().await?;
     if current_password.is_empty() {
         return crate::error::fail(AppError::invalid("current_password", "enter your current password"));
     }
-    use domain::accounts::AccountError;
+    // Whoever holds a session could otherwise guess the password at full speed here.
+    let attempt = guess(&ctx, &me.account.email).await?;
     let result = domain::accounts::change_password(
         &ctx.db,
         me.account.id,
@@ -270,13 +301,24 @@ pub async fn change_password(current_password: String, new_password: String) -> 
         domain::Secret::new(new_password),
     )
     .await;
+    let unavailable = |e| crate::error::unavailable("password change throttle", e);
     match result {
-        Ok(()) => {}
+        Ok(()) => {
+            domain::throttle::succeeded(&ctx.db, attempt, &me.account.email)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        }
+        // A wrong current password stays counted as a failed guess.
+        Err(e @ AccountError::WrongCurrentPassword) => crate::error::fail(e.into()),
         // The policy error is about the new password here, not the generic "password" field.
         Err(e @ (AccountError::PasswordTooShort | AccountError::PasswordTooLong)) => {
-            return crate::error::fail(AppError::invalid("new_password", e.to_string()));
+            domain::throttle::release(&ctx.db, attempt).await.map_err(unavailable)?;
+            crate::error::fail(AppError::invalid("new_password", e.to_string()))
         }
-        Err(e) => return crate::error::fail(e.into()),
+        Err(e) => {
+            domain::throttle::release(&ctx.db, attempt).await.map_err(unavailable)?;
+            crate::error::fail(e.into())
+        }
     }
-    Ok(())
 }

@@ -91,15 +91,25 @@ mod server_side {
             .unwrap_or_default()
     }
 
-    /// The peer address of the connection (the server does not trust forwarded headers by default).
+    /// The client's address: the connection's peer, or, when that peer is one of
+    /// `TRUSTED_PROXIES`, the client its `X-Forwarded-For` names.
     pub fn client_ip() -> String {
-        request_parts()
-            .and_then(|p| {
-                p.extensions
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|c| c.0.ip().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into())
+        let (Some(parts), Ok(ctx)) = (request_parts(), app_context()) else {
+            return "unknown".into();
+        };
+        let Some(peer) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+        else {
+            return "unknown".into();
+        };
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        domain::client_address::client_ip(peer, forwarded, &ctx.config.trusted_proxies).to_string()
     }
 
     fn cookie_attributes(config: &domain::Config) -> &'static str {

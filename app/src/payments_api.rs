@@ -174,17 +174,24 @@ pub async fn replay_failures(id: String) -> Result<u64, AppError> {
     Ok(queued)
 }
 
-/// The payment failure-spike alert, if it is on: shown as a banner on every admin page.
+/// What every admin page shows on top: the payment failure-spike alert, and (apart from it:
+/// forged requests must not raise the alert) the notice about rejected signatures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentBanners {
+    pub alert: Option<String>,
+    pub rejections: Option<String>,
+}
+
 #[server(prefix = "/rpc/admin", endpoint = "payments/alert")]
-pub async fn payment_alert() -> Result<Option<String>, AppError> {
+pub async fn payment_alert() -> Result<PaymentBanners, AppError> {
     let ctx = admin().await?;
-    let spike = domain::payments::alert::check(
-        &ctx.db,
-        &ctx.metrics.recent_rejections,
-        ctx.config.payment_alert_threshold,
-        chrono::Utc::now(),
-    )
-    .await
-    .map_err(|e| crate::error::unavailable("checking the payment alert", e))?;
-    Ok(spike.map(|s| format!("Payment alert: {s}. Check the webhook inbox and SELLAPP_WEBHOOK_SECRETS.")))
+    let now = chrono::Utc::now();
+    let threshold = ctx.config.payment_alert_threshold;
+    let spike = domain::payments::alert::check(&ctx.db, threshold, now)
+        .await
+        .map_err(|e| crate::error::unavailable("checking the payment alert", e))?;
+    Ok(PaymentBanners {
+        alert: spike.map(|s| format!("Payment alert: {s}. Check the webhook inbox.")),
+        rejections: domain::payments::alert::rejection_notice(&ctx.metrics.recent_rejections, threshold, now),
+    })
 }

@@ -132,21 +132,42 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// At most one argon2 computation per core at a time: each takes 19 MiB and most of a core, so
+/// a burst of sign-ins (or an attacker's) queues here instead of exhausting memory and the
+/// blocking pool.
+static ARGON2_SLOTS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| tokio::sync::Semaphore::new(argon2_slots()));
+
+pub fn argon2_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
+/// Runs one argon2 computation on the blocking pool, within [`ARGON2_SLOTS`].
+async fn with_argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AccountError> {
+    let _slot = ARGON2_SLOTS
+        .acquire()
+        .await
+        .map_err(|e| AccountError::Hashing(e.to_string()))?;
+    #[cfg(test)]
+    let _busy = tests::Busy::start();
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AccountError::Hashing(e.to_string()))
+}
+
 /// Hashes on the blocking pool: 19 MiB of memory-hard work must not stall the async executor.
 pub async fn hash_password(password: Secret<String>) -> Result<String, AccountError> {
-    tokio::task::spawn_blocking(move || {
+    with_argon2(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher()
             .hash_password(password.expose().as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| AccountError::Hashing(e.to_string()))
     })
-    .await
-    .map_err(|e| AccountError::Hashing(e.to_string()))?
+    .await?
 }
 
 async fn verify_password(password: Secret<String>, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+    with_argon2(move || {
         PasswordHash::new(&phc)
             .is_ok_and(|parsed| hasher().verify_password(password.expose().as_bytes(), &parsed).is_ok())
     })
@@ -340,6 +361,44 @@ pub async fn id_for_email(db: &DatabaseConnection, email: &str) -> Result<Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static BUSY: AtomicUsize = AtomicUsize::new(0);
+    static MOST_BUSY: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts argon2 computations running at once (test builds only).
+    pub(super) struct Busy;
+
+    impl Busy {
+        pub(super) fn start() -> Self {
+            let now = BUSY.fetch_add(1, Ordering::SeqCst) + 1;
+            MOST_BUSY.fetch_max(now, Ordering::SeqCst);
+            Busy
+        }
+    }
+
+    impl Drop for Busy {
+        fn drop(&mut self) {
+            BUSY.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn argon2_work_never_exceeds_one_computation_per_core() {
+        let hashes: Vec<_> = (0..4 * argon2_slots())
+            .map(|i| tokio::spawn(hash_password(Secret::new(format!("password number {i:04}")))))
+            .collect();
+        for h in hashes {
+            h.await.unwrap().unwrap();
+        }
+        let most = MOST_BUSY.load(Ordering::SeqCst);
+        assert!(
+            (1..=argon2_slots()).contains(&most),
+            "{most} at once with {} slots",
+            argon2_slots()
+        );
+    }
 
     #[test]
     fn emails_are_trimmed_and_case_folded() {

@@ -78,6 +78,11 @@ pub const SETTINGS: &[Setting] = &[
         "Discord role per tier, e.g. basic=111,advanced=222,pro=333 (role ids)",
     ),
     Setting::new(
+        "TRUSTED_PROXIES",
+        None,
+        "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For is believed; unset = none",
+    ),
+    Setting::new(
         "SMTP_URL",
         None,
         "mail server: smtp://user:pass@host:port (?tls=required for STARTTLS) or smtps://…; unset = mail only logged",
@@ -157,6 +162,8 @@ pub struct Config {
     pub smtp_url: Option<Secret<String>>,
     /// `Name <address>` that verification and reset mail comes from.
     pub mail_from: String,
+    /// Proxies whose `X-Forwarded-For` names the client (empty: the peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Config {
@@ -332,6 +339,15 @@ impl Config {
             ));
         }
 
+        let trusted_proxies = crate::client_address::parse_trusted(&get("TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|bad| {
+                invalid(
+                    "TRUSTED_PROXIES",
+                    "IP addresses or CIDR ranges, comma-separated",
+                    quoted(&bad),
+                )
+            })?;
+
         Ok(Self {
             app_name,
             bind_addr,
@@ -351,6 +367,7 @@ impl Config {
             tier_roles,
             smtp_url,
             mail_from,
+            trusted_proxies,
         })
     }
 

@@ -2,6 +2,7 @@
 //! Each module owns one domain area and its typed error.
 
 pub mod accounts;
+pub mod client_address;
 pub mod config;
 pub mod connectors;
 pub mod database;

@@ -70,7 +70,11 @@ impl Metrics {
                 self.feed_followers.load(Ordering::Relaxed)
             ),
             format!(
-                "# HELP signaldesk_payment_alert 1 while webhook failures or signature rejections spike.\n# TYPE signaldesk_payment_alert gauge\nsignaldesk_payment_alert {}\n",
+                "# HELP signaldesk_webhook_signature_rejections_recent Signature rejections in the last 15 minutes (never raises the payment alert).\n# TYPE signaldesk_webhook_signature_rejections_recent gauge\nsignaldesk_webhook_signature_rejections_recent {}\n",
+                self.recent_rejections.since(chrono::Utc::now() - crate::payments::alert::WINDOW)
+            ),
+            format!(
+                "# HELP signaldesk_payment_alert 1 while webhook processing failures spike.\n# TYPE signaldesk_payment_alert gauge\nsignaldesk_payment_alert {}\n",
                 self.payment_alert.load(Ordering::Relaxed)
             ),
         ]

@@ -70,7 +70,7 @@ pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> tokio::task::J
 async fn check_alert(ctx: &AppContext) {
     use std::sync::atomic::Ordering;
     let threshold = ctx.config.payment_alert_threshold;
-    match domain::payments::alert::check(&ctx.db, &ctx.metrics.recent_rejections, threshold, chrono::Utc::now()).await {
+    match domain::payments::alert::check(&ctx.db, threshold, chrono::Utc::now()).await {
         Ok(Some(spike)) => {
             if ctx.metrics.payment_alert.swap(1, Ordering::Relaxed) == 0 {
                 tracing::error!(%spike, threshold, "payment alert: webhook failures are spiking");

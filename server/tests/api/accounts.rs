@@ -4,7 +4,7 @@ use argon2::password_hash::PasswordHash;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
-use crate::helpers::{Backend, PASSWORD, session_cookie, set_cookie_header, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, TestApp, session_cookie, set_cookie_header, spawn_app, spawn_app_with};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -17,8 +17,12 @@ on_both_databases!(
     s4_password_change_revokes_every_other_session,
     sessions_can_be_listed_and_revoked_one_by_one,
     failed_sign_in_says_the_same_for_unknown_email_and_wrong_password,
-    s3_sign_in_is_throttled_per_account_with_retry_after,
+    s3_failed_sign_ins_slow_an_account_down_but_never_lock_it_out,
     s3_sign_in_is_throttled_per_client_address,
+    s3_parallel_guesses_cannot_race_past_the_limit,
+    forwarded_for_counts_only_through_trusted_proxies,
+    sign_ups_per_address_are_limited,
+    s3_a_wrong_current_password_counts_as_a_failed_guess,
     email_is_case_insensitive_and_trimmed,
     duplicate_sign_up_is_refused_without_a_500,
     bad_input_gives_field_errors_never_500,
@@ -236,17 +240,56 @@ async fn failed_sign_in_says_the_same_for_unknown_email_and_wrong_password(backe
     assert_eq!(wrong_pw.text().await.unwrap(), unknown.text().await.unwrap());
 }
 
-async fn s3_sign_in_is_throttled_per_account_with_retry_after(backend: Backend) {
-    let app = spawn_app(backend).await;
+/// A sign-in as a browser behind a proxy sends it: `X-Forwarded-For` names the client.
+async fn sign_in_from(app: &TestApp, email: &str, password: &str, client: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/rpc/sign-in"))
+        .header("accept", "application/json")
+        .header("x-forwarded-for", client)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn s3_failed_sign_ins_slow_an_account_down_but_never_lock_it_out(backend: Backend) {
+    let app = spawn_app_with(backend, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
     app.sign_up("victim@example.com", PASSWORD).await;
-    for _ in 0..domain::throttle::MAX_FAILURES {
-        assert_eq!(
-            app.sign_in("victim@example.com", "wrong password!!").await.status(),
-            401
-        );
+    // An attacker fails from many addresses (each under its own limit).
+    for i in 0..=domain::throttle::ACCOUNT_FREE {
+        let res = sign_in_from(
+            &app,
+            "victim@example.com",
+            "wrong password!!",
+            &format!("198.51.100.{i}"),
+        )
+        .await;
+        assert_eq!(res.status(), 401);
     }
-    // Even the right password is refused while throttled.
-    let blocked = app.sign_in("Victim@Example.com", PASSWORD).await;
+    // The owner still gets in with the right password: slowed, never refused.
+    let started = std::time::Instant::now();
+    let res = sign_in_from(&app, "Victim@Example.com", PASSWORD, "203.0.113.7").await;
+    let took = started.elapsed();
+    assert!(session_cookie(&res).is_some(), "signed in: {}", res.status());
+    let expected = domain::throttle::account_delay(domain::throttle::ACCOUNT_FREE + 1);
+    assert!(
+        took >= expected,
+        "the check waited {took:?}, expected at least {expected:?}"
+    );
+    // A success clears the account's failures: the next sign-in is not slowed.
+    let started = std::time::Instant::now();
+    assert!(session_cookie(&sign_in_from(&app, "victim@example.com", PASSWORD, "203.0.113.7").await).is_some());
+    assert!(started.elapsed() < expected, "{:?}", started.elapsed());
+}
+
+async fn s3_sign_in_is_throttled_per_client_address(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Different accounts, same client: the address bucket fills.
+    for i in 0..domain::throttle::ADDRESS_LIMIT {
+        let email = format!("spray{i}@example.com");
+        assert_eq!(app.sign_in(&email, "wrong password!!").await.status(), 401);
+    }
+    let blocked = app.sign_in("fresh@example.com", "wrong password!!").await;
     assert_eq!(blocked.status(), 429);
     let retry: u64 = blocked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=15 * 60).contains(&retry), "Retry-After {retry}");
@@ -254,14 +297,127 @@ async fn s3_sign_in_is_throttled_per_account_with_retry_after(backend: Backend) 
     assert!(body["TooManyAttempts"]["retry_after_secs"].as_u64().is_some(), "{body}");
 }
 
-async fn s3_sign_in_is_throttled_per_client_address(backend: Backend) {
+/// Each guess is recorded before it is checked: N guesses sent at once cost N attempts, so no
+/// more than the limit ever reach the password check.
+async fn s3_parallel_guesses_cannot_race_past_the_limit(backend: Backend) {
     let app = spawn_app(backend).await;
-    // Different accounts, same client: the address bucket fills.
-    for i in 0..domain::throttle::MAX_FAILURES {
-        let email = format!("spray{i}@example.com");
-        assert_eq!(app.sign_in(&email, "wrong password!!").await.status(), 401);
+    let guesses = (0..25).map(|i| {
+        let app = &app;
+        async move {
+            app.sign_in(&format!("race{i}@example.com"), "wrong password!!")
+                .await
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| s.as_u16() == 401).count();
+    let refused = statuses.iter().filter(|s| s.as_u16() == 429).count();
+    assert_eq!(checked + refused, 25, "{statuses:?}");
+    assert!(
+        checked <= domain::throttle::ADDRESS_LIMIT,
+        "{checked} guesses were checked"
+    );
+}
+
+async fn forwarded_for_counts_only_through_trusted_proxies(backend: Backend) {
+    // Not behind a proxy: a made-up X-Forwarded-For changes nothing, the peer is the client.
+    let app = spawn_app(backend).await;
+    for i in 0..domain::throttle::ADDRESS_LIMIT {
+        let res = sign_in_from(
+            &app,
+            &format!("a{i}@example.com"),
+            "wrong password!!",
+            &format!("198.51.100.{i}"),
+        )
+        .await;
+        assert_eq!(res.status(), 401);
     }
-    assert_eq!(app.sign_in("fresh@example.com", "wrong password!!").await.status(), 429);
+    assert_eq!(
+        sign_in_from(&app, "b@example.com", "wrong password!!", "192.0.2.200")
+            .await
+            .status(),
+        429
+    );
+
+    // Behind a trusted proxy: each client has its own limit, and one client's failures do not
+    // block everyone else behind the same proxy.
+    let app = spawn_app_with(backend, &[("TRUSTED_PROXIES", "127.0.0.0/8")]).await;
+    for i in 0..domain::throttle::ADDRESS_LIMIT {
+        let res = sign_in_from(&app, &format!("a{i}@example.com"), "wrong password!!", "198.51.100.1").await;
+        assert_eq!(res.status(), 401);
+    }
+    assert_eq!(
+        sign_in_from(&app, "b@example.com", "wrong password!!", "198.51.100.1")
+            .await
+            .status(),
+        429
+    );
+    assert_eq!(
+        sign_in_from(&app, "b@example.com", "wrong password!!", "198.51.100.2")
+            .await
+            .status(),
+        401
+    );
+}
+
+async fn sign_ups_per_address_are_limited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // A refused sign-up (weak password) makes no account and does not count.
+    let weak = app
+        .call(
+            "/rpc/sign-up",
+            &[("email", "weak@example.com"), ("password", "short")],
+            None,
+        )
+        .await;
+    assert_eq!(weak.status(), 422);
+    for i in 0..domain::throttle::SIGN_UPS_PER_ADDRESS {
+        app.sign_up(&format!("farm{i}@example.com"), PASSWORD).await;
+    }
+    let res = app
+        .call(
+            "/rpc/sign-up",
+            &[("email", "one-more@example.com"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+    assert!(
+        domain::accounts::id_for_email(&app.ctx.db, "one-more@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A wrong current password on the change form is a guess like a failed sign-in.
+async fn s3_a_wrong_current_password_counts_as_a_failed_guess(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.sign_up("changer@example.com", PASSWORD).await;
+    for _ in 0..domain::throttle::ADDRESS_LIMIT {
+        let res = app
+            .call(
+                "/rpc/password",
+                &[
+                    ("current_password", "not my password"),
+                    ("new_password", "an entirely new passphrase"),
+                ],
+                Some(&session),
+            )
+            .await;
+        assert_eq!(res.status(), 422);
+    }
+    let res = app
+        .call(
+            "/rpc/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "an entirely new passphrase"),
+            ],
+            Some(&session),
+        )
+        .await;
+    assert_eq!(res.status(), 429, "the address is over its limit");
 }
 
 async fn email_is_case_insensitive_and_trimmed(backend: Backend) {

@@ -30,9 +30,9 @@ pub fn AdminLayout() -> impl IntoView {
                 let me = me.await;
                 // A customer or visitor gets an error here (the function checks the role); only
                 // an admin ever sees the banner.
-                let alert = alert.await.ok().flatten();
+                let banners = alert.await.unwrap_or_default();
                 match me {
-                    Ok(Some(v)) if v.is_admin => view! { <AdminShell email=v.email alert /> }.into_any(),
+                    Ok(Some(v)) if v.is_admin => view! { <AdminShell email=v.email banners /> }.into_any(),
                     Ok(Some(_)) => view! { <NotAllowed /> }.into_any(),
                     Ok(None) => {
                         let here = location.pathname.get_untracked();
@@ -47,10 +47,11 @@ pub fn AdminLayout() -> impl IntoView {
 }
 
 #[component]
-fn AdminShell(email: String, alert: Option<String>) -> impl IntoView {
+fn AdminShell(email: String, banners: crate::payments_api::PaymentBanners) -> impl IntoView {
     view! {
         <div class="admin">
-            {alert.map(|a| view! { <p class="alert-banner" role="alert" data-testid="payment-alert">{a}</p> })}
+            {banners.alert.map(|a| view! { <p class="alert-banner" role="alert" data-testid="payment-alert">{a}</p> })}
+            {banners.rejections.map(|n| view! { <p class="notice-banner" role="status" data-testid="signature-notice">{n}</p> })}
             <nav class="admin-nav" aria-label="Admin">
                 <strong>"Admin"</strong>
                 <a href="/admin/users" data-testid="nav-users">"Users"</a>
