@@ -78,6 +78,26 @@ pub const SETTINGS: &[Setting] = &[
         "Discord role per tier, e.g. basic=111,advanced=222,pro=333 (role ids)",
     ),
     Setting::new(
+        "HTTP_IDLE_TIMEOUT",
+        Some("10"),
+        "seconds a client has to send a request's headers, and a kept-alive connection may sit idle",
+    ),
+    Setting::new(
+        "HTTP_REQUEST_TIMEOUT",
+        Some("30"),
+        "seconds a whole request (body included) may take before it is answered 408",
+    ),
+    Setting::new(
+        "FEED_MAX_PER_USER",
+        Some("5"),
+        "live-feed websockets one account may hold open in one server process",
+    ),
+    Setting::new(
+        "FEED_MAX_CONNECTIONS",
+        Some("20000"),
+        "live-feed websockets one server process holds at most",
+    ),
+    Setting::new(
         "TRUSTED_PROXIES",
         None,
         "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For is believed; unset = none",
@@ -164,6 +184,10 @@ pub struct Config {
     pub mail_from: String,
     /// Proxies whose `X-Forwarded-For` names the client (empty: the peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub http_idle_timeout: std::time::Duration,
+    pub http_request_timeout: std::time::Duration,
+    pub feed_max_per_user: usize,
+    pub feed_max_connections: usize,
 }
 
 impl Config {
@@ -339,6 +363,30 @@ impl Config {
             ));
         }
 
+        let whole = |name: &'static str, expected: &'static str, range: std::ops::RangeInclusive<u64>| {
+            let raw = get(name).unwrap_or_default();
+            raw.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| invalid(name, expected, quoted(&raw)))
+        };
+        let http_idle_timeout = std::time::Duration::from_secs(whole(
+            "HTTP_IDLE_TIMEOUT",
+            "a number of seconds from 1 to 3600",
+            1..=3600,
+        )?);
+        let http_request_timeout = std::time::Duration::from_secs(whole(
+            "HTTP_REQUEST_TIMEOUT",
+            "a number of seconds from 1 to 3600",
+            1..=3600,
+        )?);
+        let feed_max_per_user = whole("FEED_MAX_PER_USER", "a whole number from 1 to 1000000", 1..=1_000_000)? as usize;
+        let feed_max_connections = whole(
+            "FEED_MAX_CONNECTIONS",
+            "a whole number from 1 to 1000000",
+            1..=1_000_000,
+        )? as usize;
         let trusted_proxies = crate::client_address::parse_trusted(&get("TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|bad| {
                 invalid(
@@ -368,6 +416,10 @@ impl Config {
             smtp_url,
             mail_from,
             trusted_proxies,
+            http_idle_timeout,
+            http_request_timeout,
+            feed_max_per_user,
+            feed_max_connections,
         })
     }
 

@@ -210,7 +210,11 @@ where
     tokio::time::sleep(Duration::from_secs(2)).await;
 }
 
-async fn ours(engine: &str, settings: BTreeMap<String, String>, a: &Args) -> Figures {
+async fn ours(engine: &str, mut settings: BTreeMap<String, String>, a: &Args) -> Figures {
+    // Every simulated client is the same account: lift the per-account cap (and the process cap
+    // above the client count) so the benchmark measures fan-out, not the caps.
+    settings.insert("FEED_MAX_PER_USER".to_owned(), "1000000".to_owned());
+    settings.insert("FEED_MAX_CONNECTIONS".to_owned(), "1000000".to_owned());
     let config = domain::Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).expect("config");
     let app = server::Application::build(config).await.expect("app");
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -83,19 +83,10 @@ impl Application {
         let stopped = stop.subscribe();
         let worker = crate::payment_worker::spawn(self.ctx.clone(), stopped.clone());
         let feed_listener = crate::feed_listener::spawn(self.ctx.clone(), self.rights, stopped);
-        // Feed frames and API answers are small writes that must leave at once: without
-        // TCP_NODELAY, Nagle holds a frame while the previous one waits for a delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(
-            listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let limits = crate::http_server::Limits {
+            idle: self.ctx.config.http_idle_timeout,
+        };
+        let served = crate::http_server::serve(self.listener, self.router, limits, shutdown).await;
         // The worker finishes the event in hand (one transaction) and stops.
         let _ = stop.send(true);
         let _ = worker.await;

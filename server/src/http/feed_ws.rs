@@ -32,6 +32,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::ApiError;
 use crate::feed_hub::{self, Batch, FeedHub};
+use crate::feed_slots::{FeedSlots, Full};
 use crate::rights_watch::RightsWatch;
 
 /// A client that cannot take a message for this long is dropped.
@@ -54,6 +55,7 @@ pub async fn feed_ws(
     State(ctx): State<AppContext>,
     State(hub): State<FeedHub>,
     State(rights): State<RightsWatch>,
+    State(slots): State<FeedSlots>,
     headers: HeaderMap,
     Query(q): Query<FeedQuery>,
     ws: WebSocketUpgrade,
@@ -102,11 +104,33 @@ pub async fn feed_ws(
         }
         Err(e) => return super::connector_auth::db_unavailable(e).into_response(),
     }
+    let slot = match slots.take(user) {
+        Ok(slot) => slot,
+        Err(Full::User(max)) => {
+            tracing::info!(user, "feed refused: the account has its maximum of open feeds");
+            return ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_feeds",
+                format!("at most {max} live feeds per account are open at once: close another tab or browser"),
+            )
+            .into_response();
+        }
+        Err(Full::Process) => {
+            tracing::warn!("feed refused: this server process has its maximum of open feeds");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "feed_full",
+                "the live feed is at capacity; retrying shortly will work",
+            )
+            .into_response();
+        }
+    };
     let ws = ws
         .read_buffer_size(READ_BUFFER)
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING);
     ws.on_upgrade(move |socket| async move {
+        let _slot = slot;
         let metrics = ctx.metrics.clone();
         let _open = Following::start(&metrics);
         match stream(ctx, hub, changes, socket, viewer, q.after).await {

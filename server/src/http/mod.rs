@@ -25,6 +25,7 @@ use domain::AppContext;
 use leptos::config::LeptosOptions;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// Axum state: what handlers and the Leptos integration extract.
@@ -34,6 +35,7 @@ pub struct AppState {
     pub ctx: AppContext,
     pub feed_hub: crate::feed_hub::FeedHub,
     pub rights: crate::rights_watch::RightsWatch,
+    pub feed_slots: crate::feed_slots::FeedSlots,
 }
 
 /// Bodies past this are refused with 413 before any handler reads them.
@@ -45,6 +47,7 @@ pub fn router(ctx: AppContext, feed_hub: crate::feed_hub::FeedHub, rights: crate
         ctx: ctx.clone(),
         feed_hub,
         rights,
+        feed_slots: crate::feed_slots::FeedSlots::new(ctx.config.feed_max_per_user, ctx.config.feed_max_connections),
     };
 
     let (api, doc) = openapi::api();
@@ -67,6 +70,11 @@ pub fn router(ctx: AppContext, feed_hub: crate::feed_hub::FeedHub, rights: crate
         .layer(from_fn(rpc_status::map_errors))
         .layer(from_fn_with_state(ctx.clone(), page_gate::gate))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // A client trickling its body holds a task and a connection: answer 408 instead.
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            ctx.config.http_request_timeout,
+        ))
         .layer(from_fn(api_error::json_payload_too_large))
         .layer(from_fn_with_state(ctx.clone(), security::csrf))
         .layer(from_fn_with_state(ctx, security::headers))

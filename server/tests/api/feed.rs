@@ -23,6 +23,7 @@ on_both_databases!(
     every_follower_gets_every_change_once_and_in_order_while_ingest_runs,
     s9_the_dashboard_lists_signals_only_for_customers_with_access,
     demo_mode_gives_a_newcomer_a_live_feed,
+    open_feeds_are_capped_per_account_and_per_process,
 );
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -287,7 +288,8 @@ async fn f3_a_client_that_stops_reading_never_delays_the_others(backend: Backend
 async fn every_follower_gets_every_change_once_and_in_order_while_ingest_runs(backend: Backend) {
     const WRITERS: u64 = 4;
     const PER_WRITER: u64 = 40;
-    let s = Source::start(backend).await;
+    // Nine followers of one account: above the default per-account cap, which this test is not about.
+    let s = Source::start_with(backend, &[("FEED_MAX_PER_USER", "20")]).await;
     let session = customer_with_access(&s.app, "many@example.com", chrono::Duration::hours(1)).await;
     s.event(create(999_999, "before anyone follows")).await;
     let first = domain::feed::view::head(&s.app.ctx.db).await.unwrap();
@@ -644,4 +646,34 @@ async fn demo_mode_gives_a_newcomer_a_live_feed(backend: Backend) {
     assert!(seen["access"]["tier"].is_string(), "{seen}");
     let first = seen["signals"][0]["content"].as_str().unwrap().to_owned();
     assert!(first.contains("/USDT"), "{first}");
+}
+
+async fn open_feeds_are_capped_per_account_and_per_process(backend: Backend) {
+    let s = Source::start_with(backend, &[("FEED_MAX_PER_USER", "2"), ("FEED_MAX_CONNECTIONS", "3")]).await;
+    let app = &s.app;
+    let a = customer_with_access(app, "tabs@example.com", chrono::Duration::hours(1)).await;
+    let b = customer_with_access(app, "other@example.com", chrono::Duration::hours(1)).await;
+    let c = customer_with_access(app, "third@example.com", chrono::Duration::hours(1)).await;
+    let first = connect(app, Some(&a), &app.address, None).await.unwrap();
+    let _second = connect(app, Some(&a), &app.address, None).await.unwrap();
+    assert_eq!(
+        status_of(connect(app, Some(&a), &app.address, None).await.unwrap_err()),
+        429
+    );
+    // Closing a tab frees its slot.
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok(ws) = connect(app, Some(&a), &app.address, None).await {
+            again = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(again.is_some(), "the slot came back");
+    let _b = connect(app, Some(&b), &app.address, None).await.unwrap();
+    assert_eq!(
+        status_of(connect(app, Some(&c), &app.address, None).await.unwrap_err()),
+        503
+    );
 }

@@ -12,6 +12,7 @@ on_both_databases!(
     s5_same_origin_fetch_metadata_is_accepted,
     oversized_body_is_413,
     no_account_exists_until_one_is_made,
+    a_request_whose_body_trickles_is_answered_408,
 );
 
 async fn s8_security_headers_on_every_response(backend: Backend) {
@@ -162,4 +163,23 @@ async fn no_account_exists_until_one_is_made(backend: Backend) {
     ] {
         assert_eq!(app.sign_in(email, pw).await.status(), 401);
     }
+}
+
+/// A client that announces a body and never sends it does not hold a task for ever.
+async fn a_request_whose_body_trickles_is_answered_408(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(backend, &[("HTTP_REQUEST_TIMEOUT", "1"), ("HTTP_IDLE_TIMEOUT", "5")]).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /rpc/sign-in HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nemail=a"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 64];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered within 5 s")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
