@@ -78,6 +78,16 @@ pub const SETTINGS: &[Setting] = &[
         "Discord role per tier, e.g. basic=111,advanced=222,pro=333 (role ids)",
     ),
     Setting::new(
+        "METRICS_TOKEN",
+        None,
+        "bearer token /metrics on the public port asks for; unset = /metrics is not served there",
+    ),
+    Setting::new(
+        "METRICS_ADDR",
+        None,
+        "a separate address:port (e.g. 127.0.0.1:9100) serving /metrics without a token, for a private scraper",
+    ),
+    Setting::new(
         "HTTP_IDLE_TIMEOUT",
         Some("10"),
         "seconds a client has to send a request's headers, and a kept-alive connection may sit idle",
@@ -188,6 +198,10 @@ pub struct Config {
     pub http_request_timeout: std::time::Duration,
     pub feed_max_per_user: usize,
     pub feed_max_connections: usize,
+    /// `/metrics` on the public listener needs this bearer token; `None` = not served there.
+    pub metrics_token: Option<Secret<String>>,
+    /// A listener of its own for `/metrics` (no token), on a private address.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -387,6 +401,21 @@ impl Config {
             "a whole number from 1 to 1000000",
             1..=1_000_000,
         )? as usize;
+        let metrics_token = get("METRICS_TOKEN").map(|t| Secret::new(t.trim().to_owned()));
+        if metrics_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return Err(invalid(
+                "METRICS_TOKEN",
+                "at least 16 characters (it guards /metrics on the public port)",
+                "a shorter value".into(),
+            ));
+        }
+        let metrics_addr = get("METRICS_ADDR")
+            .map(|raw| {
+                raw.trim()
+                    .parse::<SocketAddr>()
+                    .map_err(|_| invalid("METRICS_ADDR", "an address:port such as 127.0.0.1:9100", quoted(&raw)))
+            })
+            .transpose()?;
         let trusted_proxies = crate::client_address::parse_trusted(&get("TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|bad| {
                 invalid(
@@ -420,6 +449,8 @@ impl Config {
             http_request_timeout,
             feed_max_per_user,
             feed_max_connections,
+            metrics_token,
+            metrics_addr,
         })
     }
 

@@ -12,6 +12,8 @@ pub enum StartupError {
     Database(#[from] DatabaseError),
     #[error("cannot listen on {addr}: {source} (set BIND_ADDR to a free address:port)")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source} (set METRICS_ADDR to a free address:port)")]
+    BindMetrics { addr: SocketAddr, source: std::io::Error },
 }
 
 pub struct Application {
@@ -23,10 +25,12 @@ pub struct Application {
     hub: tokio::task::JoinHandle<()>,
     rights: crate::rights_watch::RightsWatch,
     rights_task: tokio::task::JoinHandle<()>,
+    /// `/metrics` without a token, when `METRICS_ADDR` asks for a listener of its own.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Application {
-    pub async fn build(config: Config) -> Result<Self, StartupError> {
+    pub async fn build(mut config: Config) -> Result<Self, StartupError> {
         let db = domain::database::connect(&config).await?;
         if config.run_migrations {
             domain::database::migrate(&db).await?;
@@ -37,6 +41,22 @@ impl Application {
                 addr: config.bind_addr,
                 source,
             })?;
+        // Listening on port 0 (tests, the demo): the default PUBLIC_URL names the port we got.
+        let bound = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.bind_addr,
+            source,
+        })?;
+        if config.public_url.port() == Some(0) {
+            let _ = config.public_url.set_port(Some(bound.port()));
+        }
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::BindMetrics { addr, source })?,
+            ),
+            None => None,
+        };
         let ctx = AppContext::new(db, config);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let (feed_hub, hub) = crate::feed_hub::FeedHub::spawn(ctx.clone(), stopped.clone());
@@ -50,6 +70,7 @@ impl Application {
             hub,
             rights,
             rights_task,
+            metrics_listener,
         })
     }
 
@@ -59,6 +80,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.local_addr().port()
+    }
+
+    /// Where `/metrics` is served without a token, if `METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn context(&self) -> &AppContext {
@@ -82,7 +108,27 @@ impl Application {
         let stop = self.stop;
         let stopped = stop.subscribe();
         let worker = crate::payment_worker::spawn(self.ctx.clone(), stopped.clone());
-        let feed_listener = crate::feed_listener::spawn(self.ctx.clone(), self.rights, stopped);
+        let feed_listener = crate::feed_listener::spawn(self.ctx.clone(), self.rights, stopped.clone());
+        let metrics = self.metrics_listener.map(|listener| {
+            let ctx = self.ctx.clone();
+            let router = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let ctx = ctx.clone();
+                    async move { crate::http::health_render(&ctx) }
+                }),
+            );
+            let mut stopping = stopped.clone();
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopping.changed().await;
+                };
+                let limits = crate::http_server::Limits {
+                    idle: std::time::Duration::from_secs(10),
+                };
+                crate::http_server::serve(listener, router, limits, stop).await
+            })
+        });
         let limits = crate::http_server::Limits {
             idle: self.ctx.config.http_idle_timeout,
         };
@@ -92,6 +138,9 @@ impl Application {
         let _ = worker.await;
         let _ = self.hub.await;
         let _ = self.rights_task.await;
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
         if let Some(l) = feed_listener {
             let _ = l.await;
         }

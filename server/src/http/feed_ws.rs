@@ -61,8 +61,7 @@ pub async fn feed_ws(
     ws: WebSocketUpgrade,
 ) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    if !origin.is_some_and(|o| super::security::origin_is_ours(o, &ctx.config.public_url, host)) {
+    if !origin.is_some_and(|o| super::security::origin_is_ours(o, &ctx.config.public_url)) {
         tracing::warn!(
             origin = origin.unwrap_or("-"),
             "feed websocket from a foreign origin refused"

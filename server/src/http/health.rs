@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use domain::AppContext;
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use super::ApiError;
 
@@ -39,9 +40,43 @@ pub async fn readyz(State(ctx): State<AppContext>) -> Result<Json<Value>, ApiErr
 }
 
 /// Prometheus text: counters of this process.
-pub async fn metrics(State(ctx): State<AppContext>) -> impl axum::response::IntoResponse {
+pub fn render(ctx: &AppContext) -> axum::response::Response {
+    use axum::response::IntoResponse;
     (
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         ctx.metrics.render(),
     )
+        .into_response()
+}
+
+/// `/metrics` on the public listener: only with `METRICS_TOKEN` set, and only for its bearer.
+/// (What the counters reveal — payment volumes, failures, how many customers are watching — is
+/// the operator's business.)
+pub async fn metrics(State(ctx): State<AppContext>, headers: axum::http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(token) = &ctx.config.metrics_token else {
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no page here").into_response();
+    };
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Compared as hashes: equal length, and no early exit on the first differing byte.
+    let hash = |s: &str| sha2::Sha256::digest(s.as_bytes());
+    let ok = presented.is_some_and(|p| {
+        hash(p)
+            .iter()
+            .zip(hash(token.expose()).iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    });
+    if !ok {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send the metrics token as a bearer token",
+        )
+        .into_response();
+    }
+    render(&ctx)
 }

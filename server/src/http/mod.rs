@@ -16,6 +16,7 @@ mod site;
 mod webhooks;
 
 pub use api_error::ApiError;
+pub use health::render as health_render;
 
 use axum::Router;
 use axum::extract::FromRef;

@@ -15,8 +15,15 @@ use super::ApiError;
 pub async fn headers(State(ctx): State<AppContext>, mut req: Request, next: Next) -> Response {
     let nonce = new_nonce();
     req.extensions_mut().insert(app::CspNonce(nonce.clone()));
+    let personal = reads_a_session(&req, app::auth::cookie_name(&ctx.config));
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if personal {
+        // A page or answer made for one signed-in person: no shared cache may keep it or serve
+        // it to someone else.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.append(header::VARY, HeaderValue::from_static("Cookie"));
+    }
     if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&nonce)) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
@@ -31,6 +38,14 @@ pub async fn headers(State(ctx): State<AppContext>, mut req: Request, next: Next
         );
     }
     res
+}
+
+/// Whether the answer may depend on who is signed in: the request carries our session cookie
+/// and is not for a static file (the wasm bundle, CSS, images are the same for everyone).
+fn reads_a_session(req: &Request, cookie: &str) -> bool {
+    let path = req.uri().path();
+    let static_file = path.starts_with("/pkg/") || matches!(path, "/favicon.svg" | "/robots.txt");
+    !static_file && app::auth::token_from_headers(req.headers(), cookie).is_some()
 }
 
 fn new_nonce() -> String {
@@ -67,11 +82,10 @@ pub async fn csrf(State(ctx): State<AppContext>, req: Request<Body>, next: Next)
     let headers = req.headers();
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let allowed = match (fetch_site, origin) {
         (Some("same-origin" | "none"), _) => true,
         (Some(_), _) => false,
-        (None, Some(origin)) => origin_is_ours(origin, &ctx.config.public_url, host),
+        (None, Some(origin)) => origin_is_ours(origin, &ctx.config.public_url),
         (None, None) => false,
     };
     if allowed {
@@ -87,13 +101,10 @@ pub async fn csrf(State(ctx): State<AppContext>, req: Request<Body>, next: Next)
     }
 }
 
-pub(crate) fn origin_is_ours(origin: &str, public_url: &url::Url, host: Option<&str>) -> bool {
-    let public = public_url.origin().ascii_serialization();
-    if origin == public {
-        return true;
-    }
-    // The address the browser used (PUBLIC_URL may be unset in local development).
-    host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
+/// The `Origin` must be `PUBLIC_URL`'s, exactly: never the request's own `Host` header, which
+/// the client chooses (and a DNS-rebinding page controls).
+pub(crate) fn origin_is_ours(origin: &str, public_url: &url::Url) -> bool {
+    origin == public_url.origin().ascii_serialization()
 }
 
 #[cfg(test)]
@@ -103,11 +114,13 @@ mod tests {
     #[test]
     fn origin_matching_is_exact() {
         let public = url::Url::parse("https://signals.example.com").unwrap();
-        assert!(origin_is_ours("https://signals.example.com", &public, None));
-        assert!(!origin_is_ours("https://signals.example.com.evil.io", &public, None));
-        assert!(!origin_is_ours("http://signals.example.com", &public, None));
-        assert!(origin_is_ours("http://127.0.0.1:3000", &public, Some("127.0.0.1:3000")));
-        assert!(!origin_is_ours("http://evil.example", &public, Some("127.0.0.1:3000")));
+        assert!(origin_is_ours("https://signals.example.com", &public));
+        assert!(!origin_is_ours("https://signals.example.com.evil.io", &public));
+        assert!(!origin_is_ours("http://signals.example.com", &public));
+        assert!(
+            !origin_is_ours("http://127.0.0.1:3000", &public),
+            "the Host header never vouches"
+        );
     }
 
     #[test]

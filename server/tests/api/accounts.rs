@@ -93,13 +93,16 @@ async fn s4_session_cookie_flags_on_http(backend: Backend) {
 
 async fn s4_session_cookie_is_secure_and_host_prefixed_on_https(backend: Backend) {
     let app = spawn_app_with(backend, &[("PUBLIC_URL", "https://signals.example.com")]).await;
+    // The browser is on the public https origin (a proxy terminates TLS in front of us).
     let res = app
-        .call(
-            "/rpc/sign-up",
-            &[("email", "s@example.com"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+        .client
+        .post(app.url("/rpc/sign-up"))
+        .header("origin", "https://signals.example.com")
+        .header("accept", "application/json")
+        .form(&[("email", "s@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
     let cookie = set_cookie_header(&res).unwrap();
     assert!(cookie.starts_with("__Host-sd_session="), "{cookie}");
     assert!(

@@ -269,12 +269,7 @@ async fn f3_a_client_that_stops_reading_never_delays_the_others(backend: Backend
         delivered < EVENTS,
         "the stalled client was dropped (it had {delivered} of {EVENTS})"
     );
-    let metrics = reqwest::get(format!("{}/metrics", s.app.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.app.metrics().await;
     assert!(
         metrics.contains("signaldesk_feed_slow_clients_dropped_total 1\n"),
         "operators see the drop: {metrics}"

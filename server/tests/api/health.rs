@@ -1,14 +1,47 @@
 use serde_json::Value;
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, METRICS_TOKEN, spawn_app, spawn_app_with};
 use crate::on_both_databases;
 
 on_both_databases!(
     healthz_answers_ok,
     readyz_reports_the_database,
     readyz_is_503_when_the_database_is_gone,
-    unknown_api_path_is_a_json_404
+    unknown_api_path_is_a_json_404,
+    metrics_need_the_token_or_a_private_listener,
 );
+
+async fn metrics_need_the_token_or_a_private_listener(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_eq!(app.get("/metrics").await.status(), 401, "no token");
+    let wrong = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body: Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    let right = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    assert!(right.text().await.unwrap().contains("signaldesk_feed_followers"));
+
+    // No token configured: not served on the public port at all; a private listener serves it.
+    let app = spawn_app_with(backend, &[("METRICS_TOKEN", ""), ("METRICS_ADDR", "127.0.0.1:0")]).await;
+    assert_eq!(app.get("/metrics").await.status(), 404);
+    let private = app.metrics_addr.expect("a metrics listener");
+    let res = reqwest::get(format!("http://{private}/metrics")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("signaldesk_payment_alert"));
+}
 
 async fn healthz_answers_ok(backend: Backend) {
     let app = spawn_app(backend).await;

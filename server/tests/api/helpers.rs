@@ -133,6 +133,8 @@ pub struct TestApp {
     pub ctx: AppContext,
     /// Every mail the app sent (its `SMTP_URL` points here).
     pub mail: testkit::smtp_sink::SmtpSink,
+    /// The private `/metrics` listener, when `METRICS_ADDR` was set.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     // Declared last: dropped after the server is told to stop.
     _database: TestDatabase,
@@ -220,6 +222,19 @@ impl TestApp {
         v["email"].as_str().map(str::to_owned)
     }
 
+    /// `/metrics` as the operator's scraper reads it (with the metrics token).
+    pub async fn metrics(&self) -> String {
+        let res = self
+            .client
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "metrics");
+        res.text().await.expect("metrics text")
+    }
+
     /// The settings that point another process (the CLI) at this app's database.
     pub fn database_settings(&self) -> BTreeMap<String, String> {
         self._database.settings()
@@ -253,6 +268,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
     let mut settings = database.settings();
     settings.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
     settings.insert("SMTP_URL".into(), mail.url());
+    settings.insert("METRICS_TOKEN".into(), METRICS_TOKEN.into());
     settings.insert("SITE_ROOT".into(), site_root.display().to_string());
     for (k, v) in extra {
         settings.insert((*k).into(), (*v).into());
@@ -261,6 +277,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
 
     let app = Application::build(config).await.expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_addr = app.metrics_addr();
     let ctx = app.context().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
@@ -281,6 +298,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
         client,
         ctx,
         mail,
+        metrics_addr,
         shutdown: Some(tx),
         _database: database,
     }
@@ -302,3 +320,4 @@ pub fn set_cookie_header(res: &reqwest::Response) -> Option<String> {
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";

@@ -191,7 +191,7 @@ async fn w1_missing_malformed_and_wrong_signatures_are_refused_and_counted(backe
     let mut tampered = body.clone();
     tampered.push(b' ');
     assert_eq!(deliver_raw(&app, &tampered, Some(&good)).await.status(), 401);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(&format!(
             "signaldesk_webhook_signature_rejections_total {}",
@@ -838,7 +838,7 @@ async fn forged_signatures_never_raise_the_alert_but_failures_do(backend: Backen
         "{b}"
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("\nsignaldesk_payment_alert 0\n"), "{metrics}");
     assert!(
         metrics.contains("signaldesk_webhook_signature_rejections_recent 50"),
@@ -858,7 +858,7 @@ async fn forged_signatures_never_raise_the_alert_but_failures_do(backend: Backen
     }
     let mut gauge = String::new();
     for _ in 0..250 {
-        gauge = app.get("/metrics").await.text().await.unwrap();
+        gauge = app.metrics().await;
         if gauge.contains("\nsignaldesk_payment_alert 1\n") {
             break;
         }

@@ -13,6 +13,8 @@ on_both_databases!(
     oversized_body_is_413,
     no_account_exists_until_one_is_made,
     a_request_whose_body_trickles_is_answered_408,
+    answers_for_a_signed_in_person_are_never_cached,
+    s5_the_origin_must_be_public_url_not_the_host_header,
 );
 
 async fn s8_security_headers_on_every_response(backend: Backend) {
@@ -182,4 +184,61 @@ async fn a_request_whose_body_trickles_is_answered_408(backend: Backend) {
         .unwrap();
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+async fn answers_for_a_signed_in_person_are_never_cached(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.sign_up("private@example.com", PASSWORD).await;
+    let with_cookie = |path: &'static str| {
+        app.client
+            .get(app.url(path))
+            .header("cookie", format!("sd_session={session}"))
+            .send()
+    };
+    for path in ["/account", "/dashboard", "/"] {
+        let res = with_cookie(path).await.unwrap();
+        assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
+        let vary: Vec<_> = res
+            .headers()
+            .get_all("vary")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert!(
+            vary.iter().any(|v| v.to_ascii_lowercase().contains("cookie")),
+            "{path}: {vary:?}"
+        );
+    }
+    let rpc = app.call("/rpc/viewer", &[], Some(&session)).await;
+    assert_eq!(rpc.headers()["cache-control"], "no-store");
+    // Static files are the same for everyone and stay cacheable.
+    let css = with_cookie("/pkg/signaldesk.css").await.unwrap();
+    assert_ne!(
+        css.headers().get("cache-control").map(|v| v.to_str().unwrap()),
+        Some("no-store")
+    );
+}
+
+async fn s5_the_origin_must_be_public_url_not_the_host_header(backend: Backend) {
+    let app = spawn_app_with(backend, &[("PUBLIC_URL", "https://signals.example.com")]).await;
+    // A page on whatever the browser used as the host (a DNS-rebinding page, say) claims to be us.
+    let res = app
+        .client
+        .post(app.url("/rpc/sign-in"))
+        .header("origin", &app.address)
+        .form(&[("email", "a@example.com"), ("password", "whatever password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = app
+        .client
+        .post(app.url("/rpc/sign-in"))
+        .header("origin", "https://signals.example.com")
+        .header("accept", "application/json")
+        .form(&[("email", "a@example.com"), ("password", "whatever password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "our own origin gets through to the sign-in");
 }
