@@ -59,10 +59,10 @@ pub async fn my_access() -> Result<AccessView, AppError> {
             .into_iter()
             .filter(|g| g.days > 0)
             .map(|g| OrderRow {
-                reference: g.order_id.map_or_else(
-                    || format!("Given by the operator: {}", g.reason),
-                    |o| format!("Order #{o}"),
-                ),
+                reference: match (g.cause.as_str(), g.order_id) {
+                    ("admin", _) | (_, None) => format!("Given by the operator: {}", g.reason),
+                    (_, Some(o)) => format!("Order #{o}"),
+                },
                 tier: tier_name(g.tier_id),
                 days: g.days,
                 paid: g

@@ -33,6 +33,8 @@ pub struct CustomerView {
     pub grants: Vec<GrantLine>,
     pub timeline: Vec<ChangeLine>,
     pub tiers: Vec<(String, String)>,
+    /// A fresh key for the grant form: submitting it twice grants once.
+    pub grant_key: String,
 }
 
 #[server(prefix = "/rpc/admin", endpoint = "customers")]
@@ -81,9 +83,10 @@ pub async fn customer(email: String) -> Result<CustomerView, AppError> {
             .filter(|g| g.days > 0)
             .map(|g| GrantLine {
                 id: g.id.to_string(),
-                what: g
-                    .order_id
-                    .map_or_else(|| format!("admin: {}", g.reason), |o| format!("order #{o}")),
+                what: match (g.cause.as_str(), g.order_id) {
+                    ("admin", _) | (_, None) => format!("admin: {}", g.reason),
+                    (_, Some(o)) => format!("order #{o}"),
+                },
                 tier: tier_name(g.tier_id),
                 days: g.days,
                 at: g.created_at.to_rfc3339(),
@@ -100,15 +103,26 @@ pub async fn customer(email: String) -> Result<CustomerView, AppError> {
             })
             .collect(),
         tiers: tiers.into_iter().map(|t| (t.id.to_string(), t.name)).collect(),
+        grant_key: domain::entitlements::new_admin_request_key(),
         email,
     })
 }
 
 /// Grants days of a tier (also how an admin extends: grant more of the current tier).
 #[server(prefix = "/rpc/admin", endpoint = "customers/grant")]
-pub async fn admin_grant(email: String, tier: String, days: String, reason: String) -> Result<(), AppError> {
+pub async fn admin_grant(
+    email: String,
+    tier: String,
+    days: String,
+    reason: String,
+    request: String,
+) -> Result<(), AppError> {
     let ctx = crate::error::app_context()?;
     let me = crate::auth::require_admin().await?;
+    let key = match domain::entitlements::admin_request_key(&request) {
+        Ok(k) => k,
+        Err(m) => return crate::error::fail(AppError::invalid("request", m)),
+    };
     let reason = match domain::entitlements::check_reason(&reason) {
         Ok(r) => r,
         Err(m) => return crate::error::fail(AppError::invalid("reason", m)),
@@ -126,13 +140,13 @@ pub async fn admin_grant(email: String, tier: String, days: String, reason: Stri
         .await
         .map_err(unavailable)?;
     let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
-    domain::entitlements::admin_grant(
+    let granted = domain::entitlements::admin_grant(
         &ctx.db,
         roles.as_ref(),
         domain::entitlements::NewGrant {
             user_id: user,
             email,
-            order_id: None,
+            order_id: Some(key),
             tier_id: tier,
             days,
             starts_at: chrono::Utc::now(),
@@ -145,6 +159,9 @@ pub async fn admin_grant(email: String, tier: String, days: String, reason: Stri
     )
     .await
     .map_err(unavailable)?;
+    if granted.is_none() {
+        tracing::info!(admin = %me.account.email, "admin grant submitted again: granted once");
+    }
     Ok(())
 }
 

@@ -127,10 +127,13 @@ pub async fn delete_policy(id: String) -> Result<(), AppError> {
     }
 }
 
+/// The failure inbox lists at most this many, newest first.
+pub const FAILURES_PAGE: u64 = 100;
+
 #[server(prefix = "/rpc/admin", endpoint = "webhooks/failures")]
 pub async fn list_failures() -> Result<Vec<FailureRow>, AppError> {
     let ctx = admin().await?;
-    let failures = domain::payments::webhooks::failures(&ctx.db)
+    let failures = domain::payments::webhooks::failures(&ctx.db, FAILURES_PAGE)
         .await
         .map_err(|e| crate::error::unavailable("listing webhook failures", e))?;
     Ok(failures
@@ -153,22 +156,15 @@ pub async fn list_failures() -> Result<Vec<FailureRow>, AppError> {
 #[server(prefix = "/rpc/admin", endpoint = "webhooks/replay")]
 pub async fn replay_failures(id: String) -> Result<u64, AppError> {
     let ctx = admin().await?;
-    let ids: Vec<i64> = if id == "all" {
-        domain::payments::webhooks::failures(&ctx.db)
-            .await
-            .map_err(|e| crate::error::unavailable("listing webhook failures", e))?
-            .into_iter()
-            .map(|f| f.id)
-            .collect()
+    let queued = if id == "all" {
+        domain::payments::webhooks::replay_all(&ctx.db).await
     } else {
-        match id.parse() {
-            Ok(n) => vec![n],
+        match id.parse::<i64>() {
+            Ok(n) => domain::payments::webhooks::replay(&ctx.db, &[n]).await,
             Err(_) => return crate::error::fail(AppError::invalid("id", "not an event id")),
         }
     };
-    let queued = domain::payments::webhooks::replay(&ctx.db, &ids)
-        .await
-        .map_err(|e| crate::error::unavailable("replaying webhook events", e))?;
+    let queued = queued.map_err(|e| crate::error::unavailable("replaying webhook events", e))?;
     ctx.payment_events.notify_one();
     tracing::info!(queued, "webhook events replayed by an admin");
     Ok(queued)

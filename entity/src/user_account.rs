@@ -22,6 +22,9 @@ pub struct Model {
     /// When the owner proved the address is theirs (a verification or reset link); paid time
     /// bought with this address reaches the account only after that.
     pub email_verified_at: Option<DateTimeUtc>,
+    /// When the customer's access ends, as the ledger says after the latest change (kept by
+    /// `domain::entitlements`, so expiries are found by an indexed query, not a table scan).
+    pub access_ends_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -33,6 +33,7 @@ enum EntitlementGrant {
 enum UserAccount {
     Table,
     EmailVerifiedAt,
+    AccessEndsAt,
 }
 
 #[derive(DeriveIden)]
@@ -138,6 +139,35 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .alter_table(
+                Table::alter()
+                    .table(UserAccount::Table)
+                    .add_column(optional_timestamp(UserAccount::AccessEndsAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_user_account_access_ends")
+                    .table(UserAccount::Table)
+                    .col(UserAccount::AccessEndsAt)
+                    .to_owned(),
+            )
+            .await?;
+        // One "expired" entry per customer and end: processes racing to record the same expiry
+        // collide on this index. Duplicates an earlier race left are removed first.
+        let db = manager.get_connection();
+        db.execute_unprepared(
+            "DELETE FROM access_change WHERE kind = 'expired' AND id NOT IN \
+             (SELECT MIN(id) FROM access_change WHERE kind = 'expired' GROUP BY user_id, detail)",
+        )
+        .await?;
+        db.execute_unprepared(
+            "CREATE UNIQUE INDEX uq_access_change_expiry ON access_change (user_id, detail) WHERE kind = 'expired'",
+        )
+        .await?;
+        manager
             .create_table(
                 Table::create()
                     .table(EmailToken::Table)
@@ -175,13 +205,22 @@ impl MigrationTrait for Migration {
             .drop_table(Table::drop().table(EmailToken::Table).to_owned())
             .await?;
         manager
-            .alter_table(
-                Table::alter()
+            .get_connection()
+            .execute_unprepared("DROP INDEX uq_access_change_expiry")
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_user_account_access_ends")
                     .table(UserAccount::Table)
-                    .drop_column(UserAccount::EmailVerifiedAt)
                     .to_owned(),
             )
             .await?;
+        for col in [UserAccount::AccessEndsAt, UserAccount::EmailVerifiedAt] {
+            manager
+                .alter_table(Table::alter().table(UserAccount::Table).drop_column(col).to_owned())
+                .await?;
+        }
         for col in [EntitlementGrant::AmountMinor, EntitlementGrant::Currency] {
             manager
                 .alter_table(

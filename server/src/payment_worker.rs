@@ -21,6 +21,14 @@ pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> tokio::task::J
             .map(|key| domain::payments::reconcile::SellappApi::new(ctx.config.sellapp_api_url.clone(), key));
         let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
         let mut last_reconcile: Option<tokio::time::Instant> = None;
+        match domain::entitlements::backfill_access_ends(&ctx.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                customers = n,
+                "stored the end of access for customers from before it was kept"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot fill in the stored end of access"),
+        }
         // Expiries since the last look; on start, the last day (recording is idempotent).
         let mut expiries_since = chrono::Utc::now() - chrono::Duration::days(1);
         loop {

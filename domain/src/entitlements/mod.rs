@@ -4,11 +4,9 @@
 
 pub mod ledger;
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, Utc};
-use entity::{access_change, entitlement_grant, tier};
-use sea_orm::sea_query::OnConflict;
+use entity::{access_change, entitlement_grant, tier, user_account};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 pub type GrantRow = entitlement_grant::Model;
@@ -50,6 +48,21 @@ pub fn line_key(order_id: &str, line: usize) -> String {
     } else {
         format!("{order_id}:{line}")
     }
+}
+
+/// The grant key of an admin's grant form: the form carries a key made when it was shown, so a
+/// double submit (or a retried request) grants once — the second hits the unique key.
+pub fn admin_request_key(key: &str) -> Result<String, &'static str> {
+    let k = key.trim();
+    if !(8..=64).contains(&k.len()) || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err("reload the page: the form's request key is missing or damaged");
+    }
+    Ok(format!("admin:{k}"))
+}
+
+/// A fresh key for one showing of the admin grant form.
+pub fn new_admin_request_key() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// Currencies without minor units (ISO 4217 exponent 0); every other one has two.
@@ -144,11 +157,43 @@ async fn record(
     }
     .insert(db)
     .await?;
-    // Every change on a customer's timeline may change what their open sockets may receive.
     if let Some(user) = user_id {
+        refresh_access_end(db, user).await?;
+        // Every change on a customer's timeline may change what their open sockets may receive.
         crate::rights::changed(db, user, crate::rights::Kind::Access).await?;
     }
     Ok(())
+}
+
+/// Stores when `user_id`'s access ends, as the ledger says now (the expiry sweep's index).
+async fn refresh_access_end(db: &impl ConnectionTrait, user_id: i64) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let tiers = tiers(db).await?;
+    let grants = live_grants(db, user_id).await?;
+    let ends = timeline(&grants, &tiers).last().map(|s| s.end);
+    user_account::Entity::update_many()
+        .col_expr(user_account::Column::AccessEndsAt, Expr::value(ends))
+        .filter(user_account::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(ends)
+}
+
+/// Fills in the stored end of access for customers whose grants predate it (once, at start).
+pub async fn backfill_access_ends(db: &impl ConnectionTrait) -> Result<usize, DbErr> {
+    let users: Vec<i64> = user_account::Entity::find()
+        .filter(user_account::Column::AccessEndsAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    let mut filled = 0;
+    for user in users {
+        if refresh_access_end(db, user).await?.is_some() {
+            filled += 1;
+        }
+    }
+    Ok(filled)
 }
 
 /// Writes a grant. A paid grant is written once per order: a repeat (or a concurrent twin)
@@ -248,14 +293,29 @@ pub async fn revoke_order(
     }
     let mut taken = None;
     for g in lines.into_iter().filter(|g| g.revoked_at.is_none()) {
-        let mut active: entitlement_grant::ActiveModel = g.clone().into();
-        active.revoked_at = Set(Some(now));
-        active.revoke_reason = Set(Some(reason.to_owned()));
-        active.update(db).await?;
-        record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
-        taken = Some(g);
+        if take_back(db, &g, reason, now).await? {
+            record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
+            taken = Some(g);
+        }
     }
     Ok(taken)
+}
+
+/// Marks a grant revoked unless someone did already: of processes racing to take the same
+/// grant back (a refund webhook and reconciliation, say), exactly one gets `true` and records it.
+async fn take_back(db: &impl ConnectionTrait, g: &GrantRow, reason: &str, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    Ok(entitlement_grant::Entity::update_many()
+        .col_expr(entitlement_grant::Column::RevokedAt, Expr::value(Some(now)))
+        .col_expr(
+            entitlement_grant::Column::RevokeReason,
+            Expr::value(Some(reason.to_owned())),
+        )
+        .filter(entitlement_grant::Column::Id.eq(g.id))
+        .filter(entitlement_grant::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
 }
 
 /// Every grant written for an order, one per line (see [`line_key`]).
@@ -292,13 +352,9 @@ pub async fn revoke_grant(
     let Some(g) = entitlement_grant::Entity::find_by_id(grant_id).one(db).await? else {
         return Ok(None);
     };
-    if g.revoked_at.is_some() {
+    if g.revoked_at.is_some() || !take_back(db, &g, reason, Utc::now()).await? {
         return Ok(None);
     }
-    let mut active: entitlement_grant::ActiveModel = g.clone().into();
-    active.revoked_at = Set(Some(Utc::now()));
-    active.revoke_reason = Set(Some(reason.to_owned()));
-    active.update(db).await?;
     record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
     Ok(Some(g))
 }
@@ -363,10 +419,13 @@ pub fn check_reason(reason: &str) -> Result<String, &'static str> {
 /// substring of the email, at most `limit`.
 pub async fn search_customers(db: &impl ConnectionTrait, query: &str, limit: usize) -> Result<Vec<String>, DbErr> {
     use entity::{payment_customer, user_account};
+    use sea_orm::QuerySelect;
     let q = query.trim().to_lowercase();
+    // Each side is bounded in SQL: the page never loads every customer to keep the first few.
     let mut emails: Vec<String> = user_account::Entity::find()
         .filter(user_account::Column::Email.contains(&q))
         .order_by_asc(user_account::Column::Email)
+        .limit(limit as u64)
         .all(db)
         .await?
         .into_iter()
@@ -375,6 +434,8 @@ pub async fn search_customers(db: &impl ConnectionTrait, query: &str, limit: usi
     emails.extend(
         payment_customer::Entity::find()
             .filter(payment_customer::Column::Email.contains(&q))
+            .order_by_asc(payment_customer::Column::Email)
+            .limit(limit as u64)
             .all(db)
             .await?
             .into_iter()
@@ -429,55 +490,45 @@ pub async fn admin_revoke(
 }
 
 /// Records the expiries that happened in `(since, now]` and queues the role changes they imply.
-/// Idempotent: an expiry already recorded is not recorded again. Returns how many it recorded.
+/// Customers are found by the stored end of their access (an indexed query, not a scan of every
+/// grant). Each expiry is recorded in its own transaction; a unique index makes processes racing
+/// to record the same one collide, and the loser changes nothing. Returns how many it recorded.
 pub async fn record_expiries(
     db: &sea_orm::DatabaseConnection,
     roles: Option<&crate::role_sync::RoleMap>,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
-    use sea_orm::TransactionTrait;
-    let tiers = tiers(db).await?;
-    let grants = entitlement_grant::Entity::find()
-        .filter(entitlement_grant::Column::UserId.is_not_null())
-        .filter(entitlement_grant::Column::RevokedAt.is_null())
+    use sea_orm::{SqlErr, TransactionTrait};
+    let ended = user_account::Entity::find()
+        .filter(user_account::Column::AccessEndsAt.gt(since))
+        .filter(user_account::Column::AccessEndsAt.lte(now))
         .all(db)
         .await?;
-    let mut by_user: BTreeMap<i64, Vec<GrantRow>> = BTreeMap::new();
-    for g in grants {
-        by_user.entry(g.user_id.expect("filtered")).or_default().push(g);
-    }
     let mut recorded = 0;
-    for (user, grants) in by_user {
-        let Some(last) = timeline(&grants, &tiers).last().copied() else {
-            continue;
-        };
-        if !(since < last.end && last.end <= now) {
-            continue;
-        }
-        let email = grants[0].email.clone();
-        let already = access_change::Entity::find()
-            .filter(access_change::Column::UserId.eq(user))
-            .filter(access_change::Column::Kind.eq("expired"))
-            .filter(access_change::Column::At.gte(last.end))
-            .one(db)
-            .await?;
-        if already.is_some() {
-            continue;
-        }
+    for user in ended {
+        let Some(end) = user.access_ends_at else { continue };
         let txn = db.begin().await?;
-        record(
+        let entry = record(
             &txn,
-            Some(user),
-            &email,
+            Some(user.id),
+            &user.email,
             None,
             "expired",
             "expiry",
-            format!("access ended at {}", last.end.to_rfc3339()),
+            format!("access ended at {}", end.to_rfc3339()),
         )
-        .await?;
+        .await;
+        match entry {
+            Ok(()) => {}
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                txn.rollback().await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         if let Some(map) = roles {
-            crate::role_sync::sync_user(&txn, map, user, now).await?;
+            crate::role_sync::sync_user(&txn, map, user.id, now).await?;
         }
         txn.commit().await?;
         recorded += 1;

@@ -103,13 +103,32 @@ pub async fn store(db: &impl ConnectionTrait, env: &Envelope, body: &[u8]) -> Re
     })
 }
 
-/// Failed deliveries for the admin inbox, newest first.
-pub async fn failures(db: &impl ConnectionTrait) -> Result<Vec<StoredEvent>, DbErr> {
+/// Failed deliveries for the admin inbox, newest first, at most `limit` (indexed by status).
+pub async fn failures(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<StoredEvent>, DbErr> {
+    use sea_orm::QuerySelect;
     webhook_event::Entity::find()
         .filter(webhook_event::Column::Status.eq("failed"))
         .order_by_desc(webhook_event::Column::Id)
+        .limit(limit)
         .all(db)
         .await
+}
+
+/// Puts every failed event back in the queue, in one statement (however many there are).
+pub async fn replay_all(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let res = webhook_event::Entity::update_many()
+        .col_expr(
+            webhook_event::Column::Status,
+            sea_orm::sea_query::Expr::value("pending"),
+        )
+        .col_expr(
+            webhook_event::Column::NextAttemptAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(webhook_event::Column::Status.eq("failed"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
 }
 
 /// Puts failed events back in the queue; processing is idempotent, so replaying one that

@@ -66,6 +66,7 @@ const ANY_ARGS: &[(&str, &str)] = &[
     ("email", "someone@example.com"),
     ("reason", "test"),
     ("connector", "00000000-0000-0000-0000-000000000000"),
+    ("request", "00000000-0000-0000-0000-000000000001"),
 ];
 
 async fn s9_every_admin_server_function_refuses_customers_and_visitors(backend: Backend) {

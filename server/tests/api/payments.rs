@@ -33,6 +33,8 @@ on_both_databases!(
     admin_policies_and_failure_inbox_work_through_server_functions,
     w5_reconciliation_repairs_missed_payments_and_refunds,
     forged_signatures_never_raise_the_alert_but_failures_do,
+    racing_refunds_take_an_order_back_once,
+    racing_expiry_sweeps_record_an_expiry_once,
     j1_role_jobs_commit_with_the_access_change_and_never_without_it,
     j10_one_queued_job_per_user_guild_and_role,
     expiry_is_recorded_once_and_queues_the_role_revoke,
@@ -424,7 +426,7 @@ async fn an_unpriced_variant_of_a_product_with_priced_variants_fails_visibly(bac
 
 async fn failures_soon(app: &TestApp) -> Vec<domain::payments::webhooks::StoredEvent> {
     for _ in 0..200 {
-        let failures = domain::payments::webhooks::failures(&app.ctx.db).await.unwrap();
+        let failures = domain::payments::webhooks::failures(&app.ctx.db, 100).await.unwrap();
         if !failures.is_empty() {
             return failures;
         }
@@ -510,7 +512,7 @@ async fn an_order_without_a_policy_fails_visibly_and_replays_after_one_is_added(
     deliver(&app, &order("order.completed", 7, "np@example.com", "COMPLETED", None)).await;
     let mut failures = Vec::new();
     for _ in 0..200 {
-        failures = domain::payments::webhooks::failures(&app.ctx.db).await.unwrap();
+        failures = domain::payments::webhooks::failures(&app.ctx.db, 100).await.unwrap();
         if !failures.is_empty() {
             break;
         }
@@ -636,7 +638,7 @@ async fn admin_policies_and_failure_inbox_work_through_server_functions(backend:
     )
     .await;
     for _ in 0..200 {
-        if !domain::payments::webhooks::failures(&app.ctx.db)
+        if !domain::payments::webhooks::failures(&app.ctx.db, 100)
             .await
             .unwrap()
             .is_empty()
@@ -1024,7 +1026,7 @@ async fn admin_grants_and_revokes_with_a_reason_on_the_timeline(backend: Backend
     app.make_admin("ops@example.com").await;
     app.sign_up_verified("vip@example.com", PASSWORD).await;
     let tier = tier_id(&app, "advanced").await.to_string();
-    let grant = |reason: &'static str| {
+    let grant = |reason: &'static str, request: &'static str| {
         let (app, admin, tier) = (&app, admin.clone(), tier.clone());
         async move {
             app.call(
@@ -1034,6 +1036,7 @@ async fn admin_grants_and_revokes_with_a_reason_on_the_timeline(backend: Backend
                     ("tier", &tier),
                     ("days", "14"),
                     ("reason", reason),
+                    ("request", request),
                 ],
                 Some(&admin),
             )
@@ -1041,10 +1044,14 @@ async fn admin_grants_and_revokes_with_a_reason_on_the_timeline(backend: Backend
             .status()
         }
     };
-    assert_eq!(grant("  ").await, 422, "a reason is required");
+    assert_eq!(grant("  ", "form-0001").await, 422, "a reason is required");
     assert_eq!(access(&app, "vip@example.com").await, None);
-    assert_eq!(grant("compensation for the outage").await, 200);
+    assert_eq!(grant("compensation for the outage", "form-0002").await, 200);
     assert_eq!(access(&app, "vip@example.com").await, Some(("advanced".into(), 14)));
+    // The same form submitted again (a double click, a retried request) grants once.
+    assert_eq!(grant("compensation for the outage", "form-0002").await, 200);
+    assert_eq!(access(&app, "vip@example.com").await, Some(("advanced".into(), 14)));
+    assert_eq!(grant("compensation", "").await, 422, "no request key, no grant");
 
     let view: Value = app
         .call(
@@ -1171,4 +1178,87 @@ async fn a_grant_left_waiting_by_a_race_is_claimed_at_the_next_sign_in(backend: 
     assert_eq!(access(&app, "race@example.com").await, None);
     assert!(app.sign_in("race@example.com", PASSWORD).await.status().is_success());
     assert_eq!(access(&app, "race@example.com").await, Some(("basic".into(), 30)));
+}
+
+/// Processes racing to take the same order back (a refund webhook, a dispute, reconciliation)
+/// revoke it once and write one timeline entry.
+async fn racing_refunds_take_an_order_back_once(backend: Backend) {
+    let app = payments_app(backend).await;
+    policy(&app, "", "basic", 30).await;
+    app.sign_up_verified("race-refund@example.com", PASSWORD).await;
+    deliver(
+        &app,
+        &order("order.completed", 31, "race-refund@example.com", "COMPLETED", None),
+    )
+    .await;
+    settle(&app).await;
+    let races = (0..10).map(|i| {
+        let db = app.ctx.db.clone();
+        tokio::spawn(async move {
+            domain::entitlements::revoke_order(&db, "31", "race-refund@example.com", "refunded", &format!("racer {i}"))
+                .await
+        })
+    });
+    let mut took = 0;
+    for r in futures_util::future::join_all(races).await {
+        if r.unwrap().unwrap().is_some() {
+            took += 1;
+        }
+    }
+    assert_eq!(took, 1, "exactly one racer took it back");
+    let history = domain::entitlements::history(&app.ctx.db, "race-refund@example.com")
+        .await
+        .unwrap();
+    assert_eq!(history.iter().filter(|h| h.kind == "revoked").count(), 1, "{history:?}");
+    assert_eq!(access(&app, "race-refund@example.com").await, None);
+}
+
+/// Every server process sweeps expiries; racing sweeps record each expiry once.
+async fn racing_expiry_sweeps_record_an_expiry_once(backend: Backend) {
+    let app = payments_app(backend).await;
+    app.sign_up_verified("race-expiry@example.com", PASSWORD).await;
+    let user = domain::accounts::id_for_email(&app.ctx.db, "race-expiry@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let tier = tier_id(&app, "basic").await;
+    // A day of access that ended a second ago; another customer's has a day left.
+    for (email, uid, ends_in) in [
+        ("race-expiry@example.com", Some(user), chrono::Duration::seconds(-1)),
+        ("still-on@example.com", None, chrono::Duration::days(1)),
+    ] {
+        domain::entitlements::grant(
+            &app.ctx.db,
+            domain::entitlements::NewGrant {
+                user_id: uid,
+                email: email.into(),
+                order_id: None,
+                tier_id: tier,
+                days: 1,
+                starts_at: Utc::now() - chrono::Duration::days(1) + ends_in,
+                cause: "admin",
+                reason: "test".into(),
+                change_cause: "test".into(),
+                amount_minor: None,
+                currency: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let since = Utc::now() - chrono::Duration::minutes(1);
+    let sweeps = (0..6).map(|_| {
+        let db = app.ctx.db.clone();
+        tokio::spawn(async move { domain::entitlements::record_expiries(&db, None, since, Utc::now()).await })
+    });
+    let recorded: usize = futures_util::future::join_all(sweeps)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .sum();
+    assert_eq!(recorded, 1);
+    let history = domain::entitlements::history(&app.ctx.db, "race-expiry@example.com")
+        .await
+        .unwrap();
+    assert_eq!(history.iter().filter(|h| h.kind == "expired").count(), 1, "{history:?}");
 }

@@ -222,6 +222,7 @@ async fn an_extension_while_the_feed_is_open_moves_its_end(backend: Backend) {
                 ("tier", &tier),
                 ("days", "30"),
                 ("reason", "goodwill"),
+                ("request", "extend-0001"),
             ],
             Some(&admin),
         )

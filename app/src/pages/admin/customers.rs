@@ -71,6 +71,7 @@ pub fn CustomersPage() -> impl IntoView {
                             <h3>"Grant days"</h3>
                             <ActionForm action=grant attr:class="search">
                                 <input type="hidden" name="email" value=c.email.clone() />
+                                <input type="hidden" name="request" value=c.grant_key.clone() />
                                 <select name="tier" aria-label="Tier">
                                     {c.tiers.iter().map(|(id, name)| view! { <option value=id.clone()>{name.clone()}</option> }).collect_view()}
                                 </select>

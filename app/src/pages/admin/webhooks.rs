@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::time::short_utc;
-use crate::payments_api::{ReplayFailures, list_failures};
+use crate::payments_api::{FAILURES_PAGE, ReplayFailures, list_failures};
 
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
@@ -24,11 +24,14 @@ pub fn WebhooksPage() -> impl IntoView {
                     }.into_any(),
                     Ok(list) => {
                         let count = list.len();
+                        // The inbox lists the newest page; "Replay all" replays every failed event.
+                        let label = if count as u64 >= FAILURES_PAGE { "Replay all failed events".to_owned() } else { format!("Replay all {count}") };
                         view! {
                         <ActionForm action=replay>
                             <input type="hidden" name="id" value="all" />
-                            <button type="submit" class="button" data-testid="replay-all">{format!("Replay all {count}")}</button>
+                            <button type="submit" class="button" data-testid="replay-all">{label}</button>
                         </ActionForm>
+                        {(count as u64 >= FAILURES_PAGE).then(|| view! { <p class="muted">{format!("Showing the newest {count}.")}</p> })}
                         <div class="cards">
                             {list.into_iter().map(|f| view! {
                                 <article class="card" data-testid="failure">
