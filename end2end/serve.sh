@@ -11,6 +11,8 @@ tmp="$(mktemp -d)"
 export BIND_ADDR="127.0.0.1:$port" PUBLIC_URL="http://127.0.0.1:$port" SITE_ROOT="$target/site" DATA_DIR="$tmp/data" RUST_LOG="${RUST_LOG:-warn}"
 smtp_port=$((port + 10)); mail_port=$((port + 20))
 export SMTP_URL="smtp://127.0.0.1:$smtp_port"
+# Every browser test signs up from 127.0.0.1.
+export SIGN_UPS_PER_ADDRESS=10000
 # The Playwright payment tests sign their webhooks with this.
 export SELLAPP_WEBHOOK_SECRETS="e2e-webhook-secret"
 unset DATABASE_URL

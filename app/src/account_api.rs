@@ -37,7 +37,10 @@ pub async fn sign_up(email: String, password: String, next: Option<String>) -> R
         Gate::Go(a) => a,
         Gate::Wait(wait) => return too_many(wait),
     };
-    let new_account = match throttle::begin_sign_up(&ctx.db, &ip).await.map_err(unavailable)? {
+    let new_account = match throttle::begin_sign_up(&ctx.db, &ip, ctx.config.sign_ups_per_address)
+        .await
+        .map_err(unavailable)?
+    {
         Gate::Go(a) => a,
         Gate::Wait(wait) => {
             throttle::release(&ctx.db, guess).await.map_err(unavailable)?;

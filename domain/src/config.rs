@@ -108,6 +108,11 @@ pub const SETTINGS: &[Setting] = &[
         "live-feed websockets one server process holds at most",
     ),
     Setting::new(
+        "SIGN_UPS_PER_ADDRESS",
+        Some("5"),
+        "new accounts one client address may make in 15 minutes",
+    ),
+    Setting::new(
         "TRUSTED_PROXIES",
         None,
         "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For is believed; unset = none",
@@ -198,6 +203,7 @@ pub struct Config {
     pub http_request_timeout: std::time::Duration,
     pub feed_max_per_user: usize,
     pub feed_max_connections: usize,
+    pub sign_ups_per_address: usize,
     /// `/metrics` on the public listener needs this bearer token; `None` = not served there.
     pub metrics_token: Option<Secret<String>>,
     /// A listener of its own for `/metrics` (no token), on a private address.
@@ -401,6 +407,8 @@ impl Config {
             "a whole number from 1 to 1000000",
             1..=1_000_000,
         )? as usize;
+        let sign_ups_per_address =
+            whole("SIGN_UPS_PER_ADDRESS", "a whole number from 1 to 100000", 1..=100_000)? as usize;
         let metrics_token = get("METRICS_TOKEN").map(|t| Secret::new(t.trim().to_owned()));
         if metrics_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             return Err(invalid(
@@ -449,6 +457,7 @@ impl Config {
             http_request_timeout,
             feed_max_per_user,
             feed_max_connections,
+            sign_ups_per_address,
             metrics_token,
             metrics_addr,
         })

@@ -5,7 +5,7 @@
 //!   growing delay before the password is checked once [`ACCOUNT_FREE`] failures were seen in the
 //!   window, doubling up to [`DELAY_MAX`]: a guesser is slowed to well under 100 tries an hour,
 //!   the owner still gets in;
-//! - sign-ups: [`SIGN_UPS_PER_ADDRESS`] new accounts per address in the window.
+//! - sign-ups: `SIGN_UPS_PER_ADDRESS` (a setting, 5 by default) new accounts per address in the window.
 //!
 //! Every attempt is written *before* it is judged (the row is its reservation), so N parallel
 //! guesses cost N attempts instead of all passing one check; a right guess removes its rows.
@@ -18,7 +18,6 @@ pub const WINDOW: Duration = Duration::minutes(15);
 pub const ADDRESS_LIMIT: usize = 10;
 pub const ACCOUNT_FREE: usize = 5;
 pub const DELAY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
-pub const SIGN_UPS_PER_ADDRESS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -171,16 +170,14 @@ pub async fn begin_address(db: &DatabaseConnection, address: &str) -> Result<Gat
 }
 
 /// A new account from `address`; [`release`] it if the sign-up does not happen after all.
-pub async fn begin_sign_up(db: &DatabaseConnection, address: &str) -> Result<Gate, DbErr> {
-    Ok(
-        match take(db, Scope::SignUp, address, SIGN_UPS_PER_ADDRESS, false).await? {
-            Ok(row) => Gate::Go(Attempt {
-                rows: vec![row],
-                delay: std::time::Duration::ZERO,
-            }),
-            Err(wait) => Gate::Wait(wait),
-        },
-    )
+pub async fn begin_sign_up(db: &DatabaseConnection, address: &str, limit: usize) -> Result<Gate, DbErr> {
+    Ok(match take(db, Scope::SignUp, address, limit, false).await? {
+        Ok(row) => Gate::Go(Attempt {
+            rows: vec![row],
+            delay: std::time::Duration::ZERO,
+        }),
+        Err(wait) => Gate::Wait(wait),
+    })
 }
 
 /// The guess was right: its rows go, and so do the account's earlier failures.

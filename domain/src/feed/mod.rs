@@ -12,6 +12,20 @@ use std::sync::Arc;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use tokio::sync::{Mutex, MutexGuard, broadcast};
 
+/// What the feed websocket accepts from a browser. Clients only ever send close and pong frames:
+/// small buffers keep an idle connection cheap, and no client can make the server hold a large
+/// message (tungstenite's default would be 64 MiB).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientLimits {
+    pub read_buffer: usize,
+    pub max_incoming: usize,
+}
+
+pub const CLIENT_LIMITS: ClientLimits = ClientLimits {
+    read_buffer: 4 * 1024,
+    max_incoming: 16 * 1024,
+};
+
 /// The PostgreSQL channel feed wake-ups go to.
 pub const NOTIFY_CHANNEL: &str = "signaldesk_feed";
 /// Advisory lock key that orders feed-log appends across processes on PostgreSQL

@@ -38,10 +38,6 @@ use crate::rights_watch::RightsWatch;
 /// A client that cannot take a message for this long is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 const HEARTBEAT: Duration = Duration::from_secs(15);
-/// Clients only ever send close and pong frames: small buffers keep an idle connection cheap, and
-/// a client cannot make us hold megabytes.
-const READ_BUFFER: usize = 4 * 1024;
-const MAX_INCOMING: usize = 16 * 1024;
 /// A client further behind than this is told to resync instead of being replayed event by event.
 const REPLAY_MAX: i64 = 5_000;
 
@@ -125,9 +121,9 @@ pub async fn feed_ws(
         }
     };
     let ws = ws
-        .read_buffer_size(READ_BUFFER)
-        .max_message_size(MAX_INCOMING)
-        .max_frame_size(MAX_INCOMING);
+        .read_buffer_size(domain::feed::CLIENT_LIMITS.read_buffer)
+        .max_message_size(domain::feed::CLIENT_LIMITS.max_incoming)
+        .max_frame_size(domain::feed::CLIENT_LIMITS.max_incoming);
     ws.on_upgrade(move |socket| async move {
         let _slot = slot;
         let metrics = ctx.metrics.clone();

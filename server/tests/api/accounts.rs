@@ -374,7 +374,7 @@ async fn sign_ups_per_address_are_limited(backend: Backend) {
         )
         .await;
     assert_eq!(weak.status(), 422);
-    for i in 0..domain::throttle::SIGN_UPS_PER_ADDRESS {
+    for i in 0..app.ctx.config.sign_ups_per_address {
         app.sign_up(&format!("farm{i}@example.com"), PASSWORD).await;
     }
     let res = app
