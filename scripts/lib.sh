@@ -72,6 +72,26 @@ ensure_node_modules() {
   fi
 }
 
+# schemathesis (the API conformance run) in a virtualenv of its own, at a pinned version.
+SCHEMATHESIS_VERSION=4.32.5
+VENV="${SIGNALDESK_VENV:-$HOME/.cache/signaldesk/venv}"
+ensure_schemathesis() {
+  if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null | awk '{print $3}')" != "$SCHEMATHESIS_VERSION" ]; then
+    step "Installing schemathesis $SCHEMATHESIS_VERSION (PyPI, into $VENV)"
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    python3 -m venv "$VENV" || { apt_install python3-venv && python3 -m venv "$VENV"; } || fail "python3 -m venv"
+    run_or_fail "pip install schemathesis" "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+}
+
+# cargo-fuzz for the bounded fuzzing run (scripts/fuzz).
+ensure_cargo_fuzz() {
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    step "Installing cargo-fuzz (about a minute once)"
+    run_or_fail "cargo install cargo-fuzz" cargo install cargo-fuzz --locked
+  fi
+}
+
 # The PostgreSQL tests never skip: start the local server if it is installed but stopped,
 # install it if it is missing.
 ensure_postgres() {

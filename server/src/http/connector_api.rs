@@ -72,6 +72,10 @@ fn discovery_error(e: DiscoveryError) -> ApiError {
         (status = 200, description = "Recorded; the current runtime config", body = HelloAnswer),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 403, description = "The connector is disabled", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or a field that does not fit (named in the message)", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB"),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 503, description = "Database unavailable: nothing was stored, retry", body = ErrorBody),
     )
 )]
 pub async fn hello(
@@ -149,6 +153,9 @@ pub async fn config(
         (status = 400, description = "A field does not fit (named in the message)", body = ErrorBody),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 403, description = "The connector is disabled (`connector_disabled`), or a listed guild belongs to another connector (`not_owner`)", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB"),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 503, description = "Database unavailable: nothing was stored, retry", body = ErrorBody),
     )
 )]
 pub async fn put_guilds(
@@ -180,6 +187,9 @@ pub async fn put_guilds(
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 403, description = "The connector is disabled (`connector_disabled`), or the guild or a listed channel belongs to another connector (`not_owner`)", body = ErrorBody),
         (status = 404, description = "The guild is not in this connector's guild snapshot", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB"),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 503, description = "Database unavailable: nothing was stored, retry", body = ErrorBody),
     )
 )]
 pub async fn put_channels(

@@ -113,6 +113,7 @@ pub async fn post_event(
         (status = 401, description = "Missing or unknown token", body = super::openapi::ErrorBody),
         (status = 403, description = "The connector is disabled", body = super::openapi::ErrorBody),
         (status = 413, description = "Body over 1 MiB"),
+        (status = 415, description = "Body is not application/json", body = super::openapi::ErrorBody),
         (status = 503, description = "Database unavailable: nothing was stored, retry", body = super::openapi::ErrorBody),
     )
 )]
