@@ -114,40 +114,27 @@ pub async fn failures(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Store
         .await
 }
 
-/// Puts every failed event back in the queue, in one statement (however many there are).
-pub async fn replay_all(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    let res = webhook_event::Entity::update_many()
-        .col_expr(
-            webhook_event::Column::Status,
-            sea_orm::sea_query::Expr::value("pending"),
-        )
-        .col_expr(
-            webhook_event::Column::NextAttemptAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
-        )
-        .filter(webhook_event::Column::Status.eq("failed"))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
-}
-
 /// Puts failed events back in the queue; processing is idempotent, so replaying one that
 /// already had its effect changes nothing. Returns how many were queued.
 pub async fn replay(db: &impl ConnectionTrait, ids: &[i64]) -> Result<u64, DbErr> {
-    let res = webhook_event::Entity::update_many()
-        .col_expr(
-            webhook_event::Column::Status,
-            sea_orm::sea_query::Expr::value("pending"),
-        )
-        .col_expr(
-            webhook_event::Column::NextAttemptAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
-        )
-        .filter(webhook_event::Column::Id.is_in(ids.to_vec()))
-        .filter(webhook_event::Column::Status.eq("failed"))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    requeue_failed(db, Some(ids)).await
+}
+
+/// Puts every failed event back in the queue, in one statement (however many there are).
+pub async fn replay_all(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    requeue_failed(db, None).await
+}
+
+async fn requeue_failed(db: &impl ConnectionTrait, ids: Option<&[i64]>) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let mut update = webhook_event::Entity::update_many()
+        .col_expr(webhook_event::Column::Status, Expr::value("pending"))
+        .col_expr(webhook_event::Column::NextAttemptAt, Expr::value(Utc::now()))
+        .filter(webhook_event::Column::Status.eq("failed"));
+    if let Some(ids) = ids {
+        update = update.filter(webhook_event::Column::Id.is_in(ids.to_vec()));
+    }
+    Ok(update.exec(db).await?.rows_affected)
 }
 
 #[cfg(test)]
