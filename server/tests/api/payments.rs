@@ -839,7 +839,9 @@ async fn forged_signatures_never_raise_the_alert_but_failures_do(backend: Backen
             .starts_with("50 webhook deliveries with a wrong"),
         "{b}"
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Wake the worker so it has certainly looked at the alert since.
+    app.ctx.payment_events.notify_one();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let metrics = app.metrics().await;
     assert!(metrics.contains("\nsignaldesk_payment_alert 0\n"), "{metrics}");
     assert!(
