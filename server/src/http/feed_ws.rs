@@ -5,8 +5,9 @@
 //! lasts (checked against its end time before each send, and a timer ends the stream at that
 //! second). When the user's sessions or access change anywhere (sign-out, sign out everywhere,
 //! password change, demotion, refund, dispute, admin revoke — see [`RightsWatch`]) the socket
-//! re-checks its session and access at once and closes or adjusts; every heartbeat re-checks too. Live changes come from the process's [`FeedHub`] (read and serialised once for all);
-//! a connection reads the feed log itself only to replay its gap. Each connection writes from its
+//! re-checks its session and access at once and closes or adjusts; every heartbeat re-checks too.
+//! Live changes come from the process's [`FeedHub`] (read and serialised once for all); a
+//! connection reads the feed log itself only to replay its gap. Each connection writes from its
 //! own task, so a slow client only delays itself; one that stops reading is dropped after
 //! `SEND_TIMEOUT` and reconnects from its last sequence.
 //!
