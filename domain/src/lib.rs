@@ -11,6 +11,7 @@ pub mod email_proof;
 pub mod entitlements;
 pub mod feed;
 pub mod ingest;
+pub mod jobs;
 pub mod mail;
 pub mod metrics;
 pub mod payments;

@@ -12,6 +12,7 @@ pub mod entitlement_grant;
 pub mod feed_log;
 pub mod guild;
 pub mod guild_reassignment;
+pub mod job;
 pub mod payment_customer;
 pub mod rights_change;
 pub mod role_sync_job;

@@ -9,6 +9,7 @@ mod m20261127_000002_create_accounts;
 mod m20261127_000003_create_capture;
 mod m20261127_000004_create_payments;
 mod m20261201_000005_close_the_holes;
+mod m20261201_000006_create_job;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_capture::Migration),
             Box::new(m20261127_000004_create_payments::Migration),
             Box::new(m20261201_000005_close_the_holes::Migration),
+            Box::new(m20261201_000006_create_job::Migration),
         ]
     }
 }

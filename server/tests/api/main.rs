@@ -11,6 +11,7 @@ mod email_proof;
 mod fake_sellapp;
 mod feed;
 mod health;
+mod jobs;
 mod migrations;
 mod openapi;
 mod ownership;

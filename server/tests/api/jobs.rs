@@ -1,0 +1,201 @@
+//! The job queue (issue 12, item 2 — groundwork): the J properties that need no worker process,
+//! on SQLite and PostgreSQL against the migrated database of a real app.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, Utc};
+use domain::jobs::{self, JobError, JobKind, JobStatus};
+use sea_orm::{EntityTrait, TransactionTrait};
+use serde_json::json;
+
+use crate::helpers::{Backend, spawn_app};
+use crate::on_both_databases;
+
+on_both_databases!(
+    j1_a_job_commits_with_the_change_and_never_without_it,
+    j3_a_stale_completion_is_rejected,
+    j5_concurrent_workers_never_claim_the_same_job,
+    j6_failures_back_off_honour_retry_after_and_end_dead,
+    j10_one_queued_job_per_kind_and_unique_key,
+);
+
+const LEASE: Duration = Duration::seconds(30);
+
+async fn row(db: &sea_orm::DatabaseConnection, id: i64) -> entity::job::Model {
+    entity::job::Entity::find_by_id(id).one(db).await.unwrap().unwrap()
+}
+
+async fn j1_a_job_commits_with_the_change_and_never_without_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = &app.ctx.db;
+    let txn = db.begin().await.unwrap();
+    jobs::enqueue(&txn, JobKind::RoleSync, None, &json!({"n": 1}), Utc::now())
+        .await
+        .unwrap();
+    txn.rollback().await.unwrap();
+    assert!(
+        entity::job::Entity::find().all(db).await.unwrap().is_empty(),
+        "rolled back: no job"
+    );
+    let txn = db.begin().await.unwrap();
+    let id = jobs::enqueue(&txn, JobKind::RoleSync, None, &json!({"n": 2}), Utc::now())
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(row(db, id).await.status, JobStatus::Queued);
+}
+
+async fn j3_a_stale_completion_is_rejected(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = &app.ctx.db;
+    let id = jobs::enqueue(db, JobKind::RoleSync, None, &json!({}), Utc::now())
+        .await
+        .unwrap();
+    // Worker A claims with a lease that runs out at once (it stalled, or was killed).
+    let a = jobs::claim(db, &[JobKind::RoleSync], 1, Duration::milliseconds(-1))
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 1);
+    // Worker B takes the job over once the lease is gone (J2) ...
+    let b = jobs::claim(db, &[JobKind::RoleSync], 1, LEASE).await.unwrap();
+    assert_eq!((b.len(), b[0].id(), b[0].token()), (1, id, 2));
+    // ... and A's late completion, failure or heartbeat changes nothing.
+    assert!(matches!(jobs::complete(db, &a[0]).await, Err(JobError::Stale(_))));
+    assert!(matches!(
+        jobs::fail(db, &a[0], "late", None).await,
+        Err(JobError::Stale(_))
+    ));
+    assert!(matches!(
+        jobs::heartbeat(db, &a[0], LEASE).await,
+        Err(JobError::Stale(_))
+    ));
+    assert_eq!(row(db, id).await.status, JobStatus::Running);
+    jobs::complete(db, &b[0]).await.unwrap();
+    assert_eq!(row(db, id).await.status, JobStatus::Done);
+    assert!(
+        matches!(jobs::complete(db, &b[0]).await, Err(JobError::Stale(_))),
+        "done is done"
+    );
+}
+
+async fn j5_concurrent_workers_never_claim_the_same_job(backend: Backend) {
+    const JOBS: usize = 200;
+    let app = spawn_app(backend).await;
+    let db = &app.ctx.db;
+    for i in 0..JOBS {
+        jobs::enqueue(db, JobKind::RoleSync, None, &json!({"i": i}), Utc::now())
+            .await
+            .unwrap();
+    }
+    let workers = (0..8).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let claimed = jobs::claim(&db, &[JobKind::RoleSync], 3, LEASE).await.unwrap();
+                if claimed.is_empty() {
+                    return mine;
+                }
+                for c in claimed {
+                    jobs::complete(&db, &c).await.unwrap();
+                    mine.push(c.id());
+                }
+            }
+        })
+    });
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    for w in futures_util::future::join_all(workers).await {
+        for id in w.unwrap() {
+            *seen.entry(id).or_default() += 1;
+        }
+    }
+    assert_eq!(seen.len(), JOBS, "every job ran");
+    assert!(seen.values().all(|n| *n == 1), "no job ran twice");
+}
+
+async fn j6_failures_back_off_honour_retry_after_and_end_dead(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = &app.ctx.db;
+    let id = jobs::enqueue(db, JobKind::Mirror, None, &json!({}), Utc::now())
+        .await
+        .unwrap();
+    let before = Utc::now();
+    let c = jobs::claim(db, &[JobKind::Mirror], 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(
+        jobs::fail(db, &c, "503 from Discord", None).await.unwrap(),
+        JobStatus::Queued
+    );
+    let r = row(db, id).await;
+    assert!(
+        r.run_at >= before + Duration::milliseconds(900),
+        "backed off: {}",
+        r.run_at - before
+    );
+    assert_eq!(r.last_error.as_deref(), Some("503 from Discord"));
+    assert!(
+        jobs::claim(db, &[JobKind::Mirror], 1, LEASE).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    // A rate limit says exactly when: that wins over the backoff.
+    let make_due = || async {
+        use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+        entity::job::Entity::update_many()
+            .col_expr(
+                entity::job::Column::RunAt,
+                Expr::value(Utc::now() - Duration::seconds(1)),
+            )
+            .filter(entity::job::Column::Id.eq(id))
+            .exec(db)
+            .await
+            .unwrap();
+    };
+    make_due().await;
+    let c = jobs::claim(db, &[JobKind::Mirror], 1, LEASE).await.unwrap().remove(0);
+    let told = Utc::now();
+    jobs::fail(db, &c, "429", Some(Duration::minutes(5))).await.unwrap();
+    let wait = row(db, id).await.run_at - told;
+    assert!(wait > Duration::seconds(295) && wait < Duration::seconds(305), "{wait}");
+    // Out of attempts: dead, and never claimed again.
+    for _ in 2..jobs::DEFAULT_MAX_ATTEMPTS - 1 {
+        make_due().await;
+        let c = jobs::claim(db, &[JobKind::Mirror], 1, LEASE).await.unwrap().remove(0);
+        jobs::fail(db, &c, "still failing", None).await.unwrap();
+    }
+    make_due().await;
+    let c = jobs::claim(db, &[JobKind::Mirror], 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(c.token(), jobs::DEFAULT_MAX_ATTEMPTS);
+    assert_eq!(jobs::fail(db, &c, "last try", None).await.unwrap(), JobStatus::Dead);
+    make_due().await;
+    assert!(jobs::claim(db, &[JobKind::Mirror], 1, LEASE).await.unwrap().is_empty());
+    assert_eq!(row(db, id).await.status, JobStatus::Dead);
+}
+
+async fn j10_one_queued_job_per_kind_and_unique_key(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = &app.ctx.db;
+    let key = Some("user:1/role:2");
+    let first = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "grant"}), Utc::now())
+        .await
+        .unwrap();
+    let second = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "revoke"}), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(first, second, "the waiting job took the newer payload");
+    assert_eq!(row(db, first).await.payload, json!({"action": "revoke"}).to_string());
+    // Another kind, or no key, is another job.
+    let mirror = jobs::enqueue(db, JobKind::Mirror, key, &json!({}), Utc::now())
+        .await
+        .unwrap();
+    assert_ne!(mirror, first);
+    // While the job runs, a new decision queues one successor (not a second runner).
+    let running = jobs::claim(db, &[JobKind::RoleSync], 1, LEASE).await.unwrap().remove(0);
+    let next = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "grant"}), Utc::now())
+        .await
+        .unwrap();
+    assert_ne!(next, running.id());
+    let again = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "revoke"}), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(again, next);
+    assert_eq!(entity::job::Entity::find().all(db).await.unwrap().len(), 3);
+}
