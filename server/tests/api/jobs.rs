@@ -199,3 +199,29 @@ async fn j10_one_queued_job_per_kind_and_unique_key(backend: Backend) {
     assert_eq!(again, next);
     assert_eq!(entity::job::Entity::find().all(db).await.unwrap().len(), 3);
 }
+
+/// A job's wake-up on PostgreSQL carries its id and nothing else (NOTIFY payloads are public to
+/// every listener of the database and limited to 8000 bytes), and arrives only at commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn j8_the_wake_up_carries_the_job_id_only() {
+    use sea_orm::sqlx::postgres::PgListener;
+    let app = spawn_app(Backend::Postgres).await;
+    let db = &app.ctx.db;
+    let mut listener = PgListener::connect_with(db.get_postgres_connection_pool())
+        .await
+        .unwrap();
+    listener.listen(jobs::NOTIFY_CHANNEL).await.unwrap();
+    let big = json!({"content": "x".repeat(10_000)});
+    let txn = db.begin().await.unwrap();
+    let id = jobs::enqueue(&txn, JobKind::Mirror, None, &big, Utc::now())
+        .await
+        .unwrap();
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), listener.recv()).await;
+    assert!(early.is_err(), "no wake-up before commit");
+    txn.commit().await.unwrap();
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a wake-up after commit")
+        .unwrap();
+    assert_eq!(n.payload(), id.to_string());
+}
