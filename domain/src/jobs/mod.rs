@@ -14,6 +14,7 @@
 //!   when (`retry_after`, J6); out of attempts the job is `dead`, visible in admin.
 
 pub mod retry;
+pub mod worker;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::job::{self, Model as JobRow};

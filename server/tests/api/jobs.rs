@@ -17,6 +17,8 @@ on_both_databases!(
     j5_concurrent_workers_never_claim_the_same_job,
     j6_failures_back_off_honour_retry_after_and_end_dead,
     j10_one_queued_job_per_kind_and_unique_key,
+    j7_without_wake_ups_the_poll_still_runs_every_job,
+    j9_stopping_finishes_the_job_in_hand_and_claims_no_more,
 );
 
 const LEASE: Duration = Duration::seconds(30);
@@ -224,4 +226,89 @@ async fn j8_the_wake_up_carries_the_job_id_only() {
         .expect("a wake-up after commit")
         .unwrap();
     assert_eq!(n.payload(), id.to_string());
+}
+
+fn settings(poll_ms: u64) -> jobs::worker::Settings {
+    jobs::worker::Settings {
+        kinds: vec![JobKind::RoleSync],
+        lease: LEASE,
+        poll: std::time::Duration::from_millis(poll_ms),
+    }
+}
+
+/// No NOTIFY reaches this worker (as when its LISTEN connection is gone): the bounded poll
+/// still picks every job up.
+async fn j7_without_wake_ups_the_poll_still_runs_every_job(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = app.ctx.db.clone();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let never_woken = std::sync::Arc::new(tokio::sync::Notify::new());
+    let worker = tokio::spawn(jobs::worker::run(
+        db.clone(),
+        settings(200),
+        never_woken,
+        stop,
+        |_job| async { jobs::worker::Outcome::Done },
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for i in 0..5 {
+        jobs::enqueue(&db, JobKind::RoleSync, None, &json!({"i": i}), Utc::now())
+            .await
+            .unwrap();
+    }
+    let mut done = 0;
+    for _ in 0..50 {
+        use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+        done = entity::job::Entity::find()
+            .filter(entity::job::Column::Status.eq(JobStatus::Done))
+            .count(&db)
+            .await
+            .unwrap();
+        if done == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(done, 5, "polled up without any wake-up");
+    stop_tx.send(true).unwrap();
+    assert_eq!(worker.await.unwrap(), 5);
+}
+
+/// Told to stop while a job runs, the worker finishes that job and claims no other.
+async fn j9_stopping_finishes_the_job_in_hand_and_claims_no_more(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = app.ctx.db.clone();
+    let first = jobs::enqueue(&db, JobKind::RoleSync, None, &json!({}), Utc::now())
+        .await
+        .unwrap();
+    let second = jobs::enqueue(&db, JobKind::RoleSync, None, &json!({}), Utc::now())
+        .await
+        .unwrap();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let started_tx = std::sync::Mutex::new(Some(started_tx));
+    let worker = tokio::spawn(jobs::worker::run(
+        db.clone(),
+        settings(50),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+        stop,
+        move |_job| {
+            if let Some(tx) = started_tx.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+            async {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                jobs::worker::Outcome::Done
+            }
+        },
+    ));
+    started.await.unwrap();
+    stop_tx.send(true).unwrap();
+    assert_eq!(worker.await.unwrap(), 1, "the job in hand was finished");
+    assert_eq!(row(&db, first).await.status, JobStatus::Done);
+    assert_eq!(
+        row(&db, second).await.status,
+        JobStatus::Queued,
+        "nothing claimed after the stop"
+    );
 }
