@@ -23,6 +23,13 @@ on_both_databases!(
 
 const LEASE: Duration = Duration::seconds(30);
 
+/// A `run_at` for a job that is due now. A second in the past, so a test that enqueues and then
+/// claims at once does not depend on the wall clock never stepping back between the two calls
+/// (it did once on a loaded CI machine: the claim found nothing due).
+fn due() -> chrono::DateTime<Utc> {
+    Utc::now() - Duration::seconds(1)
+}
+
 async fn row(db: &sea_orm::DatabaseConnection, id: i64) -> entity::job::Model {
     entity::job::Entity::find_by_id(id).one(db).await.unwrap().unwrap()
 }
@@ -31,7 +38,7 @@ async fn j1_a_job_commits_with_the_change_and_never_without_it(backend: Backend)
     let app = spawn_app(backend).await;
     let db = &app.ctx.db;
     let txn = db.begin().await.unwrap();
-    jobs::enqueue(&txn, JobKind::RoleSync, None, &json!({"n": 1}), Utc::now())
+    jobs::enqueue(&txn, JobKind::RoleSync, None, &json!({"n": 1}), due())
         .await
         .unwrap();
     txn.rollback().await.unwrap();
@@ -40,7 +47,7 @@ async fn j1_a_job_commits_with_the_change_and_never_without_it(backend: Backend)
         "rolled back: no job"
     );
     let txn = db.begin().await.unwrap();
-    let id = jobs::enqueue(&txn, JobKind::RoleSync, None, &json!({"n": 2}), Utc::now())
+    let id = jobs::enqueue(&txn, JobKind::RoleSync, None, &json!({"n": 2}), due())
         .await
         .unwrap();
     txn.commit().await.unwrap();
@@ -50,7 +57,7 @@ async fn j1_a_job_commits_with_the_change_and_never_without_it(backend: Backend)
 async fn j3_a_stale_completion_is_rejected(backend: Backend) {
     let app = spawn_app(backend).await;
     let db = &app.ctx.db;
-    let id = jobs::enqueue(db, JobKind::RoleSync, None, &json!({}), Utc::now())
+    let id = jobs::enqueue(db, JobKind::RoleSync, None, &json!({}), due())
         .await
         .unwrap();
     // Worker A claims with a lease that runs out at once (it stalled, or was killed).
@@ -85,7 +92,7 @@ async fn j5_concurrent_workers_never_claim_the_same_job(backend: Backend) {
     let app = spawn_app(backend).await;
     let db = &app.ctx.db;
     for i in 0..JOBS {
-        jobs::enqueue(db, JobKind::RoleSync, None, &json!({"i": i}), Utc::now())
+        jobs::enqueue(db, JobKind::RoleSync, None, &json!({"i": i}), due())
             .await
             .unwrap();
     }
@@ -118,7 +125,7 @@ async fn j5_concurrent_workers_never_claim_the_same_job(backend: Backend) {
 async fn j6_failures_back_off_honour_retry_after_and_end_dead(backend: Backend) {
     let app = spawn_app(backend).await;
     let db = &app.ctx.db;
-    let id = jobs::enqueue(db, JobKind::Mirror, None, &json!({}), Utc::now())
+    let id = jobs::enqueue(db, JobKind::Mirror, None, &json!({}), due())
         .await
         .unwrap();
     let before = Utc::now();
@@ -176,26 +183,26 @@ async fn j10_one_queued_job_per_kind_and_unique_key(backend: Backend) {
     let app = spawn_app(backend).await;
     let db = &app.ctx.db;
     let key = Some("user:1/role:2");
-    let first = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "grant"}), Utc::now())
+    let first = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "grant"}), due())
         .await
         .unwrap();
-    let second = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "revoke"}), Utc::now())
+    let second = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "revoke"}), due())
         .await
         .unwrap();
     assert_eq!(first, second, "the waiting job took the newer payload");
     assert_eq!(row(db, first).await.payload, json!({"action": "revoke"}).to_string());
     // Another kind, or no key, is another job.
-    let mirror = jobs::enqueue(db, JobKind::Mirror, key, &json!({}), Utc::now())
+    let mirror = jobs::enqueue(db, JobKind::Mirror, key, &json!({}), due())
         .await
         .unwrap();
     assert_ne!(mirror, first);
     // While the job runs, a new decision queues one successor (not a second runner).
     let running = jobs::claim(db, &[JobKind::RoleSync], 1, LEASE).await.unwrap().remove(0);
-    let next = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "grant"}), Utc::now())
+    let next = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "grant"}), due())
         .await
         .unwrap();
     assert_ne!(next, running.id());
-    let again = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "revoke"}), Utc::now())
+    let again = jobs::enqueue(db, JobKind::RoleSync, key, &json!({"action": "revoke"}), due())
         .await
         .unwrap();
     assert_eq!(again, next);
@@ -215,7 +222,7 @@ async fn j8_the_wake_up_carries_the_job_id_only() {
     listener.listen(jobs::NOTIFY_CHANNEL).await.unwrap();
     let big = json!({"content": "x".repeat(10_000)});
     let txn = db.begin().await.unwrap();
-    let id = jobs::enqueue(&txn, JobKind::Mirror, None, &big, Utc::now())
+    let id = jobs::enqueue(&txn, JobKind::Mirror, None, &big, due())
         .await
         .unwrap();
     let early = tokio::time::timeout(std::time::Duration::from_millis(300), listener.recv()).await;
@@ -252,7 +259,7 @@ async fn j7_without_wake_ups_the_poll_still_runs_every_job(backend: Backend) {
     ));
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     for i in 0..5 {
-        jobs::enqueue(&db, JobKind::RoleSync, None, &json!({"i": i}), Utc::now())
+        jobs::enqueue(&db, JobKind::RoleSync, None, &json!({"i": i}), due())
             .await
             .unwrap();
     }
@@ -278,10 +285,10 @@ async fn j7_without_wake_ups_the_poll_still_runs_every_job(backend: Backend) {
 async fn j9_stopping_finishes_the_job_in_hand_and_claims_no_more(backend: Backend) {
     let app = spawn_app(backend).await;
     let db = app.ctx.db.clone();
-    let first = jobs::enqueue(&db, JobKind::RoleSync, None, &json!({}), Utc::now())
+    let first = jobs::enqueue(&db, JobKind::RoleSync, None, &json!({}), due())
         .await
         .unwrap();
-    let second = jobs::enqueue(&db, JobKind::RoleSync, None, &json!({}), Utc::now())
+    let second = jobs::enqueue(&db, JobKind::RoleSync, None, &json!({}), due())
         .await
         .unwrap();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
