@@ -165,7 +165,7 @@ pub async fn resend_verification() -> Result<bool, AppError> {
 #[server(prefix = "/rpc", endpoint = "email/verify")]
 pub async fn verify_email(token: String) -> Result<(), AppError> {
     let ctx = crate::error::app_context()?;
-    let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
+    let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
     if let Err(e) = domain::email_proof::verify(&ctx.db, &token, roles.as_ref()).await {
         tracing::info!(error = %e, "verification link refused");
         return crate::error::fail(e.into());
@@ -204,7 +204,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 pub async fn reset_password(token: String, new_password: String) -> Result<(), AppError> {
     use domain::accounts::AccountError;
     let ctx = crate::error::app_context()?;
-    let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
+    let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
     match domain::email_proof::reset_password(&ctx.db, &token, domain::Secret::new(new_password), roles.as_ref()).await
     {
         Ok(()) => {}

@@ -139,7 +139,7 @@ pub async fn admin_grant(
     let user = domain::accounts::id_for_email(&ctx.db, &email)
         .await
         .map_err(unavailable)?;
-    let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
+    let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
     let granted = domain::entitlements::admin_grant(
         &ctx.db,
         roles.as_ref(),
@@ -176,7 +176,7 @@ pub async fn admin_revoke(id: String, reason: String) -> Result<(), AppError> {
     let Ok(id) = id.parse::<i64>() else {
         return crate::error::fail(AppError::invalid("id", "not a grant id"));
     };
-    let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
+    let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
     let revoked = domain::entitlements::admin_revoke(
         &ctx.db,
         roles.as_ref(),

@@ -1,9 +1,32 @@
-//! The Discord worker. Until Discord is configured (DISCORD_BOT_TOKEN) it connects to the database,
-//! says clearly that it is idle, and waits for a shutdown signal.
+//! The Discord worker. It runs the job kinds it knows (role sync) against Discord's REST API
+//! with one rate limiter per process, and reports its state to the database for the admin
+//! console. Any number of bot processes may share one database: the queue hands each job to one.
+//! Without DISCORD_BOT_TOKEN it says clearly that it is idle, and why.
+
+mod discord_api;
+mod rate_limit;
+mod role_sync;
+mod status;
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use domain::Config;
+use domain::jobs::{self, JobKind};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+
+use crate::discord_api::DiscordApi;
+use crate::status::Status;
+
+/// Jobs one process works on at once.
+const CONCURRENCY: usize = 4;
+/// Discord's global limit per bot, per second.
+const GLOBAL_PER_SECOND: u32 = 50;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const REPORT_EVERY: Duration = Duration::from_secs(15);
 
 fn main() -> ExitCode {
     let config = Config::load_or_exit();
@@ -25,21 +48,160 @@ async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("database error: {e}"))?;
     let backend = domain::Backend::of(&db).as_str();
-    if config.discord_bot_token.is_none() {
-        tracing::info!(
-            database = backend,
-            "bot idle: DISCORD_BOT_TOKEN is not set, so there is no Discord work to do"
-        );
-    } else {
-        tracing::info!(
-            database = backend,
-            "bot ready: Discord work arrives with the mirror and role-sync queues"
-        );
-    }
+    let status = Arc::new(Status::new());
+    let Some(token) = config.discord_bot_token.as_ref() else {
+        let why = "DISCORD_BOT_TOKEN is not set, so there is no Discord work to do";
+        tracing::info!(database = backend, "bot idle: {why}");
+        report(&db, &status, "idle", why, None, &json!([])).await;
+        wait_for_shutdown().await;
+        report(&db, &status, "stopped", "stopped by a signal", None, &json!([])).await;
+        return close(db).await;
+    };
+    let api = Arc::new(DiscordApi::new(
+        token.expose(),
+        config.discord_api_url.as_str(),
+        REQUEST_TIMEOUT,
+        GLOBAL_PER_SECOND,
+    ));
+    let (stop_tx, stop) = watch::channel(false);
+    let reporter = tokio::spawn(keep_reporting(
+        db.clone(),
+        api.clone(),
+        status.clone(),
+        config.customer_guild_id,
+        stop.clone(),
+    ));
+    let wake = Arc::new(Notify::new());
+    let listener = tokio::spawn(relay_wake_ups(db.clone(), wake.clone(), stop.clone()));
+    let settings = jobs::worker::Settings {
+        kinds: vec![JobKind::RoleSync],
+        lease: chrono::Duration::seconds(60),
+        poll: Duration::from_secs(1),
+    };
+    tracing::info!(database = backend, instance = %status.id, "bot working: role sync");
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (db, api, status) = (db.clone(), api.clone(), status.clone());
+            tokio::spawn(jobs::worker::run(
+                db.clone(),
+                settings.clone(),
+                wake.clone(),
+                stop.clone(),
+                move |job| {
+                    let (db, api, status) = (db.clone(), api.clone(), status.clone());
+                    async move {
+                        let outcome = match job.job.kind {
+                            JobKind::RoleSync => role_sync::run(&db, &api, &job).await,
+                            other => jobs::worker::Outcome::Retry {
+                                error: format!("this bot does not run {other:?} jobs yet"),
+                                after: Some(chrono::Duration::minutes(5)),
+                            },
+                        };
+                        status.job_finished();
+                        outcome
+                    }
+                },
+            ))
+        })
+        .collect();
     wait_for_shutdown().await;
+    let _ = stop_tx.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    let _ = reporter.await;
+    listener.abort();
+    report(&db, &status, "stopped", "stopped by a signal", None, &json!([])).await;
+    close(db).await
+}
+
+async fn close(db: DatabaseConnection) -> Result<(), String> {
     db.close().await.map_err(|e| format!("database error on close: {e}"))?;
     tracing::info!("bot stopped");
     Ok(())
+}
+
+async fn report(
+    db: &DatabaseConnection,
+    status: &Status,
+    state: &str,
+    detail: &str,
+    user: Option<&str>,
+    guilds: &serde_json::Value,
+) {
+    if let Err(e) = status.report(db, state, detail, user, guilds).await {
+        tracing::warn!(error = %e, "cannot record the bot's status");
+    }
+}
+
+/// Says who the bot is and what it sees, now and every REPORT_EVERY.
+async fn keep_reporting(
+    db: DatabaseConnection,
+    api: Arc<DiscordApi>,
+    status: Arc<Status>,
+    guild: Option<i64>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let (state, detail, user, guilds) = match api.current_user().await {
+            Ok(me) => {
+                let guilds = match guild {
+                    Some(g) => status::guild_view(&api, g as u64, me.id.get()).await,
+                    None => Ok(json!([])),
+                };
+                match guilds {
+                    Ok(g) => ("connected", "working on role sync".to_owned(), Some(me.username), g),
+                    Err(e) => (
+                        "error",
+                        format!("cannot read the customers' server: {e}"),
+                        Some(me.username),
+                        json!([]),
+                    ),
+                }
+            }
+            Err(e) => (
+                "error",
+                format!("Discord does not accept the bot: {e}"),
+                None,
+                json!([]),
+            ),
+        };
+        if state != "connected" {
+            tracing::warn!(detail = %detail, "bot status");
+        }
+        report(&db, &status, state, &detail, user.as_deref(), &guilds).await;
+        tokio::select! {
+            _ = tokio::time::sleep(REPORT_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// On PostgreSQL, a job's NOTIFY wakes a worker at once (the poll is the fallback, J7/J8).
+async fn relay_wake_ups(db: DatabaseConnection, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    use sea_orm::sqlx::postgres::PgListener;
+    if domain::Backend::of(&db) != domain::Backend::Postgres {
+        return;
+    }
+    loop {
+        let listener = async {
+            let mut l = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
+            l.listen(jobs::NOTIFY_CHANNEL).await?;
+            loop {
+                l.recv().await?;
+                wake.notify_one();
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sea_orm::sqlx::Error>(())
+        };
+        tokio::select! {
+            r = listener => if let Err(e) = r {
+                tracing::warn!(error = %e, "job wake-ups lost; polling until LISTEN is back");
+            },
+            _ = stop.changed() => return,
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn wait_for_shutdown() {

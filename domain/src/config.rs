@@ -48,6 +48,17 @@ pub const SETTINGS: &[Setting] = &[
     Setting::new("LOG_FORMAT", Some("text"), "text or json"),
     Setting::new("DISCORD_BOT_TOKEN", None, "bot token; the bot stays idle without it"),
     Setting::new(
+        "DISCORD_API_URL",
+        Some("https://discord.com"),
+        "Discord's base URL (REST under /api/v10, OAuth under /oauth2); a local fake in tests and the demo",
+    ),
+    Setting::new(
+        "DISCORD_CLIENT_ID",
+        None,
+        "OAuth2 application id for \"Link Discord\"; linking is off without it",
+    ),
+    Setting::new("DISCORD_CLIENT_SECRET", None, "OAuth2 application secret"),
+    Setting::new(
         "SELLAPP_WEBHOOK_SECRETS",
         None,
         "Sell.app webhook secret(s), comma-separated during a rotation; unset = every webhook refused",
@@ -173,6 +184,13 @@ pub enum DatabaseTarget {
     Postgres { url: Secret<String> },
 }
 
+/// The Discord OAuth2 application customers link their accounts through.
+#[derive(Debug, Clone)]
+pub struct DiscordOauth {
+    pub client_id: String,
+    pub client_secret: Secret<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub app_name: String,
@@ -184,6 +202,10 @@ pub struct Config {
     pub site_root: PathBuf,
     pub log_format: LogFormat,
     pub discord_bot_token: Option<Secret<String>>,
+    /// `https://discord.com`, or a local fake: REST under `/api/v10`, OAuth under `/oauth2`.
+    pub discord_api_url: Url,
+    /// The OAuth2 application for account linking; `None` = linking is off.
+    pub discord_oauth: Option<DiscordOauth>,
     /// Every secret a webhook signature may be made with (more than one during a rotation).
     pub sellapp_webhook_secrets: Vec<Secret<String>>,
     pub sellapp_api_url: Url,
@@ -316,6 +338,28 @@ impl Config {
                 .ok_or_else(|| invalid(name, "an absolute http(s) URL", quoted(&raw)))
         };
         let sellapp_api_url = http_url("SELLAPP_API_URL", get("SELLAPP_API_URL").unwrap_or_default())?;
+        let discord_api_url = http_url("DISCORD_API_URL", get("DISCORD_API_URL").unwrap_or_default())?;
+        let discord_oauth = match (get("DISCORD_CLIENT_ID"), get("DISCORD_CLIENT_SECRET")) {
+            (Some(id), Some(secret)) => Some(DiscordOauth {
+                client_id: id.trim().to_owned(),
+                client_secret: Secret::new(secret.trim().to_owned()),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(invalid(
+                    "DISCORD_CLIENT_SECRET",
+                    "set with DISCORD_CLIENT_ID",
+                    "unset".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "DISCORD_CLIENT_ID",
+                    "set with DISCORD_CLIENT_SECRET",
+                    "unset".into(),
+                ));
+            }
+        };
         let sellapp_api_key = get("SELLAPP_API_KEY").map(|k| Secret::new(k.trim().to_owned()));
         let storefront_url = get("STOREFRONT_URL")
             .map(|u| http_url("STOREFRONT_URL", u))
@@ -443,6 +487,8 @@ impl Config {
             site_root,
             log_format,
             discord_bot_token,
+            discord_api_url,
+            discord_oauth,
             sellapp_webhook_secrets,
             sellapp_api_url,
             sellapp_api_key,

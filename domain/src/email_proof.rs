@@ -16,7 +16,7 @@ use sea_orm::{
 
 use crate::Config;
 use crate::accounts::{self, AccountError};
-use crate::role_sync::RoleMap;
+use crate::role_sync::RoleGuild;
 use crate::secret::Secret;
 use crate::sessions::hash_token;
 
@@ -160,7 +160,7 @@ async fn mark_verified(
     txn: &impl ConnectionTrait,
     user_id: i64,
     email: &str,
-    roles: Option<&RoleMap>,
+    roles: Option<&RoleGuild>,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     let newly = user_account::Entity::update_many()
@@ -177,14 +177,14 @@ async fn mark_verified(
         if claimed > 0
             && let Some(map) = roles
         {
-            crate::role_sync::sync_user(txn, map, user_id, now).await?;
+            crate::role_sync::sync_user(txn, map, user_id).await?;
         }
     }
     Ok(())
 }
 
 /// Uses a verification link. Returns the verified address.
-pub async fn verify(db: &DatabaseConnection, token: &str, roles: Option<&RoleMap>) -> Result<String, ProofError> {
+pub async fn verify(db: &DatabaseConnection, token: &str, roles: Option<&RoleGuild>) -> Result<String, ProofError> {
     let txn = db.begin().await?;
     let t = consume(&txn, token, Purpose::Verify).await?;
     mark_verified(&txn, t.user_id, &t.email, roles).await?;
@@ -223,7 +223,7 @@ pub async fn reset_password(
     db: &DatabaseConnection,
     token: &str,
     new_password: Secret<String>,
-    roles: Option<&RoleMap>,
+    roles: Option<&RoleGuild>,
 ) -> Result<(), ProofError> {
     accounts::check_password_policy(new_password.expose())?;
     let hash = accounts::hash_password(new_password).await?;

@@ -6,6 +6,7 @@ pub mod client_address;
 pub mod config;
 pub mod connectors;
 pub mod database;
+pub mod discord_link;
 pub mod discovery;
 pub mod email_proof;
 pub mod entitlements;

@@ -3,9 +3,11 @@
 
 pub mod access_change;
 pub mod access_policy;
+pub mod bot_instance;
 pub mod channel;
 pub mod channel_mapping;
 pub mod connector;
+pub mod discord_link;
 pub mod discovery_request;
 pub mod email_token;
 pub mod entitlement_grant;
@@ -13,13 +15,14 @@ pub mod feed_log;
 pub mod guild;
 pub mod guild_reassignment;
 pub mod job;
+pub mod oauth_state;
 pub mod payment_customer;
 pub mod rights_change;
-pub mod role_sync_job;
 pub mod session;
 pub mod sign_in_failure;
 pub mod signal;
 pub mod signal_thread;
 pub mod tier;
+pub mod tier_role;
 pub mod user_account;
 pub mod webhook_event;

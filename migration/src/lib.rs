@@ -10,6 +10,7 @@ mod m20261127_000003_create_capture;
 mod m20261127_000004_create_payments;
 mod m20261201_000005_close_the_holes;
 mod m20261201_000006_create_job;
+mod m20261201_000007_discord;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_create_payments::Migration),
             Box::new(m20261201_000005_close_the_holes::Migration),
             Box::new(m20261201_000006_create_job::Migration),
+            Box::new(m20261201_000007_discord::Migration),
         ]
     }
 }

@@ -99,7 +99,7 @@ pub async fn run_access(config: &Config, command: AccessCommand) -> Result<Strin
     let user = domain::accounts::id_for_email(&db, &email)
         .await
         .map_err(|e| e.to_string())?;
-    let roles = domain::role_sync::RoleMap::from_config(config);
+    let roles = domain::role_sync::RoleGuild::from_config(config);
     domain::entitlements::admin_grant(
         &db,
         roles.as_ref(),
@@ -165,7 +165,7 @@ pub async fn run_payments(config: &Config, command: PaymentsCommand) -> Result<S
             let db = domain::database::connect(config).await.map_err(|e| e.to_string())?;
             domain::database::migrate(&db).await.map_err(|e| e.to_string())?;
             let api = domain::payments::reconcile::SellappApi::new(config.sellapp_api_url.clone(), key);
-            let roles = domain::role_sync::RoleMap::from_config(config);
+            let roles = domain::role_sync::RoleGuild::from_config(config);
             let report = domain::payments::reconcile::run(&db, &api, roles.as_ref())
                 .await
                 .map_err(|e| e.to_string());

@@ -19,7 +19,7 @@ pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> tokio::task::J
             .sellapp_api_key
             .clone()
             .map(|key| domain::payments::reconcile::SellappApi::new(ctx.config.sellapp_api_url.clone(), key));
-        let roles = domain::role_sync::RoleMap::from_config(&ctx.config);
+        let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
         let mut last_reconcile: Option<tokio::time::Instant> = None;
         match domain::entitlements::backfill_access_ends(&ctx.db).await {
             Ok(0) => {}

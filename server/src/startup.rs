@@ -35,6 +35,9 @@ impl Application {
         if config.run_migrations {
             domain::database::migrate(&db).await?;
         }
+        domain::role_sync::seed_from_config(&db, &config).await.map_err(|e| {
+            domain::database::DatabaseError::Migration(format!("seeding the tier roles from TIER_ROLES: {e}"))
+        })?;
         let listener = TcpListener::bind(config.bind_addr)
             .await
             .map_err(|source| StartupError::Bind {

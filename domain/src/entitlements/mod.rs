@@ -459,14 +459,14 @@ pub async fn grants_for_email(db: &impl ConnectionTrait, email: &str) -> Result<
 /// A manual change and the role jobs it implies, in one transaction (J1).
 pub async fn admin_grant(
     db: &sea_orm::DatabaseConnection,
-    roles: Option<&crate::role_sync::RoleMap>,
+    roles: Option<&crate::role_sync::RoleGuild>,
     g: NewGrant,
 ) -> Result<Option<GrantRow>, DbErr> {
     use sea_orm::TransactionTrait;
     let txn = db.begin().await?;
     let granted = grant(&txn, g).await?;
     if let (Some(map), Some(user)) = (roles, granted.as_ref().and_then(|g| g.user_id)) {
-        crate::role_sync::sync_user(&txn, map, user, Utc::now()).await?;
+        crate::role_sync::sync_user(&txn, map, user).await?;
     }
     txn.commit().await?;
     Ok(granted)
@@ -474,7 +474,7 @@ pub async fn admin_grant(
 
 pub async fn admin_revoke(
     db: &sea_orm::DatabaseConnection,
-    roles: Option<&crate::role_sync::RoleMap>,
+    roles: Option<&crate::role_sync::RoleGuild>,
     grant_id: i64,
     reason: &str,
     cause: &str,
@@ -483,7 +483,7 @@ pub async fn admin_revoke(
     let txn = db.begin().await?;
     let revoked = revoke_grant(&txn, grant_id, reason, cause).await?;
     if let (Some(map), Some(user)) = (roles, revoked.as_ref().and_then(|g| g.user_id)) {
-        crate::role_sync::sync_user(&txn, map, user, Utc::now()).await?;
+        crate::role_sync::sync_user(&txn, map, user).await?;
     }
     txn.commit().await?;
     Ok(revoked)
@@ -495,7 +495,7 @@ pub async fn admin_revoke(
 /// to record the same one collide, and the loser changes nothing. Returns how many it recorded.
 pub async fn record_expiries(
     db: &sea_orm::DatabaseConnection,
-    roles: Option<&crate::role_sync::RoleMap>,
+    roles: Option<&crate::role_sync::RoleGuild>,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
@@ -528,7 +528,7 @@ pub async fn record_expiries(
             Err(e) => return Err(e),
         }
         if let Some(map) = roles {
-            crate::role_sync::sync_user(&txn, map, user.id, now).await?;
+            crate::role_sync::sync_user(&txn, map, user.id).await?;
         }
         txn.commit().await?;
         recorded += 1;

@@ -19,7 +19,7 @@ pub mod worker;
 use chrono::{DateTime, Duration, Utc};
 use entity::job::{self, Model as JobRow};
 pub use entity::job::{JobKind, JobStatus};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, Statement, Value,
 };
@@ -231,6 +231,25 @@ pub async fn fail(
         .col_expr(job::Column::UpdatedAt, Expr::value(now));
     finish(db, claimed, update).await?;
     Ok(JobStatus::Queued)
+}
+
+/// The job cannot run yet, through no failure: queued again for `after` from now, and its
+/// attempt budget grows by the attempt this claim used (the fencing token still only grows).
+pub async fn postpone(
+    db: &impl ConnectionTrait,
+    claimed: &Claimed,
+    reason: &str,
+    after: Duration,
+) -> Result<(), JobError> {
+    let now = Utc::now();
+    let update = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
+        .col_expr(job::Column::RunAt, Expr::value(now + after))
+        .col_expr(job::Column::MaxAttempts, Expr::col(job::Column::MaxAttempts).add(1))
+        .col_expr(job::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(job::Column::LastError, Expr::value(Some(reason.to_owned())))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now));
+    finish(db, claimed, update).await
 }
 
 /// No retry can fix this (a configuration fault, an attempt budget spent): the job is dead.

@@ -25,6 +25,12 @@ pub enum Outcome {
     },
     /// No retry can help (a configuration fault): dead at once, with the reason for the admin.
     Dead(String),
+    /// Nothing failed, but the job cannot run yet (a member who left the guild): look again
+    /// after `after` without spending an attempt.
+    Wait {
+        reason: String,
+        after: Duration,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +75,7 @@ where
             Outcome::Done => super::complete(&db, &job).await,
             Outcome::Retry { error, after } => super::fail(&db, &job, error, *after).await.map(|_| ()),
             Outcome::Dead(reason) => super::bury(&db, &job, reason).await,
+            Outcome::Wait { reason, after } => super::postpone(&db, &job, reason, *after).await,
         };
         match recorded {
             Ok(()) => finished += 1,

@@ -17,7 +17,7 @@ use super::order::Order;
 use super::policies;
 use super::webhooks::StoredEvent;
 use crate::entitlements::{self, NewGrant};
-use crate::role_sync::RoleMap;
+use crate::role_sync::RoleGuild;
 
 /// Automatic retries stop here; the event waits in the failure inbox for a replay.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -52,7 +52,7 @@ pub struct Processed {
 }
 
 /// Processes every event that is due: pending ones, and failed ones whose retry time came.
-pub async fn process_due(db: &DatabaseConnection, roles: Option<&RoleMap>) -> Result<Processed, DbErr> {
+pub async fn process_due(db: &DatabaseConnection, roles: Option<&RoleGuild>) -> Result<Processed, DbErr> {
     let now = Utc::now();
     let due = webhook_event::Entity::find()
         .filter(
@@ -79,7 +79,11 @@ pub async fn process_due(db: &DatabaseConnection, roles: Option<&RoleMap>) -> Re
 }
 
 /// Processes one stored event; returns whether it succeeded (failures are recorded on the row).
-pub async fn process_one(db: &DatabaseConnection, event: &StoredEvent, roles: Option<&RoleMap>) -> Result<bool, DbErr> {
+pub async fn process_one(
+    db: &DatabaseConnection,
+    event: &StoredEvent,
+    roles: Option<&RoleGuild>,
+) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
     // A write first: on SQLite the transaction takes the write lock now (waiting for it)
     // rather than failing to upgrade from a read later.
@@ -94,7 +98,7 @@ pub async fn process_one(db: &DatabaseConnection, event: &StoredEvent, roles: Op
     match apply(&txn, event).await {
         Ok(outcome) => {
             if let (Some(map), Outcome::Granted(Some(user)) | Outcome::Revoked(Some(user))) = (roles, &outcome) {
-                crate::role_sync::sync_user(&txn, map, *user, Utc::now()).await?;
+                crate::role_sync::sync_user(&txn, map, *user).await?;
             }
             let (status, note) = match &outcome {
                 Outcome::Ignored(why) => ("ignored", Some(why.clone())),

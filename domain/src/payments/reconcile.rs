@@ -12,7 +12,7 @@ use url::Url;
 
 use super::order::Order;
 use super::processing::{self, Outcome, ProcessError};
-use crate::role_sync::RoleMap;
+use crate::role_sync::RoleGuild;
 use crate::secret::Secret;
 
 const PAGE_SIZE: u32 = 100;
@@ -121,7 +121,11 @@ impl SellappApi {
 }
 
 /// Walks every invoice page and repairs what the ledger is missing.
-pub async fn run(db: &DatabaseConnection, api: &SellappApi, roles: Option<&RoleMap>) -> Result<Report, ReconcileError> {
+pub async fn run(
+    db: &DatabaseConnection,
+    api: &SellappApi,
+    roles: Option<&RoleGuild>,
+) -> Result<Report, ReconcileError> {
     let mut report = Report::default();
     let mut page = 1;
     loop {
@@ -145,7 +149,7 @@ pub async fn run(db: &DatabaseConnection, api: &SellappApi, roles: Option<&RoleM
 async fn repair(
     db: &DatabaseConnection,
     order: &Order,
-    roles: Option<&RoleMap>,
+    roles: Option<&RoleGuild>,
     report: &mut Report,
 ) -> Result<(), DbErr> {
     let grant = entitlement_grant::Entity::find()
@@ -162,7 +166,7 @@ async fn repair(
     let txn = db.begin().await?;
     let outcome = processing::apply_order(&txn, event, order, format!("reconciliation #{}", order.id)).await;
     if let (Some(map), Ok(Outcome::Granted(Some(user)) | Outcome::Revoked(Some(user)))) = (roles, &outcome) {
-        crate::role_sync::sync_user(&txn, map, *user, chrono::Utc::now()).await?;
+        crate::role_sync::sync_user(&txn, map, *user).await?;
     }
     match outcome {
         Ok(Outcome::Granted(_)) => {

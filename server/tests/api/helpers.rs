@@ -5,24 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Once;
 
 use domain::{AppContext, Config};
-use sea_orm::{ConnectionTrait, Database};
 use server::Application;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    /// The name the app reports for this backend (readyz, status).
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
+pub use testkit::database::{Backend, TestDatabase, postgres_admin_url};
 
 /// Runs each named `async fn(Backend)` as two tests: `<name>::sqlite` and `<name>::postgres`.
 /// The PostgreSQL variant fails (never skips) when PostgreSQL is unreachable.
@@ -42,11 +26,6 @@ macro_rules! on_both_databases {
     )+};
 }
 
-/// The PostgreSQL server tests create their databases on. Trust auth on this machine kind.
-pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
 static LOGGING: Once = Once::new();
 
 /// Quiet by default; `TEST_LOG=1` shows the server's logs.
@@ -56,75 +35,6 @@ fn init_logging() {
             domain::telemetry::init(domain::config::LogFormat::Text);
         }
     });
-}
-
-/// A database that exists for one test and is removed when this is dropped.
-pub enum TestDatabase {
-    Sqlite { dir: tempfile::TempDir },
-    Postgres { name: String },
-}
-
-impl TestDatabase {
-    pub async fn create(backend: Backend) -> Self {
-        match backend {
-            Backend::Sqlite => TestDatabase::Sqlite {
-                dir: tempfile::tempdir().expect("temp dir"),
-            },
-            Backend::Postgres => {
-                let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(postgres_admin_url())
-                    .await
-                    .expect("PostgreSQL must be running for the postgres tests (see README: Tests)");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
-                admin.close().await.ok();
-                TestDatabase::Postgres { name }
-            }
-        }
-    }
-
-    /// Settings that point the app at this database.
-    pub fn settings(&self) -> BTreeMap<String, String> {
-        let mut s = BTreeMap::new();
-        match self {
-            TestDatabase::Sqlite { dir } => {
-                s.insert("DATA_DIR".into(), dir.path().join("data").display().to_string());
-            }
-            TestDatabase::Postgres { name } => {
-                let mut url = url::Url::parse(&postgres_admin_url()).expect("admin url");
-                url.set_path(name);
-                s.insert("DATABASE_URL".into(), url.to_string());
-            }
-        }
-        s
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let TestDatabase::Postgres { name } = self {
-            let name = name.clone();
-            // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    if let Ok(admin) = Database::connect(postgres_admin_url()).await {
-                        let _ = admin
-                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .await;
-                        admin.close().await.ok();
-                    }
-                });
-            })
-            .join()
-            .ok();
-        }
-    }
 }
 
 pub struct TestApp {

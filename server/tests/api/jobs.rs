@@ -222,9 +222,7 @@ async fn j8_the_wake_up_carries_the_job_id_only() {
     listener.listen(jobs::NOTIFY_CHANNEL).await.unwrap();
     let big = json!({"content": "x".repeat(10_000)});
     let txn = db.begin().await.unwrap();
-    let id = jobs::enqueue(&txn, JobKind::Mirror, None, &big, due())
-        .await
-        .unwrap();
+    let id = jobs::enqueue(&txn, JobKind::Mirror, None, &big, due()).await.unwrap();
     let early = tokio::time::timeout(std::time::Duration::from_millis(300), listener.recv()).await;
     assert!(early.is_err(), "no wake-up before commit");
     txn.commit().await.unwrap();

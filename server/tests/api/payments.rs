@@ -36,7 +36,7 @@ on_both_databases!(
     racing_refunds_take_an_order_back_once,
     racing_expiry_sweeps_record_an_expiry_once,
     j1_role_jobs_commit_with_the_access_change_and_never_without_it,
-    j10_one_queued_job_per_user_guild_and_role,
+    j10_one_queued_role_job_per_customer,
     expiry_is_recorded_once_and_queues_the_role_revoke,
     admin_grants_and_revokes_with_a_reason_on_the_timeline,
     w2_an_event_stored_before_a_crash_is_processed_after_restart,
@@ -884,16 +884,38 @@ async fn forged_signatures_never_raise_the_alert_but_failures_do(backend: Backen
 
 const ROLES: &str = "basic=1300000000000000001,advanced=1300000000000000002,pro=1300000000000000003";
 
-async fn role_jobs(app: &TestApp) -> Vec<(i64, String, String)> {
-    use sea_orm::QueryOrder;
-    entity::role_sync_job::Entity::find()
-        .order_by_asc(entity::role_sync_job::Column::RoleId)
+/// The role-sync jobs: (unique key, payload, status).
+async fn role_jobs(app: &TestApp) -> Vec<(String, serde_json::Value, entity::job::JobStatus)> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    entity::job::Entity::find()
+        .filter(entity::job::Column::Kind.eq(entity::job::JobKind::RoleSync))
+        .order_by_asc(entity::job::Column::Id)
         .all(&app.ctx.db)
         .await
         .unwrap()
         .into_iter()
-        .map(|j| (j.role_id, j.action, j.status))
+        .map(|j| {
+            (
+                j.unique_key.unwrap_or_default(),
+                serde_json::from_str(&j.payload).unwrap(),
+                j.status,
+            )
+        })
         .collect()
+}
+
+/// Links a Discord account the way the OAuth callback stores it.
+async fn link_discord(app: &TestApp, user_id: i64, discord_user_id: i64) {
+    use sea_orm::{ActiveModelTrait, Set};
+    entity::discord_link::ActiveModel {
+        user_id: Set(user_id),
+        discord_user_id: Set(discord_user_id),
+        username: Set(format!("trader{discord_user_id}")),
+        linked_at: Set(Utc::now()),
+    }
+    .insert(&app.ctx.db)
+    .await
+    .unwrap();
 }
 
 async fn roles_app(backend: Backend) -> TestApp {
@@ -913,36 +935,41 @@ async fn j1_role_jobs_commit_with_the_access_change_and_never_without_it(backend
     let app = roles_app(backend).await;
     policy(&app, "", "pro", 30).await;
     app.sign_up_verified("roles@example.com", PASSWORD).await;
+    let uid = user_id(&app, "roles@example.com").await;
+    link_discord(&app, uid, 1400000000000000001).await;
     deliver(
         &app,
         &order("order.completed", 61, "roles@example.com", "COMPLETED", None),
     )
     .await;
     settle(&app).await;
-    let q = |a: &str| a.to_owned();
+    let jobs = role_jobs(&app).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(
-        role_jobs(&app).await,
-        vec![
-            (1300000000000000001, q("revoke"), q("queued")),
-            (1300000000000000002, q("revoke"), q("queued")),
-            (1300000000000000003, q("grant"), q("queued")),
-        ]
+        jobs[0].1,
+        serde_json::json!({"user_id": uid, "discord_user_id": 1400000000000000001i64, "guild_id": 1300000000000000000i64}),
+        "the job names who, never which roles"
     );
+    assert_eq!(jobs[0].2, entity::job::JobStatus::Queued);
     // A change that rolls back leaves no job behind.
-    let map = domain::role_sync::RoleMap::from_config(&app.ctx.config).unwrap();
-    let uid = user_id(&app, "roles@example.com").await;
+    let map = domain::role_sync::RoleGuild::from_config(&app.ctx.config).unwrap();
     let txn = app.ctx.db.begin().await.unwrap();
-    entity::role_sync_job::Entity::delete_many().exec(&txn).await.unwrap();
-    domain::role_sync::sync_user(&txn, &map, uid, Utc::now()).await.unwrap();
+    entity::job::Entity::delete_many().exec(&txn).await.unwrap();
+    domain::role_sync::sync_user(&txn, &map, uid).await.unwrap();
     txn.rollback().await.unwrap();
-    assert_eq!(role_jobs(&app).await.len(), 3);
+    assert_eq!(role_jobs(&app).await.len(), 1);
+    // Nobody linked: nothing to sync.
+    app.sign_up_verified("unlinked@example.com", PASSWORD).await;
+    let other = user_id(&app, "unlinked@example.com").await;
+    assert_eq!(domain::role_sync::sync_user(&app.ctx.db, &map, other).await.unwrap(), 0);
 }
 
-async fn j10_one_queued_job_per_user_guild_and_role(backend: Backend) {
+async fn j10_one_queued_role_job_per_customer(backend: Backend) {
     let app = roles_app(backend).await;
     app.sign_up_verified("j10@example.com", PASSWORD).await;
     let uid = user_id(&app, "j10@example.com").await;
-    let map = domain::role_sync::RoleMap::from_config(&app.ctx.config).unwrap();
+    link_discord(&app, uid, 1400000000000000002).await;
+    let map = domain::role_sync::RoleGuild::from_config(&app.ctx.config).unwrap();
     for slug in ["basic", "pro"] {
         domain::entitlements::admin_grant(
             &app.ctx.db,
@@ -965,15 +992,14 @@ async fn j10_one_queued_job_per_user_guild_and_role(backend: Backend) {
         .unwrap();
     }
     let jobs = role_jobs(&app).await;
-    assert_eq!(jobs.len(), 3, "still one queued job per role: {jobs:?}");
-    assert_eq!(jobs[0].1, "revoke", "basic: replaced by the newer decision");
-    assert_eq!(jobs[2].1, "grant", "pro");
+    assert_eq!(jobs.len(), 1, "two changes, one queued job for the customer: {jobs:?}");
 }
 
 async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
     let app = roles_app(backend).await;
     app.sign_up_verified("expired@example.com", PASSWORD).await;
     let uid = user_id(&app, "expired@example.com").await;
+    link_discord(&app, uid, 1400000000000000003).await;
     let now = Utc::now();
     domain::entitlements::grant(
         &app.ctx.db,
@@ -998,7 +1024,7 @@ async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
         None,
         "readers see the end without any sweep"
     );
-    let map = domain::role_sync::RoleMap::from_config(&app.ctx.config).unwrap();
+    let map = domain::role_sync::RoleGuild::from_config(&app.ctx.config).unwrap();
     let since = now - chrono::Duration::days(2);
     assert_eq!(
         domain::entitlements::record_expiries(&app.ctx.db, Some(&map), since, now)
@@ -1019,7 +1045,7 @@ async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
         .map(|c| c.kind)
         .collect();
     assert_eq!(kinds, ["expired", "granted"]);
-    assert!(role_jobs(&app).await.iter().all(|(_, action, _)| action == "revoke"));
+    assert_eq!(role_jobs(&app).await.len(), 1, "the expiry queued role sync");
 }
 
 async fn admin_grants_and_revokes_with_a_reason_on_the_timeline(backend: Backend) {

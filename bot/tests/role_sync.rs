@@ -1,0 +1,447 @@
+//! The bot as it runs: the real `bot` binary, a real database (SQLite and PostgreSQL), and the
+//! fake Discord it reaches through serenity's request code. The ledger is changed through the
+//! domain's own functions (as the server does), and tests assert on what the fake Discord holds.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use domain::entitlements::{self, NewGrant};
+use domain::role_sync::RoleGuild;
+use domain::{Config, Secret};
+use entity::job::{self, JobKind, JobStatus};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use testkit::database::{Backend, TestDatabase};
+use testkit::discord::{FakeDiscord, Fault};
+
+const GUILD: u64 = 1_300_000_000_000_000_000;
+const BASIC: u64 = 1_300_000_000_000_000_001;
+const PRO: u64 = 1_300_000_000_000_000_002;
+/// A role above the bot's own: it cannot be given.
+const HIGH: u64 = 1_300_000_000_000_000_009;
+/// A role the server's own moderators give: never ours to touch.
+const OTHER: u64 = 1_300_000_000_000_000_050;
+const BOT_TOP: i64 = 10;
+
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(testkit::database::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(testkit::database::Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
+on_both_databases!(
+    a_linked_paying_customer_gets_the_tier_role,
+    post_condition_a_204_that_changes_nothing_never_completes,
+    missing_permissions_is_dead_at_once_and_names_the_fix,
+    unknown_role_and_unknown_guild_are_dead_at_once,
+    a_member_who_left_waits_without_spending_attempts,
+    a_429_requeues_the_job_at_retry_after,
+    server_errors_and_timeouts_retry_until_done,
+    unlinking_takes_every_managed_role_and_only_those,
+    the_bot_reports_who_it_is_and_which_roles_it_can_manage,
+);
+
+struct Rig {
+    db: DatabaseConnection,
+    fake: FakeDiscord,
+    settings: BTreeMap<String, String>,
+    guild: RoleGuild,
+    bot: Option<tokio::process::Child>,
+    _database: TestDatabase,
+}
+
+async fn rig(backend: Backend, tier_roles: &str) -> Rig {
+    let database = TestDatabase::create(backend).await;
+    let fake = FakeDiscord::start(0).await.unwrap();
+    fake.with(|w| {
+        w.add_guild(GUILD, "Customers", BOT_TOP);
+        w.add_role(GUILD, BASIC, "Basic", 2);
+        w.add_role(GUILD, PRO, "Pro", 3);
+        w.add_role(GUILD, HIGH, "Moderators", 20);
+        w.add_role(GUILD, OTHER, "Helpers", 1);
+    });
+    let mut settings = database.settings();
+    for (k, v) in [
+        ("CUSTOMER_GUILD_ID", GUILD.to_string()),
+        ("TIER_ROLES", tier_roles.to_owned()),
+        ("DISCORD_BOT_TOKEN", testkit::discord::BOT_TOKEN.to_owned()),
+        ("DISCORD_API_URL", fake.url()),
+    ] {
+        settings.insert(k.into(), v);
+    }
+    let config = Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).unwrap();
+    let db = domain::database::connect(&config).await.unwrap();
+    domain::database::migrate(&db).await.unwrap();
+    domain::role_sync::seed_from_config(&db, &config).await.unwrap();
+    Rig {
+        db,
+        fake,
+        settings,
+        guild: RoleGuild { guild_id: GUILD as i64 },
+        bot: None,
+        _database: database,
+    }
+}
+
+const MAPPING: &str = "basic=1300000000000000001,pro=1300000000000000002";
+
+impl Rig {
+    fn start_bot(&mut self) {
+        self.bot = Some(bot_process(&self.settings));
+    }
+
+    /// A customer with a linked Discord account (a member of the guild holding `roles`).
+    async fn customer(&self, email: &str, discord: u64, roles: &[u64]) -> i64 {
+        let account = domain::accounts::sign_up(&self.db, email, Secret::new("correct horse battery".into()))
+            .await
+            .unwrap();
+        self.fake.with(|w| w.add_member(GUILD, discord, roles));
+        domain::discord_link::link(&self.db, Some(&self.guild), account.id, discord as i64, "trader")
+            .await
+            .unwrap();
+        account.id
+    }
+
+    async fn grant(&self, user_id: i64, email: &str, tier: &str, days: i32) -> i64 {
+        let tier_id = entitlements::tiers(&self.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.slug == tier)
+            .unwrap()
+            .id;
+        entitlements::admin_grant(
+            &self.db,
+            Some(&self.guild),
+            NewGrant {
+                user_id: Some(user_id),
+                email: email.into(),
+                order_id: None,
+                tier_id,
+                days,
+                starts_at: Utc::now(),
+                cause: "admin",
+                reason: "test".into(),
+                change_cause: "test".into(),
+                amount_minor: None,
+                currency: None,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+    }
+
+    async fn jobs(&self) -> Vec<job::Model> {
+        job::Entity::find()
+            .filter(job::Column::Kind.eq(JobKind::RoleSync))
+            .all(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until every role job satisfies `cond`.
+    async fn until_jobs(&self, within: Duration, cond: impl Fn(&job::Model) -> bool) -> Vec<job::Model> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let jobs = self.jobs().await;
+            if !jobs.is_empty() && jobs.iter().all(&cond) {
+                return jobs;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jobs never got there: {jobs:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn roles_become(&self, user: u64, want: &[u64]) {
+        let ok = self
+            .fake
+            .wait_for(Duration::from_secs(10), |w| {
+                w.member_roles(GUILD, user).as_deref() == Some(want)
+            })
+            .await;
+        assert!(
+            ok,
+            "member roles: {:?}, wanted {want:?}",
+            self.fake.member_roles(GUILD, user)
+        );
+    }
+}
+
+fn bot_process(settings: &BTreeMap<String, String>) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_bot"))
+        .env_clear()
+        .envs(settings)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the bot binary starts")
+}
+
+async fn a_linked_paying_customer_gets_the_tier_role(backend: Backend) {
+    let mut rig = rig(backend, MAPPING).await;
+    let user = rig.customer("pro@example.com", 501, &[OTHER]).await;
+    rig.grant(user, "pro@example.com", "pro", 30).await;
+    rig.start_bot();
+    rig.roles_become(501, &[PRO, OTHER]).await;
+    let jobs = rig
+        .until_jobs(Duration::from_secs(5), |j| j.status == JobStatus::Done)
+        .await;
+    assert_eq!(jobs.len(), 1, "the link and the grant made one queued job");
+    // It read the member back after changing it (the post-condition), with the bot's token.
+    let calls = rig.fake.calls();
+    let member = format!("/api/v10/guilds/{GUILD}/members/501");
+    let put = calls
+        .iter()
+        .position(|c| c.method == "PUT" && c.path.contains("/roles/"))
+        .unwrap();
+    assert!(calls[put + 1..].iter().any(|c| c.method == "GET" && c.path == member));
+    assert!(calls.iter().all(|c| c.status != 401), "serenity sent the bot token");
+    assert!(
+        calls.iter().all(|c| c.agent.starts_with("DiscordBot")),
+        "requests come from serenity's request code"
+    );
+}
+
+async fn post_condition_a_204_that_changes_nothing_never_completes(backend: Backend) {
+    let mut rig = rig(backend, MAPPING).await;
+    rig.fake.with(|w| w.fault("PUT", "/roles/", Fault::Ignore, 1000));
+    let user = rig.customer("ignored@example.com", 502, &[]).await;
+    rig.grant(user, "ignored@example.com", "basic", 30).await;
+    rig.start_bot();
+    let jobs = rig
+        .until_jobs(Duration::from_secs(10), |j| {
+            j.attempts >= 2 && j.status == JobStatus::Queued
+        })
+        .await;
+    assert!(
+        jobs[0].last_error.as_deref().unwrap_or("").contains("post-condition"),
+        "{:?}",
+        jobs[0].last_error
+    );
+    assert_eq!(rig.fake.member_roles(GUILD, 502), Some(vec![]));
+}
+
+async fn missing_permissions_is_dead_at_once_and_names_the_fix(backend: Backend) {
+    // The pro tier is mapped to a role above the bot's own.
+    let mut rig = rig(backend, "pro=1300000000000000009").await;
+    let user = rig.customer("high@example.com", 503, &[]).await;
+    rig.grant(user, "high@example.com", "pro", 30).await;
+    rig.start_bot();
+    let jobs = rig
+        .until_jobs(Duration::from_secs(10), |j| j.status == JobStatus::Dead)
+        .await;
+    assert_eq!(jobs[0].attempts, 1, "no retry for a configuration fault");
+    let error = jobs[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("50013") && error.contains("Manage Roles"), "{error}");
+    assert_eq!(rig.fake.with(|w| w.calls_to("PUT", "/roles/")), 1);
+}
+
+async fn unknown_role_and_unknown_guild_are_dead_at_once(backend: Backend) {
+    let mut rig = rig(backend, MAPPING).await;
+    let a = rig.customer("a@example.com", 504, &[]).await;
+    rig.fake.with(|w| w.remove_role(GUILD, PRO));
+    rig.grant(a, "a@example.com", "pro", 30).await;
+    rig.start_bot();
+    let jobs = rig
+        .until_jobs(Duration::from_secs(10), |j| j.status == JobStatus::Dead)
+        .await;
+    let error = jobs[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("10011") && error.contains("/admin/discord"), "{error}");
+
+    rig.fake.with(|w| {
+        w.fault(
+            "GET",
+            "/members/505",
+            Fault::Error {
+                status: 404,
+                code: 10004,
+                message: "Unknown Guild".into(),
+            },
+            1,
+        )
+    });
+    // Linking alone queues the job that meets the fault.
+    rig.customer("b@example.com", 505, &[]).await;
+    let jobs = rig
+        .until_jobs(Duration::from_secs(10), |j| j.status == JobStatus::Dead)
+        .await;
+    let error = jobs
+        .iter()
+        .find(|j| j.payload.contains("505"))
+        .unwrap()
+        .last_error
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        error.contains("10004") && error.contains("CUSTOMER_GUILD_ID"),
+        "{error}"
+    );
+}
+
+async fn a_member_who_left_waits_without_spending_attempts(backend: Backend) {
+    let mut rig = rig(backend, MAPPING).await;
+    let user = rig.customer("gone@example.com", 506, &[]).await;
+    rig.fake.with(|w| w.remove_member(GUILD, 506));
+    rig.grant(user, "gone@example.com", "basic", 30).await;
+    rig.start_bot();
+    let jobs = rig
+        .until_jobs(Duration::from_secs(10), |j| {
+            j.status == JobStatus::Queued && j.attempts == 1
+        })
+        .await;
+    let j = &jobs[0];
+    assert!(
+        j.run_at > Utc::now() + chrono::Duration::minutes(50),
+        "waits about an hour"
+    );
+    assert_eq!(
+        j.max_attempts,
+        domain::jobs::DEFAULT_MAX_ATTEMPTS + 1,
+        "the wait cost no attempt"
+    );
+    assert!(
+        j.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("not in the customers' server")
+    );
+}
+
+async fn a_429_requeues_the_job_at_retry_after(backend: Backend) {
+    let mut rig = rig(backend, MAPPING).await;
+    rig.fake.with(|w| {
+        w.fault(
+            "GET",
+            "/members/507",
+            Fault::RateLimited {
+                retry_after: Duration::from_secs(30),
+                global: false,
+            },
+            1,
+        )
+    });
+    let user = rig.customer("limited@example.com", 507, &[]).await;
+    rig.grant(user, "limited@example.com", "basic", 30).await;
+    let before = Utc::now();
+    rig.start_bot();
+    let jobs = rig
+        .until_jobs(Duration::from_secs(10), |j| {
+            j.status == JobStatus::Queued && j.attempts == 1
+        })
+        .await;
+    let wait = jobs[0].run_at - before;
+    assert!(
+        wait >= chrono::Duration::seconds(29) && wait <= chrono::Duration::seconds(40),
+        "{wait}"
+    );
+    // Never a busy retry: one call, then silence.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rig.fake.with(|w| w.calls_to("GET", "/members/507")), 1);
+}
+
+async fn server_errors_and_timeouts_retry_until_done(backend: Backend) {
+    let mut rig = rig(backend, MAPPING).await;
+    rig.fake.with(|w| {
+        w.fault("GET", "/members/508", Fault::Status(502), 1);
+        w.fault("PUT", "/members/508/roles/", Fault::Delay(Duration::from_secs(12)), 1);
+    });
+    let user = rig.customer("flaky@example.com", 508, &[]).await;
+    rig.grant(user, "flaky@example.com", "basic", 30).await;
+    rig.start_bot();
+    let jobs = rig
+        .until_jobs(Duration::from_secs(40), |j| j.status == JobStatus::Done)
+        .await;
+    assert_eq!(jobs[0].attempts, 3, "a 502, a timeout, then success");
+    assert_eq!(rig.fake.member_roles(GUILD, 508), Some(vec![BASIC]));
+}
+
+async fn unlinking_takes_every_managed_role_and_only_those(backend: Backend) {
+    let mut rig = rig(backend, MAPPING).await;
+    let user = rig.customer("leaver@example.com", 509, &[OTHER]).await;
+    rig.grant(user, "leaver@example.com", "pro", 30).await;
+    rig.start_bot();
+    rig.roles_become(509, &[PRO, OTHER]).await;
+    // Someone gave them the basic role by hand too: managed, so it goes as well.
+    rig.fake.with(|w| w.add_member(GUILD, 509, &[BASIC, PRO, OTHER]));
+    domain::discord_link::unlink(&rig.db, Some(&rig.guild), user)
+        .await
+        .unwrap();
+    rig.roles_become(509, &[OTHER]).await;
+}
+
+async fn the_bot_reports_who_it_is_and_which_roles_it_can_manage(backend: Backend) {
+    let mut rig = rig(backend, MAPPING).await;
+    rig.start_bot();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let row = loop {
+        let rows = entity::bot_instance::Entity::find().all(&rig.db).await.unwrap();
+        if let Some(r) = rows.into_iter().find(|r| r.state == "connected") {
+            break r;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the bot never reported");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(row.bot_user.as_deref(), Some("SignalDesk Bot"));
+    let guilds: serde_json::Value = serde_json::from_str(&row.guilds).unwrap();
+    let roles = guilds[0]["roles"].as_array().unwrap();
+    let role = |id: u64| {
+        roles
+            .iter()
+            .find(|r| r["id"].as_str() == Some(id.to_string().as_str()))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(role(PRO)["manageable"], true);
+    assert_eq!(role(HIGH)["manageable"], false);
+    assert!(role(HIGH)["reason"].as_str().unwrap().contains("above the bot"));
+    // Stopped by a signal, it says so.
+    let mut bot = rig.bot.take().unwrap();
+    let pid = bot.id().unwrap() as i32;
+    std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    bot.wait().await.unwrap();
+    let row = entity::bot_instance::Entity::find_by_id(row.id)
+        .one(&rig.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, "stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_the_bot_says_it_is_idle_and_why() {
+    let mut rig = rig(Backend::Sqlite, MAPPING).await;
+    rig.settings.remove("DISCORD_BOT_TOKEN");
+    rig.start_bot();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = entity::bot_instance::Entity::find().all(&rig.db).await.unwrap();
+        if let Some(r) = rows.first() {
+            assert_eq!(r.state, "idle");
+            assert!(r.detail.contains("DISCORD_BOT_TOKEN"));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the bot never reported");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(rig.fake.calls().is_empty(), "an idle bot calls nobody");
+}

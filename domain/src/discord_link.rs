@@ -1,0 +1,96 @@
+//! A customer's linked Discord account. One Discord account belongs to one customer: linking an
+//! account another customer holds is refused, never moved silently. Every link change queues
+//! role sync in the same transaction — for the new account (its tier roles) and for an account
+//! the customer leaves behind (every managed role taken away).
+
+use chrono::Utc;
+use entity::discord_link::{self, Model as Link};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait,
+};
+
+use crate::role_sync::{self, RoleGuild, RoleSyncJob};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("this Discord account is already linked to another customer")]
+    TakenByAnother,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+pub async fn for_user(db: &impl sea_orm::ConnectionTrait, user_id: i64) -> Result<Option<Link>, DbErr> {
+    discord_link::Entity::find_by_id(user_id).one(db).await
+}
+
+async fn queue(
+    txn: &impl sea_orm::ConnectionTrait,
+    guild: Option<&RoleGuild>,
+    user_id: i64,
+    discord_user_id: i64,
+) -> Result<(), DbErr> {
+    if let Some(g) = guild {
+        role_sync::enqueue(
+            txn,
+            RoleSyncJob {
+                user_id,
+                discord_user_id,
+                guild_id: g.guild_id,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Links `discord_user_id` to the customer (replacing an earlier link of theirs).
+pub async fn link(
+    db: &DatabaseConnection,
+    guild: Option<&RoleGuild>,
+    user_id: i64,
+    discord_user_id: i64,
+    username: &str,
+) -> Result<Link, LinkError> {
+    let txn = db.begin().await?;
+    let holder = discord_link::Entity::find()
+        .filter(discord_link::Column::DiscordUserId.eq(discord_user_id))
+        .one(&txn)
+        .await?;
+    if holder.as_ref().is_some_and(|h| h.user_id != user_id) {
+        return Err(LinkError::TakenByAnother);
+    }
+    if let Some(old) = for_user(&txn, user_id).await? {
+        discord_link::Entity::delete_by_id(user_id).exec(&txn).await?;
+        if old.discord_user_id != discord_user_id {
+            queue(&txn, guild, user_id, old.discord_user_id).await?;
+        }
+    }
+    let row = discord_link::ActiveModel {
+        user_id: Set(user_id),
+        discord_user_id: Set(discord_user_id),
+        username: Set(username.chars().take(100).collect()),
+        linked_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| match e.sql_err() {
+        // Another customer linked the same account a moment ago.
+        Some(SqlErr::UniqueConstraintViolation(_)) => LinkError::TakenByAnother,
+        _ => LinkError::Db(e),
+    })?;
+    queue(&txn, guild, user_id, discord_user_id).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Removes the customer's link and queues the removal of every managed role from that account.
+pub async fn unlink(db: &DatabaseConnection, guild: Option<&RoleGuild>, user_id: i64) -> Result<Option<Link>, DbErr> {
+    let txn = db.begin().await?;
+    let Some(old) = for_user(&txn, user_id).await? else {
+        return Ok(None);
+    };
+    discord_link::Entity::delete_by_id(user_id).exec(&txn).await?;
+    queue(&txn, guild, user_id, old.discord_user_id).await?;
+    txn.commit().await?;
+    Ok(Some(old))
+}

@@ -1,0 +1,20 @@
+//! A Discord role given to every customer whose current tier is `tier_id` (a tier may map to
+//! several roles). Every role named here is *managed*: role sync adds it or takes it away.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tier_role")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub tier_id: i32,
+    pub guild_id: i64,
+    pub role_id: i64,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

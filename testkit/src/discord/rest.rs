@@ -1,0 +1,499 @@
+//! The HTTP face of the fake: one handler that logs the call, applies scripted faults and rate
+//! limits, checks the token, then answers the route as Discord v10 would.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::oauth;
+use super::ratelimit::{BucketState, Verdict, bucket_of};
+use super::world::{Call, Fault, Message, World};
+
+type Shared = Arc<Mutex<World>>;
+
+pub(super) fn router(world: Shared) -> Router {
+    Router::new().fallback(handle).with_state(world)
+}
+
+/// A Discord JSON error.
+pub(super) fn error(status: u16, code: u32, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(json!({"message": message, "code": code}))).into_response()
+}
+
+fn json_status(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn handle(State(world): State<Shared>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let headers = req.headers().clone();
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = axum::body::to_bytes(req.into_body(), 30 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+
+    if path.starts_with("/oauth2/") || path.ends_with("/oauth2/token") || path.starts_with("/_fake/") {
+        let response = oauth::handle(&world, &method, &path, &query, &headers, &body);
+        log(&world, &method, &path, response.status().as_u16(), &agent);
+        return response;
+    }
+    if !path.starts_with("/api/v10/") {
+        return error(404, 0, "404: Not Found");
+    }
+
+    let fault = world.lock().unwrap().take_fault(method.as_str(), &path);
+    let mut ignore = false;
+    match &fault {
+        Some(Fault::Error { status, code, message }) => {
+            return finish(&world, &method, &path, &agent, error(*status, *code, message), None);
+        }
+        Some(Fault::Status(status)) => {
+            let r = StatusCode::from_u16(*status)
+                .unwrap_or(StatusCode::BAD_GATEWAY)
+                .into_response();
+            return finish(&world, &method, &path, &agent, r, None);
+        }
+        Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
+        Some(Fault::Ignore) => ignore = true,
+        Some(Fault::RateLimited { .. }) | None => {}
+    }
+
+    let bucket = bucket_of(method.as_str(), &path);
+    let verdict = match fault {
+        Some(Fault::RateLimited { retry_after, global }) => Verdict::Limited {
+            retry_after,
+            global,
+            state: None,
+        },
+        _ => world.lock().unwrap().limits.check(&bucket, Instant::now()),
+    };
+    let state = match verdict {
+        Verdict::Allowed(state) => state,
+        Verdict::Limited {
+            retry_after,
+            global,
+            state,
+        } => {
+            let secs = retry_after.as_secs_f64().max(0.001);
+            let mut r = json_status(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"message": "You are being rate limited.", "retry_after": secs, "global": global}),
+            );
+            let h = r.headers_mut();
+            h.insert("retry-after", HeaderValue::from(secs.ceil() as u64));
+            h.insert(
+                "x-ratelimit-scope",
+                HeaderValue::from_static(if global { "global" } else { "user" }),
+            );
+            if global {
+                h.insert("x-ratelimit-global", HeaderValue::from_static("true"));
+            }
+            return finish(&world, &method, &path, &agent, r, state);
+        }
+    };
+
+    let response = route(&world, &method, &path, &query, &headers, &body, ignore);
+    finish(&world, &method, &path, &agent, response, state)
+}
+
+fn log(world: &Shared, method: &Method, path: &str, status: u16, agent: &str) {
+    let mut w = world.lock().unwrap();
+    if matches!(status, 401 | 403 | 429) {
+        w.invalid_requests += 1;
+    }
+    w.calls.push(Call {
+        method: method.to_string(),
+        path: path.to_owned(),
+        status,
+        at: Instant::now(),
+        agent: agent.to_owned(),
+    });
+}
+
+fn finish(
+    world: &Shared,
+    method: &Method,
+    path: &str,
+    agent: &str,
+    mut response: Response,
+    state: Option<BucketState>,
+) -> Response {
+    if let Some(s) = state {
+        let reset = std::time::SystemTime::now() + s.reset_after;
+        let reset = reset
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let h = response.headers_mut();
+        h.insert("x-ratelimit-bucket", HeaderValue::from_str(&s.bucket).unwrap());
+        h.insert("x-ratelimit-limit", HeaderValue::from(s.limit));
+        h.insert("x-ratelimit-remaining", HeaderValue::from(s.remaining));
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_str(&format!("{reset:.3}")).unwrap(),
+        );
+        h.insert(
+            "x-ratelimit-reset-after",
+            HeaderValue::from_str(&format!("{:.3}", s.reset_after.as_secs_f64())).unwrap(),
+        );
+    }
+    log(world, method, path, response.status().as_u16(), agent);
+    response
+}
+
+/// Whose token is it: the bot's, a user's bearer token, or nobody's.
+enum Caller {
+    Bot,
+    User(u64),
+}
+
+fn caller(w: &World, headers: &HeaderMap) -> Option<Caller> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    if let Some(token) = auth.strip_prefix("Bot ") {
+        return (token == w.bot_token).then_some(Caller::Bot);
+    }
+    let token = auth.strip_prefix("Bearer ")?;
+    w.tokens.get(token).map(|u| Caller::User(*u))
+}
+
+fn user_json(id: u64, username: &str, bot: bool) -> Value {
+    json!({
+        "id": id.to_string(), "username": username, "discriminator": "0", "global_name": username,
+        "avatar": null, "bot": bot, "flags": 0, "public_flags": 0
+    })
+}
+
+fn member_json(w: &World, guild: u64, user: u64) -> Option<Value> {
+    let roles = w.guilds.get(&guild)?.members.get(&user)?;
+    let name = w
+        .users
+        .get(&user)
+        .map(|u| u.username.clone())
+        .unwrap_or_else(|| format!("user{user}"));
+    Some(json!({
+        "user": user_json(user, &name, false),
+        "nick": null, "avatar": null,
+        "roles": roles.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        "joined_at": "2026-01-01T00:00:00.000000+00:00",
+        "deaf": false, "mute": false, "flags": 0, "pending": false
+    }))
+}
+
+fn id(s: &str) -> Option<u64> {
+    s.parse().ok()
+}
+
+fn route(
+    world: &Shared,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    ignore: bool,
+) -> Response {
+    let mut w = world.lock().unwrap();
+    let Some(who) = caller(&w, headers) else {
+        return error(401, 0, "401: Unauthorized");
+    };
+    let segments: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
+    match (method.as_str(), segments.as_slice(), who) {
+        ("GET", ["users", "@me"], Caller::Bot) => json_status(
+            StatusCode::OK,
+            user_json(w.bot_user.id, &w.bot_user.username.clone(), true),
+        ),
+        ("GET", ["users", "@me"], Caller::User(u)) => {
+            let name = w.users.get(&u).map(|x| x.username.clone()).unwrap_or_default();
+            json_status(StatusCode::OK, user_json(u, &name, false))
+        }
+        ("GET", ["gateway", "bot"], Caller::Bot) => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1");
+            json_status(
+                StatusCode::OK,
+                json!({"url": format!("ws://{host}/gateway"), "shards": 1,
+                       "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}}),
+            )
+        }
+        (_, _, Caller::User(_)) => error(401, 0, "401: Unauthorized"),
+        ("GET", ["guilds", g], Caller::Bot) => match id(g).and_then(|g| w.guilds.get(&g)) {
+            Some(guild) => json_status(
+                StatusCode::OK,
+                json!({"id": guild.id.to_string(), "name": guild.name, "roles": roles_json(guild), "owner_id": "1"}),
+            ),
+            None => error(404, 10004, "Unknown Guild"),
+        },
+        ("GET", ["guilds", g, "roles"], Caller::Bot) => match id(g).and_then(|g| w.guilds.get(&g)) {
+            Some(guild) => json_status(StatusCode::OK, Value::Array(roles_json(guild))),
+            None => error(404, 10004, "Unknown Guild"),
+        },
+        ("GET", ["guilds", g, "members", u], Caller::Bot) => {
+            let (Some(g), Some(u)) = (id(g), id(u)) else {
+                return error(404, 10013, "Unknown User");
+            };
+            if !w.guilds.contains_key(&g) {
+                return error(404, 10004, "Unknown Guild");
+            }
+            match member_json(&w, g, u) {
+                Some(m) => json_status(StatusCode::OK, m),
+                None => error(404, 10007, "Unknown Member"),
+            }
+        }
+        ("PUT", ["guilds", g, "members", u], Caller::Bot) => add_member(&mut w, g, u, body),
+        ("PUT" | "DELETE", ["guilds", g, "members", u, "roles", r], Caller::Bot) => {
+            member_role(&mut w, method.as_str() == "PUT", g, u, r, ignore)
+        }
+        ("POST", ["channels", c, "messages"], Caller::Bot) => match id(c) {
+            Some(c) => create_message(&mut w, c, headers, body),
+            None => error(404, 10003, "Unknown Channel"),
+        },
+        ("GET", ["channels", c, "messages"], Caller::Bot) => match id(c) {
+            Some(c) => list_messages(&w, c, query),
+            None => error(404, 10003, "Unknown Channel"),
+        },
+        ("PATCH", ["channels", c, "messages", m], Caller::Bot) => {
+            let (Some(c), Some(m)) = (id(c), id(m)) else {
+                return error(404, 10008, "Unknown Message");
+            };
+            let Ok(patch) = serde_json::from_slice::<Value>(body) else {
+                return error(400, 50109, "The request body contains invalid JSON.");
+            };
+            if let Some(e) = check_message(&patch) {
+                return e;
+            }
+            let Some(msg) = w.messages.get_mut(&c).and_then(|v| v.iter_mut().find(|x| x.id == m)) else {
+                return error(404, 10008, "Unknown Message");
+            };
+            if let (Some(obj), Some(p)) = (msg.body.as_object_mut(), patch.as_object()) {
+                for (k, v) in p {
+                    obj.insert(k.clone(), v.clone());
+                }
+            }
+            let out = message_json(msg);
+            json_status(StatusCode::OK, out)
+        }
+        ("DELETE", ["channels", c, "messages", m], Caller::Bot) => {
+            let (Some(c), Some(m)) = (id(c), id(m)) else {
+                return error(404, 10008, "Unknown Message");
+            };
+            let list = w.messages.entry(c).or_default();
+            match list.iter().position(|x| x.id == m) {
+                Some(i) if !ignore => {
+                    list.remove(i);
+                    no_content()
+                }
+                Some(_) => no_content(),
+                None => error(404, 10008, "Unknown Message"),
+            }
+        }
+        _ => error(404, 0, "404: Not Found"),
+    }
+}
+
+fn roles_json(guild: &super::world::Guild) -> Vec<Value> {
+    let mut roles = vec![json!({
+        "id": guild.id.to_string(), "name": "@everyone", "position": 0, "managed": false,
+        "color": 0, "hoist": false, "permissions": "0", "mentionable": false, "flags": 0
+    })];
+    roles.extend(guild.roles.values().map(|r| {
+        json!({"id": r.id.to_string(), "name": r.name, "position": r.position, "managed": r.managed,
+               "color": 0, "hoist": false, "permissions": "0", "mentionable": false, "flags": 0})
+    }));
+    roles
+}
+
+fn add_member(w: &mut World, g: &str, u: &str, body: &Bytes) -> Response {
+    let (Some(g), Some(u)) = (id(g), id(u)) else {
+        return error(404, 10013, "Unknown User");
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return error(400, 50109, "The request body contains invalid JSON.");
+    };
+    let token = body.get("access_token").and_then(Value::as_str).unwrap_or("");
+    if w.tokens.get(token) != Some(&u) {
+        return error(403, 50025, "Invalid OAuth2 access token");
+    }
+    let Some(guild) = w.guilds.get_mut(&g) else {
+        return error(404, 10004, "Unknown Guild");
+    };
+    if guild.members.contains_key(&u) {
+        // Already a member: `roles` in the body are ignored.
+        return no_content();
+    }
+    let roles = body
+        .get("roles")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|r| r.as_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    guild.members.insert(u, roles);
+    let m = member_json(w, g, u).unwrap_or(Value::Null);
+    json_status(StatusCode::CREATED, m)
+}
+
+fn member_role(w: &mut World, add: bool, g: &str, u: &str, r: &str, ignore: bool) -> Response {
+    let (Some(g), Some(u), Some(r)) = (id(g), id(u), id(r)) else {
+        return error(404, 10011, "Unknown Role");
+    };
+    let Some(guild) = w.guilds.get_mut(&g) else {
+        return error(404, 10004, "Unknown Guild");
+    };
+    let Some(role) = guild.roles.get(&r) else {
+        return error(404, 10011, "Unknown Role");
+    };
+    if role.position >= guild.bot_top || role.managed {
+        return error(403, 50013, "Missing Permissions");
+    }
+    let Some(member) = guild.members.get_mut(&u) else {
+        return error(404, 10007, "Unknown Member");
+    };
+    if !ignore {
+        if add {
+            member.insert(r);
+        } else {
+            member.remove(&r);
+        }
+    }
+    no_content()
+}
+
+/// Discord's message limits (`discord-api.md`): 400 with code 50035 when one is exceeded.
+fn check_message(body: &Value) -> Option<Response> {
+    let content = body.get("content").and_then(Value::as_str).unwrap_or("");
+    if content.chars().count() > 2000 {
+        return Some(error(
+            400,
+            50035,
+            "Invalid Form Body: content must be 2000 or fewer in length.",
+        ));
+    }
+    let embeds = body
+        .get("embeds")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    if embeds.len() > 10 {
+        return Some(error(
+            400,
+            50035,
+            "Invalid Form Body: embeds must be 10 or fewer in length.",
+        ));
+    }
+    let total: usize = embeds
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e.get(k).and_then(Value::as_str).map_or(0, |v| v.chars().count());
+            s("title") + s("description")
+        })
+        .sum();
+    (total > 6000).then(|| error(400, 50035, "Invalid Form Body: embeds exceed 6000 characters."))
+}
+
+fn message_json(m: &Message) -> Value {
+    let mut v = m.body.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("id".into(), json!(m.id.to_string()));
+        o.insert("channel_id".into(), json!(m.channel_id.to_string()));
+        o.insert(
+            "attachments".into(),
+            Value::Array(
+                m.attachments
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, size))| json!({"id": i.to_string(), "filename": name, "size": size}))
+                    .collect(),
+            ),
+        );
+    }
+    v
+}
+
+fn create_message(w: &mut World, channel: u64, headers: &HeaderMap, body: &Bytes) -> Response {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (payload, attachments) = if let Some(boundary) = ctype.strip_prefix("multipart/form-data; boundary=") {
+        match super::oauth::multipart_parts(body, boundary) {
+            Some(parts) => {
+                let payload = parts
+                    .iter()
+                    .find(|p| p.name == "payload_json")
+                    .and_then(|p| serde_json::from_slice(&p.data).ok())
+                    .unwrap_or_else(|| json!({}));
+                let files: Vec<(String, usize)> = parts
+                    .iter()
+                    .filter(|p| p.name.starts_with("files["))
+                    .map(|p| (p.filename.clone().unwrap_or_default(), p.data.len()))
+                    .collect();
+                (payload, files)
+            }
+            None => return error(400, 50035, "Invalid Form Body"),
+        }
+    } else {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(v) => (v, Vec::new()),
+            Err(_) => return error(400, 50109, "The request body contains invalid JSON."),
+        }
+    };
+    if let Some(e) = check_message(&payload) {
+        return e;
+    }
+    if attachments.len() > 10 || attachments.iter().any(|(_, n)| *n > 10 * 1024 * 1024) {
+        return error(413, 40005, "Request entity too large");
+    }
+    let id = w.snowflake();
+    let msg = Message {
+        id,
+        channel_id: channel,
+        body: payload,
+        attachments,
+    };
+    let out = message_json(&msg);
+    w.messages.entry(channel).or_default().push(msg);
+    json_status(StatusCode::OK, out)
+}
+
+fn list_messages(w: &World, channel: u64, query: &str) -> Response {
+    let mut after = 0u64;
+    let mut limit = 50usize;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("after", v)) => after = v.parse().unwrap_or(0),
+            Some(("limit", v)) => limit = v.parse::<usize>().unwrap_or(50).clamp(1, 100),
+            _ => {}
+        }
+    }
+    let mut found: Vec<Value> = w
+        .messages
+        .get(&channel)
+        .map(|v| {
+            v.iter()
+                .filter(|m| m.id > after)
+                .take(limit)
+                .map(message_json)
+                .collect()
+        })
+        .unwrap_or_default();
+    // Discord lists newest first.
+    found.reverse();
+    json_status(StatusCode::OK, Value::Array(found))
+}

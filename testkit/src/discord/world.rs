@@ -1,0 +1,261 @@
+//! The fake's state: guilds with roles and members, users who can authorise, OAuth codes and
+//! tokens, channel messages, scripted faults and the call log.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::ratelimit::{Limits, RateLimits};
+
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub id: u64,
+    pub name: String,
+    pub position: i64,
+    /// An integration's role: nobody can assign it.
+    pub managed: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Guild {
+    pub id: u64,
+    pub name: String,
+    pub roles: BTreeMap<u64, Role>,
+    /// The position of the bot's highest role: it can only assign roles below it.
+    pub bot_top: i64,
+    pub members: BTreeMap<u64, BTreeSet<u64>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: u64,
+    pub username: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: u64,
+    pub channel_id: u64,
+    pub body: Value,
+    pub attachments: Vec<(String, usize)>,
+}
+
+/// One call as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    /// The path without the query string, e.g. `/api/v10/guilds/1/members/2/roles/3`.
+    pub path: String,
+    pub status: u16,
+    pub at: Instant,
+    /// Which of our bot processes sent it (`X-Audit-Log-Reason`-free: taken from the user agent
+    /// suffix tests may set); empty when unknown.
+    pub agent: String,
+}
+
+/// What a scripted fault does to the next matching call.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answers with Discord's JSON error: `{"message", "code"}`.
+    Error { status: u16, code: u32, message: String },
+    /// A bare server error (5xx) with no JSON body.
+    Status(u16),
+    /// Waits this long before answering (a client timeout shorter than it sees a timeout).
+    Delay(Duration),
+    /// Answers success (204) but does not apply the change.
+    Ignore,
+    /// A 429 as Discord sends it (shared scope: a limit someone else's traffic exhausted).
+    RateLimited { retry_after: Duration, global: bool },
+}
+
+pub(super) struct ScriptedFault {
+    pub method: String,
+    pub path_contains: String,
+    pub fault: Fault,
+    pub times: usize,
+}
+
+pub(super) struct CodeGrant {
+    pub user_id: u64,
+    pub redirect_uri: String,
+    pub challenge: Option<String>,
+    pub scope: String,
+    pub issued: Instant,
+}
+
+pub struct World {
+    pub bot_token: String,
+    pub bot_user: User,
+    pub guilds: BTreeMap<u64, Guild>,
+    pub users: BTreeMap<u64, User>,
+    pub messages: BTreeMap<u64, Vec<Message>>,
+    pub calls: Vec<Call>,
+    /// 401, 403 and 429 answers (shared-scope 429s excluded), as Discord counts them for its ban.
+    pub invalid_requests: u64,
+    /// The redirect URIs registered for the OAuth application (exact match).
+    pub redirect_uris: Vec<String>,
+    pub(super) faults: VecDeque<ScriptedFault>,
+    pub(super) codes: HashMap<String, CodeGrant>,
+    pub(super) tokens: HashMap<String, u64>,
+    pub(super) limits: RateLimits,
+    next_id: u64,
+}
+
+impl World {
+    pub(super) fn new(limits: Limits) -> Self {
+        World {
+            bot_token: super::BOT_TOKEN.into(),
+            bot_user: User {
+                id: super::BOT_USER_ID,
+                username: "SignalDesk Bot".into(),
+            },
+            guilds: BTreeMap::new(),
+            users: BTreeMap::new(),
+            messages: BTreeMap::new(),
+            calls: Vec::new(),
+            invalid_requests: 0,
+            redirect_uris: Vec::new(),
+            faults: VecDeque::new(),
+            codes: HashMap::new(),
+            tokens: HashMap::new(),
+            limits: RateLimits::new(limits),
+            next_id: 1_100_000_000_000_000_000,
+        }
+    }
+
+    pub(super) fn snowflake(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Adds a guild with the bot in it, its highest role (managed, like every bot's own role)
+    /// at `bot_top`.
+    pub fn add_guild(&mut self, id: u64, name: &str, bot_top: i64) {
+        let bot_role = self.snowflake();
+        let mut guild = Guild {
+            id,
+            name: name.into(),
+            bot_top,
+            ..Default::default()
+        };
+        guild.roles.insert(
+            bot_role,
+            Role {
+                id: bot_role,
+                name: self.bot_user.username.clone(),
+                position: bot_top,
+                managed: true,
+            },
+        );
+        guild.members.insert(self.bot_user.id, [bot_role].into());
+        self.guilds.insert(id, guild);
+    }
+
+    pub fn add_role(&mut self, guild: u64, id: u64, name: &str, position: i64) {
+        self.add_role_managed(guild, id, name, position, false);
+    }
+
+    pub fn add_role_managed(&mut self, guild: u64, id: u64, name: &str, position: i64, managed: bool) {
+        let g = self.guilds.get_mut(&guild).expect("add_guild first");
+        g.roles.insert(
+            id,
+            Role {
+                id,
+                name: name.into(),
+                position,
+                managed,
+            },
+        );
+    }
+
+    pub fn remove_role(&mut self, guild: u64, id: u64) {
+        if let Some(g) = self.guilds.get_mut(&guild) {
+            g.roles.remove(&id);
+            for roles in g.members.values_mut() {
+                roles.remove(&id);
+            }
+        }
+    }
+
+    /// A Discord user who can authorise our application (and log in on the authorize page).
+    pub fn add_user(&mut self, id: u64, username: &str) {
+        self.users.insert(
+            id,
+            User {
+                id,
+                username: username.into(),
+            },
+        );
+    }
+
+    pub fn user_by_name(&mut self, username: &str) -> u64 {
+        if let Some(u) = self.users.values().find(|u| u.username == username) {
+            return u.id;
+        }
+        let id = self.snowflake();
+        self.add_user(id, username);
+        id
+    }
+
+    pub fn add_member(&mut self, guild: u64, user: u64, roles: &[u64]) {
+        let g = self.guilds.get_mut(&guild).expect("add_guild first");
+        g.members.insert(user, roles.iter().copied().collect());
+    }
+
+    /// The member leaves (or is kicked from) the guild.
+    pub fn remove_member(&mut self, guild: u64, user: u64) {
+        if let Some(g) = self.guilds.get_mut(&guild) {
+            g.members.remove(&user);
+        }
+    }
+
+    pub fn member_roles(&self, guild: u64, user: u64) -> Option<Vec<u64>> {
+        self.guilds
+            .get(&guild)?
+            .members
+            .get(&user)
+            .map(|r| r.iter().copied().collect())
+    }
+
+    /// The next `times` calls with this method whose path contains `path_contains` meet `fault`.
+    pub fn fault(&mut self, method: &str, path_contains: &str, fault: Fault, times: usize) {
+        self.faults.push_back(ScriptedFault {
+            method: method.to_uppercase(),
+            path_contains: path_contains.into(),
+            fault,
+            times,
+        });
+    }
+
+    pub(super) fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
+        let i = self
+            .faults
+            .iter()
+            .position(|f| f.method == method && path.contains(&f.path_contains))?;
+        let f = &mut self.faults[i];
+        let fault = f.fault.clone();
+        f.times -= 1;
+        if f.times == 0 {
+            self.faults.remove(i);
+        }
+        Some(fault)
+    }
+
+    /// Calls whose method is `method` and whose path contains `part`.
+    pub fn calls_to(&self, method: &str, part: &str) -> usize {
+        self.calls
+            .iter()
+            .filter(|c| c.method == method && c.path.contains(part))
+            .count()
+    }
+
+    /// How many answers were 429.
+    pub fn rate_limited(&self) -> usize {
+        self.calls.iter().filter(|c| c.status == 429).count()
+    }
+
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = RateLimits::new(limits);
+    }
+}
