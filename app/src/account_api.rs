@@ -325,3 +325,23 @@ pub async fn change_password(current_password: String, new_password: String) -> 
         }
     }
 }
+
+/// The account page's Discord panel: whether linking is on, and the linked account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscordLinkView {
+    pub configured: bool,
+    pub linked: Option<String>,
+}
+
+#[server(prefix = "/rpc", endpoint = "discord/status")]
+pub async fn discord_status() -> Result<DiscordLinkView, AppError> {
+    let ctx = crate::error::app_context()?;
+    let me = crate::auth::require_user().await?;
+    let link = domain::discord_link::for_user(&ctx.db, me.account.id)
+        .await
+        .map_err(|e| crate::error::unavailable("reading the Discord link", e))?;
+    Ok(DiscordLinkView {
+        configured: ctx.config.discord_oauth.is_some(),
+        linked: link.map(|l| l.username),
+    })
+}

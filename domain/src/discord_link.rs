@@ -94,3 +94,87 @@ pub async fn unlink(db: &DatabaseConnection, guild: Option<&RoleGuild>, user_id:
     txn.commit().await?;
     Ok(Some(old))
 }
+
+/// How long an OAuth authorisation may take (S6).
+pub const STATE_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Why a callback's `state` is refused (S6): each is its own message to the customer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StateError {
+    #[error("this Discord authorisation is unknown; start again from your account page")]
+    Unknown,
+    #[error("this Discord authorisation was already used; start again from your account page")]
+    Used,
+    #[error("this Discord authorisation took longer than 10 minutes; start again from your account page")]
+    Expired,
+    #[error("this Discord authorisation was started in another browser session; start again here")]
+    OtherSession,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TakeError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Remembers an authorisation the session starts: the state's hash and the PKCE verifier.
+pub async fn remember_state(
+    db: &DatabaseConnection,
+    state: &str,
+    session_id: i64,
+    verifier: &str,
+) -> Result<(), DbErr> {
+    use entity::oauth_state;
+    let now = Utc::now();
+    // Old states are of no use to anyone: clear them as new ones arrive.
+    oauth_state::Entity::delete_many()
+        .filter(oauth_state::Column::ExpiresAt.lt(now - chrono::Duration::days(1)))
+        .exec(db)
+        .await?;
+    oauth_state::ActiveModel {
+        state_hash: Set(crate::sessions::hash_token(state)),
+        session_id: Set(session_id),
+        pkce_verifier: Set(verifier.to_owned()),
+        created_at: Set(now),
+        expires_at: Set(now + STATE_LIFETIME),
+        used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Takes a state back at the callback: it must be known, unused, unexpired and this session's.
+/// Taking it uses it up (one conditional update, so two callbacks racing cannot both win).
+/// Returns the PKCE verifier.
+pub async fn take_state(db: &DatabaseConnection, state: &str, session_id: i64) -> Result<String, TakeError> {
+    use entity::oauth_state;
+    use sea_orm::sea_query::Expr;
+    let hash = crate::sessions::hash_token(state);
+    let now = Utc::now();
+    let row = oauth_state::Entity::find_by_id(hash.clone())
+        .one(db)
+        .await?
+        .ok_or(StateError::Unknown)?;
+    if row.used_at.is_some() {
+        return Err(StateError::Used.into());
+    }
+    if row.session_id != session_id {
+        return Err(StateError::OtherSession.into());
+    }
+    if row.expires_at <= now {
+        return Err(StateError::Expired.into());
+    }
+    let taken = oauth_state::Entity::update_many()
+        .col_expr(oauth_state::Column::UsedAt, Expr::value(Some(now)))
+        .filter(oauth_state::Column::StateHash.eq(hash))
+        .filter(oauth_state::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    if taken.rows_affected != 1 {
+        return Err(StateError::Used.into());
+    }
+    Ok(row.pkce_verifier)
+}

@@ -9,6 +9,7 @@ use crate::account_api::{
 use crate::components::field::{Field, FormError};
 use crate::components::time::short_utc;
 use crate::pages::access_panel::AccessPanel;
+use crate::pages::discord_panel::DiscordPanel;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -30,6 +31,7 @@ pub fn AccountPage() -> impl IntoView {
             // A sibling of the Suspense, not inside it: its resource is created with the page,
             // so server and browser agree on it during hydration.
             <AccessPanel />
+            <DiscordPanel />
         </main>
     }
 }

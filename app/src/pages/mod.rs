@@ -4,6 +4,7 @@ pub mod access_panel;
 pub mod account;
 pub mod admin;
 pub mod dashboard;
+pub mod discord_panel;
 pub mod forgot_password;
 pub mod home;
 pub mod login;

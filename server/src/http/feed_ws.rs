@@ -32,9 +32,9 @@ use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::ApiError;
+use super::session::MaybeSignedIn;
 use crate::feed_hub::{self, Batch, FeedHub};
-use crate::feed_slots::{FeedSlots, Full};
-use crate::rights_watch::RightsWatch;
+use crate::feed_slots::Full;
 
 /// A client that cannot take a message for this long is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -49,14 +49,19 @@ pub struct FeedQuery {
 }
 
 pub async fn feed_ws(
-    State(ctx): State<AppContext>,
-    State(hub): State<FeedHub>,
-    State(rights): State<RightsWatch>,
-    State(slots): State<FeedSlots>,
+    State(state): State<super::AppState>,
+    MaybeSignedIn(signed_in): MaybeSignedIn,
     headers: HeaderMap,
     Query(q): Query<FeedQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let super::AppState {
+        ctx,
+        feed_hub: hub,
+        rights,
+        feed_slots: slots,
+        ..
+    } = state;
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     if !origin.is_some_and(|o| super::security::origin_is_ours(o, &ctx.config.public_url)) {
         tracing::warn!(
@@ -70,14 +75,6 @@ pub async fn feed_ws(
         )
         .into_response();
     }
-    let token = app::auth::token_from_headers(&headers, app::auth::cookie_name(&ctx.config));
-    let signed_in = match token {
-        Some(t) => match domain::sessions::resolve(&ctx.db, &t).await {
-            Ok(s) => s,
-            Err(e) => return super::connector_auth::db_unavailable(e).into_response(),
-        },
-        None => None,
-    };
     let Some(signed_in) = signed_in else {
         return ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in to open the feed").into_response();
     };

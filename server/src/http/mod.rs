@@ -4,6 +4,7 @@
 mod api_error;
 mod connector_api;
 mod connector_auth;
+mod discord_link;
 mod feed_ws;
 mod health;
 mod ingest;
@@ -12,6 +13,7 @@ pub mod openapi;
 mod page_gate;
 mod rpc_status;
 mod security;
+mod session;
 mod site;
 mod webhooks;
 
@@ -65,6 +67,9 @@ pub fn router(ctx: AppContext, feed_hub: crate::feed_hub::FeedHub, rights: crate
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/account/discord/link", axum::routing::post(discord_link::start))
+        .route(discord_link::CALLBACK_PATH, get(discord_link::callback))
+        .route("/account/discord/unlink", axum::routing::post(discord_link::unlink))
         .nest("/api/v1", api)
         .merge(site::routes(&state))
         .with_state(state)

@@ -1,0 +1,28 @@
+//! Who is calling, from the session cookie: one extractor for the plain axum routes (the feed
+//! websocket, the Discord OAuth routes). Leptos pages and server functions read the same
+//! cookie through `app::auth`.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use domain::sessions::SignedIn;
+
+use super::AppState;
+
+/// The signed-in account and session, if any. Fails only when the database cannot answer.
+pub struct MaybeSignedIn(pub Option<SignedIn>);
+
+impl FromRequestParts<AppState> for MaybeSignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ctx = &state.ctx;
+        let Some(token) = app::auth::token_from_headers(&parts.headers, app::auth::cookie_name(&ctx.config)) else {
+            return Ok(MaybeSignedIn(None));
+        };
+        domain::sessions::resolve(&ctx.db, &token)
+            .await
+            .map(MaybeSignedIn)
+            .map_err(|e| super::connector_auth::db_unavailable(e).into_response())
+    }
+}
