@@ -25,6 +25,8 @@ pub struct Model {
     /// When the customer's access ends, as the ledger says after the latest change (kept by
     /// `domain::entitlements`, so expiries are found by an indexed query, not a table scan).
     pub access_ends_at: Option<DateTimeUtc>,
+    /// The next moment the customer's access changes (a tier starts or ends): the sweep's index.
+    pub access_changes_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

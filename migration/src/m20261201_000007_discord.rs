@@ -54,6 +54,12 @@ enum BotInstance {
 }
 
 #[derive(DeriveIden)]
+enum UserAccount {
+    Table,
+    AccessChangesAt,
+}
+
+#[derive(DeriveIden)]
 enum RoleSyncJob {
     Table,
     Id,
@@ -154,12 +160,52 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The next moment a customer's access changes at all (a tier starts or ends), so the
+        // sweep can find step-downs as well as ends — and every one that is due, however long
+        // every process was down. Until the server recomputes it, the end of access stands in.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(UserAccount::Table)
+                    .add_column(optional_timestamp(UserAccount::AccessChangesAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared("UPDATE user_account SET access_changes_at = access_ends_at")
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_user_account_access_changes")
+                    .table(UserAccount::Table)
+                    .col(UserAccount::AccessChangesAt)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .drop_table(Table::drop().table(RoleSyncJob::Table).if_exists().to_owned())
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_user_account_access_changes")
+                    .table(UserAccount::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(UserAccount::Table)
+                    .drop_column(UserAccount::AccessChangesAt)
+                    .to_owned(),
+            )
+            .await?;
         for t in [
             DiscordLink::Table.into_iden(),
             TierRole::Table.into_iden(),

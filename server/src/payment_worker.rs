@@ -29,17 +29,15 @@ pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> tokio::task::J
             ),
             Err(e) => tracing::warn!(error = %e, "cannot fill in the stored end of access"),
         }
-        // Expiries since the last look; on start, the last day (recording is idempotent).
-        let mut expiries_since = chrono::Utc::now() - chrono::Duration::days(1);
         loop {
             check_alert(&ctx).await;
             let now = chrono::Utc::now();
-            match domain::entitlements::record_expiries(&ctx.db, roles.as_ref(), expiries_since, now).await {
+            // Every change that came due, however long ago (an outage of any length included).
+            match domain::entitlements::record_expiries(&ctx.db, roles.as_ref(), now).await {
                 Ok(n) => {
                     if n > 0 {
-                        tracing::info!(expired = n, "access expiries recorded");
+                        tracing::info!(customers = n, "access changes recorded (ends, tier steps)");
                     }
-                    expiries_since = now;
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot record expiries; retrying"),
             }

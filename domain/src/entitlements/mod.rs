@@ -158,24 +158,51 @@ async fn record(
     .insert(db)
     .await?;
     if let Some(user) = user_id {
-        refresh_access_end(db, user).await?;
+        refresh_access_end(db, user, Due::IncludingAPassedEnd).await?;
         // Every change on a customer's timeline may change what their open sockets may receive.
         crate::rights::changed(db, user, crate::rights::Kind::Access).await?;
     }
     Ok(())
 }
 
-/// Stores when `user_id`'s access ends, as the ledger says now (the expiry sweep's index).
-async fn refresh_access_end(db: &impl ConnectionTrait, user_id: i64) -> Result<Option<DateTime<Utc>>, DbErr> {
+/// Which changes the stored next change may point at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Due {
+    /// After a ledger write: an end that has already passed (a backdated grant) is still due,
+    /// so the sweep records it.
+    IncludingAPassedEnd,
+    /// After the sweep handled what was due: only what lies ahead.
+    Ahead,
+}
+
+/// Stores when `user_id`'s access ends and when it next changes at all, as the ledger says now
+/// (the sweep's index).
+async fn refresh_access_end(db: &impl ConnectionTrait, user_id: i64, due: Due) -> Result<Option<DateTime<Utc>>, DbErr> {
     let tiers = tiers(db).await?;
     let grants = live_grants(db, user_id).await?;
-    let ends = timeline(&grants, &tiers).last().map(|s| s.end);
+    let segments = timeline(&grants, &tiers);
+    let ends = segments.last().map(|s| s.end);
+    let now = Utc::now();
+    let next = next_change(&segments, now).or(match due {
+        Due::IncludingAPassedEnd => ends.filter(|end| *end <= now),
+        Due::Ahead => None,
+    });
     user_account::Entity::update_many()
         .col_expr(user_account::Column::AccessEndsAt, Expr::value(ends))
+        .col_expr(user_account::Column::AccessChangesAt, Expr::value(next))
         .filter(user_account::Column::Id.eq(user_id))
         .exec(db)
         .await?;
     Ok(ends)
+}
+
+/// The first moment after `now` at which the tier changes: a stretch starts or ends.
+fn next_change(segments: &[ledger::Segment], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    segments
+        .iter()
+        .flat_map(|s| [s.start, s.end])
+        .filter(|t| *t > now)
+        .min()
 }
 
 /// Fills in the stored end of access for customers whose grants predate it (once, at start).
@@ -189,7 +216,7 @@ pub async fn backfill_access_ends(db: &impl ConnectionTrait) -> Result<usize, Db
         .collect();
     let mut filled = 0;
     for user in users {
-        if refresh_access_end(db, user).await?.is_some() {
+        if refresh_access_end(db, user, Due::IncludingAPassedEnd).await?.is_some() {
             filled += 1;
         }
     }
@@ -489,43 +516,67 @@ pub async fn admin_revoke(
     Ok(revoked)
 }
 
-/// Records the expiries that happened in `(since, now]` and queues the role changes they imply.
-/// Customers are found by the stored end of their access (an indexed query, not a scan of every
-/// grant). Each expiry is recorded in its own transaction; a unique index makes processes racing
-/// to record the same one collide, and the loser changes nothing. Returns how many it recorded.
+/// Records every access change that has come due by `now` — the end of a customer's access,
+/// and a tier stepping down or up as one grant ends and another resumes — and queues the role
+/// changes they imply. Customers are found by the stored moment of their next change (an
+/// indexed query, not a scan of every grant) with no lower bound, so changes that came due while
+/// every process was down are recorded on start however long the outage was. An end is recorded
+/// once (a unique index makes racing processes collide; the loser changes nothing). Returns how
+/// many customers' changes it handled.
 pub async fn record_expiries(
     db: &sea_orm::DatabaseConnection,
     roles: Option<&crate::role_sync::RoleGuild>,
-    since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
     use sea_orm::{SqlErr, TransactionTrait};
-    let ended = user_account::Entity::find()
-        .filter(user_account::Column::AccessEndsAt.gt(since))
-        .filter(user_account::Column::AccessEndsAt.lte(now))
+    let due = user_account::Entity::find()
+        .filter(user_account::Column::AccessChangesAt.lte(now))
         .all(db)
         .await?;
     let mut recorded = 0;
-    for user in ended {
-        let Some(end) = user.access_ends_at else { continue };
+    for user in due {
         let txn = db.begin().await?;
-        let entry = record(
-            &txn,
-            Some(user.id),
-            &user.email,
-            None,
-            "expired",
-            "expiry",
-            format!("access ended at {}", end.to_rfc3339()),
-        )
-        .await;
-        match entry {
-            Ok(()) => {}
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                txn.rollback().await?;
-                continue;
+        // Claim this due change: a process racing us on the same customer updates nothing.
+        let claimed = user_account::Entity::update_many()
+            .col_expr(
+                user_account::Column::AccessChangesAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(user_account::Column::Id.eq(user.id))
+            .filter(user_account::Column::AccessChangesAt.eq(user.access_changes_at))
+            .exec(&txn)
+            .await?;
+        if claimed.rows_affected != 1 {
+            txn.rollback().await?;
+            continue;
+        }
+        let ended = user.access_ends_at.filter(|end| *end <= now);
+        if let Some(end) = ended {
+            let entry = record(
+                &txn,
+                Some(user.id),
+                &user.email,
+                None,
+                "expired",
+                "expiry",
+                format!("access ended at {}", end.to_rfc3339()),
+            )
+            .await;
+            match entry {
+                Ok(()) => {}
+                // Recorded before (by another process, or before a restart): only the index moves on.
+                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    txn.rollback().await?;
+                    refresh_access_end(db, user.id, Due::Ahead).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
+            refresh_access_end(&txn, user.id, Due::Ahead).await?;
+        } else {
+            // A tier changed while access goes on: the sockets and roles follow the ledger.
+            refresh_access_end(&txn, user.id, Due::Ahead).await?;
+            crate::rights::changed(&txn, user.id, crate::rights::Kind::Access).await?;
         }
         if let Some(map) = roles {
             crate::role_sync::sync_user(&txn, map, user.id).await?;

@@ -37,6 +37,8 @@ on_both_databases!(
     racing_expiry_sweeps_record_an_expiry_once,
     j1_role_jobs_commit_with_the_access_change_and_never_without_it,
     j10_one_queued_role_job_per_customer,
+    a_tier_step_down_queues_role_sync,
+    an_expiry_during_a_long_outage_is_recorded_on_start,
     expiry_is_recorded_once_and_queues_the_role_revoke,
     admin_grants_and_revokes_with_a_reason_on_the_timeline,
     w2_an_event_stored_before_a_crash_is_processed_after_restart,
@@ -1025,15 +1027,14 @@ async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
         "readers see the end without any sweep"
     );
     let map = domain::role_sync::RoleGuild::from_config(&app.ctx.config).unwrap();
-    let since = now - chrono::Duration::days(2);
     assert_eq!(
-        domain::entitlements::record_expiries(&app.ctx.db, Some(&map), since, now)
+        domain::entitlements::record_expiries(&app.ctx.db, Some(&map), now)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        domain::entitlements::record_expiries(&app.ctx.db, Some(&map), since, now)
+        domain::entitlements::record_expiries(&app.ctx.db, Some(&map), now)
             .await
             .unwrap(),
         0
@@ -1046,6 +1047,120 @@ async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
         .collect();
     assert_eq!(kinds, ["expired", "granted"]);
     assert_eq!(role_jobs(&app).await.len(), 1, "the expiry queued role sync");
+}
+
+fn grant_of(
+    email: &str,
+    user: i64,
+    tier_id: i32,
+    days: i32,
+    starts_at: chrono::DateTime<Utc>,
+) -> domain::entitlements::NewGrant {
+    domain::entitlements::NewGrant {
+        user_id: Some(user),
+        email: email.into(),
+        order_id: None,
+        tier_id,
+        days,
+        starts_at,
+        cause: "admin",
+        reason: "test".into(),
+        change_cause: "test".into(),
+        amount_minor: None,
+        currency: None,
+    }
+}
+
+/// Pro for a day on top of a month of basic: when pro ends, basic resumes, and the role must
+/// follow (the sweep finds the step-down by the stored moment of the next change).
+async fn a_tier_step_down_queues_role_sync(backend: Backend) {
+    let app = roles_app(backend).await;
+    app.sign_up_verified("steps@example.com", PASSWORD).await;
+    let uid = user_id(&app, "steps@example.com").await;
+    link_discord(&app, uid, 1400000000000000004).await;
+    let map = domain::role_sync::RoleGuild::from_config(&app.ctx.config).unwrap();
+    let now = Utc::now();
+    for (tier, days) in [("basic", 30), ("pro", 1)] {
+        domain::entitlements::admin_grant(
+            &app.ctx.db,
+            Some(&map),
+            grant_of("steps@example.com", uid, tier_id(&app, tier).await, days, now),
+        )
+        .await
+        .unwrap();
+    }
+    entity::job::Entity::delete_many().exec(&app.ctx.db).await.unwrap();
+    let later = now + chrono::Duration::days(1) + chrono::Duration::minutes(1);
+    let at = domain::entitlements::access_at(&app.ctx.db, uid, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(at.tier.slug, "basic", "the ledger steps down");
+    assert_eq!(
+        domain::entitlements::record_expiries(&app.ctx.db, Some(&map), now)
+            .await
+            .unwrap(),
+        0,
+        "nothing due yet"
+    );
+    assert_eq!(
+        domain::entitlements::record_expiries(&app.ctx.db, Some(&map), later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(role_jobs(&app).await.len(), 1, "the step-down queued role sync");
+    let history = domain::entitlements::history(&app.ctx.db, "steps@example.com")
+        .await
+        .unwrap();
+    assert!(
+        history.iter().all(|h| h.kind != "expired"),
+        "access goes on: {history:?}"
+    );
+}
+
+/// Every process was down for ten days: the end that passed meanwhile is recorded by the
+/// running sweep as soon as it starts looking, with no window that could miss it.
+async fn an_expiry_during_a_long_outage_is_recorded_on_start(backend: Backend) {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let app = roles_app(backend).await;
+    app.sign_up_verified("outage@example.com", PASSWORD).await;
+    let uid = user_id(&app, "outage@example.com").await;
+    link_discord(&app, uid, 1400000000000000005).await;
+    let long_ago = Utc::now() - chrono::Duration::days(11);
+    domain::entitlements::grant(
+        &app.ctx.db,
+        grant_of("outage@example.com", uid, tier_id(&app, "basic").await, 1, long_ago),
+    )
+    .await
+    .unwrap();
+    // What the server stored when the grant was written, before the outage.
+    entity::user_account::Entity::update_many()
+        .col_expr(
+            entity::user_account::Column::AccessChangesAt,
+            Expr::value(Some(long_ago + chrono::Duration::days(1))),
+        )
+        .filter(entity::user_account::Column::Id.eq(uid))
+        .exec(&app.ctx.db)
+        .await
+        .unwrap();
+    // The app's own payment worker sweeps every few seconds.
+    let mut kinds = Vec::new();
+    for _ in 0..100 {
+        kinds = domain::entitlements::history(&app.ctx.db, "outage@example.com")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.kind)
+            .collect::<Vec<_>>();
+        if kinds.contains(&"expired".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(kinds.iter().filter(|k| *k == "expired").count(), 1, "{kinds:?}");
+    assert!(!role_jobs(&app).await.is_empty(), "and the role removal is queued");
 }
 
 async fn admin_grants_and_revokes_with_a_reason_on_the_timeline(backend: Backend) {
@@ -1274,10 +1389,9 @@ async fn racing_expiry_sweeps_record_an_expiry_once(backend: Backend) {
         .await
         .unwrap();
     }
-    let since = Utc::now() - chrono::Duration::minutes(1);
     let sweeps = (0..6).map(|_| {
         let db = app.ctx.db.clone();
-        tokio::spawn(async move { domain::entitlements::record_expiries(&db, None, since, Utc::now()).await })
+        tokio::spawn(async move { domain::entitlements::record_expiries(&db, None, Utc::now()).await })
     });
     let recorded: usize = futures_util::future::join_all(sweeps)
         .await
