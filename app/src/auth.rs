@@ -80,6 +80,13 @@ mod server_side {
         Ok(s)
     }
 
+    /// The app's context, for an admin only.
+    pub async fn admin_context() -> Result<domain::AppContext, AppError> {
+        let ctx = app_context()?;
+        require_admin().await?;
+        Ok(ctx)
+    }
+
     pub fn user_agent() -> String {
         request_parts()
             .and_then(|p| {

@@ -10,12 +10,14 @@ pub mod capture_api;
 pub mod components;
 pub mod customers_api;
 pub mod dashboard_api;
+pub mod discord_admin_api;
 pub mod error;
 #[cfg(feature = "hydrate")]
 pub mod live_feed;
 pub mod pages;
 pub mod payments_api;
 pub mod plans;
+pub mod queues_api;
 pub mod status;
 
 use leptos::prelude::*;
@@ -88,6 +90,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("policies") view=PoliciesPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("customers") view=CustomersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("webhooks") view=WebhooksPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("discord") view=crate::pages::admin::discord::DiscordPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("queues") view=crate::pages::admin::queues::QueuesPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

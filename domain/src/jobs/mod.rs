@@ -13,6 +13,7 @@
 //!   run in the effect's own transaction (J4). Retries back off with jitter unless the failure says
 //!   when (`retry_after`, J6); out of attempts the job is `dead`, visible in admin.
 
+pub mod overview;
 pub mod retry;
 pub mod worker;
 

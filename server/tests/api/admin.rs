@@ -67,6 +67,8 @@ const ANY_ARGS: &[(&str, &str)] = &[
     ("reason", "test"),
     ("connector", "00000000-0000-0000-0000-000000000000"),
     ("request", "00000000-0000-0000-0000-000000000001"),
+    ("action", "retry"),
+    ("roles", ""),
 ];
 
 async fn s9_every_admin_server_function_refuses_customers_and_visitors(backend: Backend) {

@@ -5,7 +5,9 @@
 pub mod channels;
 pub mod connectors;
 pub mod customers;
+pub mod discord;
 pub mod policies;
+pub mod queues;
 pub mod users;
 pub mod webhooks;
 
@@ -15,9 +17,6 @@ use leptos_router::hooks::use_location;
 
 use crate::account_api::current_viewer;
 use crate::pages::not_allowed::NotAllowed;
-
-/// Areas later work fills; listed so the operator sees the shape of the console.
-const COMING: &[&str] = &["Discord", "Queues"];
 
 #[component]
 pub fn AdminLayout() -> impl IntoView {
@@ -60,9 +59,8 @@ fn AdminShell(email: String, banners: crate::payments_api::PaymentBanners) -> im
                 <a href="/admin/customers" data-testid="nav-customers">"Customers"</a>
                 <a href="/admin/policies" data-testid="nav-policies">"Policies"</a>
                 <a href="/admin/webhooks" data-testid="nav-webhooks">"Webhooks"</a>
-                {COMING.iter().map(|name| view! {
-                    <span class="nav-coming" aria-disabled="true" title="Not set up yet">{*name}</span>
-                }).collect_view()}
+                <a href="/admin/discord" data-testid="nav-discord">"Discord"</a>
+                <a href="/admin/queues" data-testid="nav-queues">"Queues"</a>
                 <span class="muted nav-me">{email}</span>
                 <a href="/account">"Account"</a>
             </nav>

@@ -1,0 +1,232 @@
+//! `/rpc/admin/discord/*`: the bot's status, the customers' server and its roles as the bot
+//! reads them, and the tier → roles mapping (a role the bot cannot manage is refused, with why).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotRow {
+    pub id: String,
+    pub state: String,
+    pub detail: String,
+    pub bot_user: String,
+    pub jobs_done: i64,
+    pub seen_at: String,
+    /// Reported within the last two minutes.
+    pub online: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleOption {
+    pub id: String,
+    pub name: String,
+    pub position: i64,
+    pub manageable: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierMapping {
+    pub tier_id: String,
+    pub tier: String,
+    /// Mapped role ids, comma-separated (the form's value).
+    pub roles: String,
+    /// Their names, for reading.
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DiscordAdminView {
+    /// Empty when `CUSTOMER_GUILD_ID` is unset.
+    pub guild_id: String,
+    pub guild_name: String,
+    pub bots: Vec<BotRow>,
+    pub roles: Vec<RoleOption>,
+    pub tiers: Vec<TierMapping>,
+    pub linked_customers: u64,
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::*;
+
+    /// The roles of `guild` from the freshest report of a connected bot.
+    pub async fn guild_roles(
+        db: &sea_orm::DatabaseConnection,
+        guild: i64,
+    ) -> Result<(String, Vec<RoleOption>), sea_orm::DbErr> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let row = entity::bot_instance::Entity::find()
+            .filter(entity::bot_instance::Column::State.eq("connected"))
+            .order_by_desc(entity::bot_instance::Column::SeenAt)
+            .one(db)
+            .await?;
+        let guilds: serde_json::Value = row
+            .and_then(|r| serde_json::from_str(&r.guilds).ok())
+            .unwrap_or_default();
+        let Some(g) = guilds
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|g| g["id"].as_str() == Some(guild.to_string().as_str()))
+        else {
+            return Ok((String::new(), Vec::new()));
+        };
+        let roles = g["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| RoleOption {
+                id: r["id"].as_str().unwrap_or_default().to_owned(),
+                name: r["name"].as_str().unwrap_or_default().to_owned(),
+                position: r["position"].as_i64().unwrap_or_default(),
+                manageable: r["manageable"].as_bool().unwrap_or(false),
+                reason: r["reason"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        Ok((g["name"].as_str().unwrap_or_default().to_owned(), roles))
+    }
+}
+
+#[server(prefix = "/rpc/admin", endpoint = "discord")]
+pub async fn discord_admin() -> Result<DiscordAdminView, AppError> {
+    use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder, QuerySelect};
+    let ctx = crate::auth::admin_context().await?;
+    let unavailable = |e| crate::error::unavailable("reading the Discord settings", e);
+    let now = chrono::Utc::now();
+    let bots = entity::bot_instance::Entity::find()
+        .order_by_desc(entity::bot_instance::Column::SeenAt)
+        .limit(20)
+        .all(&ctx.db)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|b| BotRow {
+            online: now - b.seen_at < chrono::Duration::minutes(2) && b.state != "stopped",
+            id: b.id,
+            state: b.state,
+            detail: b.detail,
+            bot_user: b.bot_user.unwrap_or_default(),
+            jobs_done: b.jobs_done,
+            seen_at: b.seen_at.to_rfc3339(),
+        })
+        .collect();
+    let linked_customers = entity::discord_link::Entity::find()
+        .count(&ctx.db)
+        .await
+        .map_err(unavailable)?;
+    let Some(guild) = domain::role_sync::RoleGuild::from_config(&ctx.config) else {
+        return Ok(DiscordAdminView {
+            bots,
+            linked_customers,
+            ..Default::default()
+        });
+    };
+    let (guild_name, roles) = server::guild_roles(&ctx.db, guild.guild_id)
+        .await
+        .map_err(unavailable)?;
+    let mapping = domain::role_sync::mapping(&ctx.db, guild.guild_id)
+        .await
+        .map_err(unavailable)?;
+    let tiers = domain::entitlements::tiers(&ctx.db)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|t| {
+            let ids: Vec<String> = mapping
+                .iter()
+                .filter(|m| m.tier_id == t.id)
+                .map(|m| m.role_id.to_string())
+                .collect();
+            let names = ids
+                .iter()
+                .map(|id| {
+                    roles
+                        .iter()
+                        .find(|r| &r.id == id)
+                        .map(|r| r.name.clone())
+                        .unwrap_or_else(|| format!("unknown role {id}"))
+                })
+                .collect();
+            TierMapping {
+                tier_id: t.id.to_string(),
+                tier: t.name,
+                roles: ids.join(", "),
+                names,
+            }
+        })
+        .collect();
+    Ok(DiscordAdminView {
+        guild_id: guild.guild_id.to_string(),
+        guild_name,
+        bots,
+        roles,
+        tiers,
+        linked_customers,
+    })
+}
+
+/// Maps a tier to the roles listed (ids, separated by commas or spaces; empty = no role), and
+/// queues role sync for every linked customer in the same transaction. Returns how many.
+#[server(prefix = "/rpc/admin", endpoint = "discord/tier-roles")]
+pub async fn set_tier_roles(tier: String, roles: String) -> Result<usize, AppError> {
+    use sea_orm::TransactionTrait;
+    let ctx = crate::auth::admin_context().await?;
+    let Some(guild) = domain::role_sync::RoleGuild::from_config(&ctx.config) else {
+        return crate::error::fail(AppError::invalid(
+            "roles",
+            "set CUSTOMER_GUILD_ID first: there is no customers' server",
+        ));
+    };
+    let Ok(tier_id) = tier.parse::<i32>() else {
+        return crate::error::fail(AppError::invalid("tier", "not a tier"));
+    };
+    let unavailable = |e| crate::error::unavailable("changing the tier roles", e);
+    let (_, known) = server::guild_roles(&ctx.db, guild.guild_id)
+        .await
+        .map_err(unavailable)?;
+    let mut ids = Vec::new();
+    for raw in roles.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()) {
+        let Some(role) = known.iter().find(|r| r.id == raw) else {
+            let why = if known.is_empty() {
+                "no bot has reported the server's roles yet: start the bot (DISCORD_BOT_TOKEN), then try again"
+                    .to_owned()
+            } else {
+                format!("{raw} is not a role of the customers' server")
+            };
+            return crate::error::fail(AppError::invalid("roles", why));
+        };
+        if !role.manageable {
+            return crate::error::fail(AppError::invalid(
+                "roles",
+                format!("the bot cannot manage “{}”: {}", role.name, role.reason),
+            ));
+        }
+        ids.push(
+            raw.parse::<i64>()
+                .map_err(|_| AppError::invalid("roles", "role ids are digits"))?,
+        );
+    }
+    let txn = ctx.db.begin().await.map_err(unavailable)?;
+    let queued = domain::role_sync::set_tier_roles(&txn, &guild, tier_id, &ids)
+        .await
+        .map_err(unavailable)?;
+    txn.commit().await.map_err(unavailable)?;
+    tracing::info!(tier = tier_id, roles = ?ids, queued, "tier roles changed");
+    Ok(queued)
+}
+
+/// Queues role sync for every linked customer (repairs any drift: each job converges the
+/// member's roles on the ledger). Returns how many.
+#[server(prefix = "/rpc/admin", endpoint = "discord/resync")]
+pub async fn resync_everyone() -> Result<usize, AppError> {
+    let ctx = crate::auth::admin_context().await?;
+    let Some(guild) = domain::role_sync::RoleGuild::from_config(&ctx.config) else {
+        return crate::error::fail(AppError::invalid("guild", "set CUSTOMER_GUILD_ID first"));
+    };
+    domain::role_sync::sync_everyone(&ctx.db, &guild)
+        .await
+        .map_err(|e| crate::error::unavailable("queueing role sync", e))
+}

@@ -1,0 +1,107 @@
+//! `/admin/queues`: every job kind's counts by state and the oldest due job's wait, jobs
+//! finished per minute over the last hour, recent failures with their last error, and dead jobs
+//! with Retry and Discard.
+
+use leptos::prelude::*;
+
+use crate::components::time::short_utc;
+use crate::queues_api::{ActOnDeadJob, JobRowView, queues};
+
+/// A bar per minute, scaled to the busiest minute.
+#[component]
+fn PerMinute(minutes: Vec<u64>) -> impl IntoView {
+    let top = minutes.iter().copied().max().unwrap_or(0).max(1);
+    let total: u64 = minutes.iter().sum();
+    view! {
+        <figure class="minute-chart" data-testid="jobs-per-minute">
+            <div class="bars" aria-hidden="true">
+                {minutes.into_iter().map(|n| {
+                    let h = n * 100 / top;
+                    view! { <span class="bar" style=format!("height:{h}%") title=format!("{n}")></span> }
+                }).collect_view()}
+            </div>
+            <figcaption class="muted">{format!("Jobs finished per minute, last hour: {total} in all.")}</figcaption>
+        </figure>
+    }
+}
+
+#[component]
+fn JobList(jobs: Vec<JobRowView>, dead: bool, action: ServerAction<ActOnDeadJob>) -> impl IntoView {
+    view! {
+        <div class="cards">
+            {jobs.into_iter().map(|j| {
+                let actions = dead.then(|| {
+                    let (retry_id, discard_id) = (j.id.clone(), j.id.clone());
+                    view! {
+                        <div class="row">
+                            <ActionForm action=action>
+                                <input type="hidden" name="id" value=retry_id />
+                                <input type="hidden" name="action" value="retry" />
+                                <button type="submit" class="button small" data-testid="retry-job">"Retry"</button>
+                            </ActionForm>
+                            <ActionForm action=action>
+                                <input type="hidden" name="id" value=discard_id />
+                                <input type="hidden" name="action" value="discard" />
+                                <button type="submit" class="button small" data-testid="discard-job">"Discard"</button>
+                            </ActionForm>
+                        </div>
+                    }
+                });
+                view! {
+                    <article class="card" data-testid=if dead { "dead-job" } else { "failing-job" }>
+                        <header class="card-head">
+                            <h3>{format!("{} #{}", j.kind, j.id)}</h3>
+                            <span class="muted">{format!("{} · {} attempt(s) · {}", j.key, j.attempts, short_utc(&j.updated_at))}</span>
+                        </header>
+                        <p class="error" data-testid="job-error">{j.last_error}</p>
+                        {actions}
+                    </article>
+                }
+            }).collect_view()}
+        </div>
+    }
+}
+
+#[component]
+pub fn QueuesPage() -> impl IntoView {
+    let act = ServerAction::<ActOnDeadJob>::new();
+    let data = Resource::new(move || act.version().get(), |_| queues());
+    view! {
+        <h1>"Queues"</h1>
+        <p class="muted">"Background work: role sync now, mirroring next. A dead job needs a fix first (its error names it), then Retry."</p>
+        <p role="status" class="error">{move || act.value().get().and_then(Result::err).map(|e| e.to_string())}</p>
+        <Transition fallback=|| view! { <p class="muted">"Loading queues…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(q) => view! {
+                        <table class="table" data-testid="queue-table">
+                            <thead><tr><th>"Kind"</th><th>"Queued"</th><th>"Running"</th><th>"Done"</th><th>"Dead"</th><th>"Oldest due waits"</th></tr></thead>
+                            <tbody>
+                                {q.kinds.into_iter().map(|k| view! {
+                                    <tr data-testid=format!("queue-{}", k.kind.to_lowercase())>
+                                        <td>{k.kind.clone()}</td><td>{k.queued}</td><td>{k.running}</td><td>{k.done}</td>
+                                        <td>{k.dead}</td><td>{if k.oldest_due.is_empty() { "—".to_owned() } else { k.oldest_due }}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <PerMinute minutes=q.per_minute />
+                        <h2>"Failing, still retrying"</h2>
+                        {if q.failing.is_empty() {
+                            view! { <p class="muted" data-testid="failing-empty">"No job is failing."</p> }.into_any()
+                        } else {
+                            view! { <JobList jobs=q.failing dead=false action=act /> }.into_any()
+                        }}
+                        <h2>"Dead"</h2>
+                        {if q.dead.is_empty() {
+                            view! { <p class="muted" data-testid="dead-empty">"No dead jobs."</p> }.into_any()
+                        } else {
+                            view! { <JobList jobs=q.dead dead=true action=act /> }.into_any()
+                        }}
+                    }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
