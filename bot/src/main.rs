@@ -75,7 +75,7 @@ async fn run(config: Config) -> Result<(), String> {
     let listener = tokio::spawn(relay_wake_ups(db.clone(), wake.clone(), stop.clone()));
     let settings = jobs::worker::Settings {
         kinds: vec![JobKind::RoleSync],
-        lease: chrono::Duration::seconds(60),
+        lease: chrono::Duration::from_std(config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
         poll: Duration::from_secs(1),
     };
     tracing::info!(database = backend, instance = %status.id, "bot working: role sync");

@@ -30,7 +30,13 @@ pub async fn run(db: &DatabaseConnection, api: &DiscordApi, claimed: &Claimed) -
             };
         }
     };
-    match converge(api, &job, &desired).await {
+    // Discord's audit log (and the fake's call log) says which job and attempt made a change.
+    let reason = format!(
+        "SignalDesk role sync (job {}, attempt {})",
+        claimed.id(),
+        claimed.token()
+    );
+    match converge(api, &job, &desired, &reason).await {
         Ok(true) => Outcome::Done,
         Ok(false) => Outcome::Retry {
             error: "Discord answered success but the member's roles did not change (post-condition failed)".into(),
@@ -41,7 +47,12 @@ pub async fn run(db: &DatabaseConnection, api: &DiscordApi, claimed: &Claimed) -
 }
 
 /// Applies the difference; returns whether the member's roles match afterwards.
-async fn converge(api: &DiscordApi, job: &RoleSyncJob, desired: &role_sync::Desired) -> Result<bool, ApiError> {
+async fn converge(
+    api: &DiscordApi,
+    job: &RoleSyncJob,
+    desired: &role_sync::Desired,
+    reason: &str,
+) -> Result<bool, ApiError> {
     let (guild, user) = (job.guild_id as u64, job.discord_user_id as u64);
     let holds: BTreeSet<i64> = api
         .member_roles(guild, user)
@@ -54,18 +65,10 @@ async fn converge(api: &DiscordApi, job: &RoleSyncJob, desired: &role_sync::Desi
         return Ok(true);
     }
     for role in &add {
-        api.set_member_role(guild, user, *role as u64, true, "SignalDesk: tier role")
-            .await?;
+        api.set_member_role(guild, user, *role as u64, true, reason).await?;
     }
     for role in &remove {
-        api.set_member_role(
-            guild,
-            user,
-            *role as u64,
-            false,
-            "SignalDesk: access ended or tier changed",
-        )
-        .await?;
+        api.set_member_role(guild, user, *role as u64, false, reason).await?;
     }
     let after: BTreeSet<i64> = api
         .member_roles(guild, user)

@@ -59,6 +59,11 @@ pub const SETTINGS: &[Setting] = &[
     ),
     Setting::new("DISCORD_CLIENT_SECRET", None, "OAuth2 application secret"),
     Setting::new(
+        "JOB_LEASE_SECONDS",
+        Some("60"),
+        "how long a bot worker holds a job before another may take it over (5-3600; heartbeats renew it)",
+    ),
+    Setting::new(
         "SELLAPP_WEBHOOK_SECRETS",
         None,
         "Sell.app webhook secret(s), comma-separated during a rotation; unset = every webhook refused",
@@ -206,6 +211,8 @@ pub struct Config {
     pub discord_api_url: Url,
     /// The OAuth2 application for account linking; `None` = linking is off.
     pub discord_oauth: Option<DiscordOauth>,
+    /// How long a worker holds a job before another may take it over (J2).
+    pub job_lease: std::time::Duration,
     /// Every secret a webhook signature may be made with (more than one during a rotation).
     pub sellapp_webhook_secrets: Vec<Secret<String>>,
     pub sellapp_api_url: Url,
@@ -339,6 +346,20 @@ impl Config {
         };
         let sellapp_api_url = http_url("SELLAPP_API_URL", get("SELLAPP_API_URL").unwrap_or_default())?;
         let discord_api_url = http_url("DISCORD_API_URL", get("DISCORD_API_URL").unwrap_or_default())?;
+        let raw = get("JOB_LEASE_SECONDS").unwrap_or_default();
+        let job_lease = raw
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (5..=3600).contains(n))
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| {
+                invalid(
+                    "JOB_LEASE_SECONDS",
+                    "a whole number of seconds from 5 to 3600",
+                    quoted(&raw),
+                )
+            })?;
         let discord_oauth = match (get("DISCORD_CLIENT_ID"), get("DISCORD_CLIENT_SECRET")) {
             (Some(id), Some(secret)) => Some(DiscordOauth {
                 client_id: id.trim().to_owned(),
@@ -489,6 +510,7 @@ impl Config {
             discord_bot_token,
             discord_api_url,
             discord_oauth,
+            job_lease,
             sellapp_webhook_secrets,
             sellapp_api_url,
             sellapp_api_key,

@@ -45,6 +45,12 @@ async fn handle(State(world): State<Shared>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let reason = headers
+        .get("x-audit-log-reason")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let agent = (agent, reason);
     let body = axum::body::to_bytes(req.into_body(), 30 * 1024 * 1024)
         .await
         .unwrap_or_default();
@@ -113,7 +119,7 @@ async fn handle(State(world): State<Shared>, req: Request) -> Response {
     finish(&world, &method, &path, &agent, response, state)
 }
 
-fn log(world: &Shared, method: &Method, path: &str, status: u16, agent: &str) {
+fn log(world: &Shared, method: &Method, path: &str, status: u16, agent: &(String, String)) {
     let mut w = world.lock().unwrap();
     if matches!(status, 401 | 403 | 429) {
         w.invalid_requests += 1;
@@ -123,7 +129,8 @@ fn log(world: &Shared, method: &Method, path: &str, status: u16, agent: &str) {
         path: path.to_owned(),
         status,
         at: Instant::now(),
-        agent: agent.to_owned(),
+        agent: agent.0.clone(),
+        reason: agent.1.clone(),
     });
 }
 
@@ -131,7 +138,7 @@ fn finish(
     world: &Shared,
     method: &Method,
     path: &str,
-    agent: &str,
+    agent: &(String, String),
     mut response: Response,
     state: Option<BucketState>,
 ) -> Response {

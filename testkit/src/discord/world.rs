@@ -49,9 +49,10 @@ pub struct Call {
     pub path: String,
     pub status: u16,
     pub at: Instant,
-    /// Which of our bot processes sent it (`X-Audit-Log-Reason`-free: taken from the user agent
-    /// suffix tests may set); empty when unknown.
+    /// The caller's user agent.
     pub agent: String,
+    /// `X-Audit-Log-Reason`, as Discord's audit log would show it.
+    pub reason: String,
 }
 
 /// What a scripted fault does to the next matching call.

@@ -1,0 +1,200 @@
+//! F1: four real bot processes share 1,000 role-sync jobs on one PostgreSQL database while one
+//! of them is `kill -9`ed at random moments (and replaced). Every job completes; a job's
+//! changes are never made by two claims at once (each change names its job and attempt in the
+//! audit-log reason, and per job the attempts the fake Discord sees never go back); every
+//! member ends with exactly the role the ledger gives; and no request is answered 429.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use chrono::Utc;
+use domain::Config;
+use domain::role_sync::RoleGuild;
+use entity::job::{self, JobStatus};
+use rand::Rng;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use testkit::database::{Backend, TestDatabase};
+use testkit::discord::{FakeDiscord, Limits};
+
+const GUILD: u64 = 1_300_000_000_000_000_000;
+const BASIC: u64 = 1_300_000_000_000_000_001;
+const CUSTOMERS: usize = 1000;
+const BOTS: usize = 4;
+const KILLS: usize = 4;
+const FIRST_MEMBER: u64 = 1_500_000_000_000_000_000;
+
+fn bot(settings: &BTreeMap<String, String>) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_bot"))
+        .env_clear()
+        .envs(settings)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "error")
+        .current_dir(std::env::temp_dir())
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the bot binary starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn f1_four_bots_one_killed_at_random_every_job_done_once_and_roles_match_the_ledger() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    // No rate limits: this is about the queue, not pacing (each process paces itself; four
+    // processes sharing Discord's limits would need a shared limiter — see docs/benchmarks.md).
+    let fake = FakeDiscord::start_with(0, Limits::none()).await.unwrap();
+    fake.with(|w| {
+        w.add_guild(GUILD, "Customers", 10);
+        w.add_role(GUILD, BASIC, "Basic", 2);
+        for i in 0..CUSTOMERS as u64 {
+            w.add_member(GUILD, FIRST_MEMBER + i, &[]);
+        }
+    });
+    let mut settings = database.settings();
+    for (k, v) in [
+        ("CUSTOMER_GUILD_ID", GUILD.to_string()),
+        ("TIER_ROLES", format!("basic={BASIC}")),
+        ("DISCORD_BOT_TOKEN", testkit::discord::BOT_TOKEN.to_owned()),
+        ("DISCORD_API_URL", fake.url()),
+        // A killed process's job is taken over within seconds.
+        ("JOB_LEASE_SECONDS", "5".to_owned()),
+    ] {
+        settings.insert(k.into(), v);
+    }
+    let config = Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).unwrap();
+    let db = domain::database::connect(&config).await.unwrap();
+    domain::database::migrate(&db).await.unwrap();
+    domain::role_sync::seed_from_config(&db, &config).await.unwrap();
+    let guild = RoleGuild { guild_id: GUILD as i64 };
+    let basic = entitlements_tier(&db, "basic").await;
+
+    // A thousand linked customers, each granted basic: a thousand role-sync jobs.
+    let now = Utc::now();
+    for i in 0..CUSTOMERS {
+        let user = entity::user_account::Entity::insert(entity::user_account::ActiveModel {
+            pid: Set(format!("00000000-0000-0000-0000-{i:012}")),
+            email: Set(format!("c{i}@example.com")),
+            password_hash: Set("not-a-login".into()),
+            role: Set("customer".into()),
+            created_at: Set(now),
+            password_changed_at: Set(now),
+            email_verified_at: Set(Some(now)),
+            ..Default::default()
+        })
+        .exec(&db)
+        .await
+        .unwrap()
+        .last_insert_id;
+        domain::discord_link::link(&db, None, user, (FIRST_MEMBER + i as u64) as i64, "member")
+            .await
+            .unwrap();
+        domain::entitlements::admin_grant(
+            &db,
+            Some(&guild),
+            domain::entitlements::NewGrant {
+                user_id: Some(user),
+                email: format!("c{i}@example.com"),
+                order_id: None,
+                tier_id: basic,
+                days: 30,
+                starts_at: now,
+                cause: "admin",
+                reason: "f1".into(),
+                change_cause: "f1".into(),
+                amount_minor: None,
+                currency: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(job::Entity::find().count(&db).await.unwrap(), CUSTOMERS as u64);
+
+    let mut bots: Vec<tokio::process::Child> = (0..BOTS).map(|_| bot(&settings)).collect();
+    let mut killed = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let pending = job::Entity::find()
+            .filter(job::Column::Status.ne(JobStatus::Done))
+            .count(&db)
+            .await
+            .unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{pending} jobs never finished");
+        if killed < KILLS {
+            let pause = rand::thread_rng().gen_range(100..1500);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            let victim = rand::thread_rng().gen_range(0..bots.len());
+            let pid = bots[victim].id().expect("running") as i32;
+            // kill -9: no shutdown, no lease release; its job is taken over when the lease runs out.
+            std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .unwrap();
+            let _ = bots[victim].wait().await;
+            bots[victim] = bot(&settings);
+            killed += 1;
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    assert_eq!(killed, KILLS, "the run outlived every kill");
+
+    // Every member holds exactly the basic role.
+    let wrong: Vec<u64> = fake.with(|w| {
+        (0..CUSTOMERS as u64)
+            .map(|i| FIRST_MEMBER + i)
+            .filter(|m| w.member_roles(GUILD, *m) != Some(vec![BASIC]))
+            .collect()
+    });
+    assert!(
+        wrong.is_empty(),
+        "{} members differ from the ledger: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+
+    // Per job, the attempts that made changes never go back: no earlier claim acted after a later one.
+    let calls = fake.calls();
+    let mut last_attempt: HashMap<u64, u64> = HashMap::new();
+    for c in calls.iter().filter(|c| c.method == "PUT" || c.method == "DELETE") {
+        let Some((job, attempt)) = parse_reason(&c.reason) else {
+            panic!("a change without its job in the audit-log reason: {c:?}");
+        };
+        let seen = last_attempt.entry(job).or_insert(attempt);
+        assert!(
+            attempt >= *seen,
+            "job {job}: attempt {attempt} acted after attempt {seen}"
+        );
+        *seen = attempt;
+    }
+    assert_eq!(last_attempt.len(), CUSTOMERS, "every job made its change");
+    assert_eq!(fake.with(|w| w.rate_limited()), 0, "no 429");
+    let taken_over = job::Entity::find()
+        .filter(job::Column::Attempts.gt(1))
+        .count(&db)
+        .await
+        .unwrap();
+    println!(
+        "F1: {CUSTOMERS} jobs, {KILLS} kill -9s, {taken_over} jobs claimed more than once, {} calls",
+        calls.len()
+    );
+}
+
+async fn entitlements_tier(db: &sea_orm::DatabaseConnection, slug: &str) -> i32 {
+    domain::entitlements::tiers(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.slug == slug)
+        .unwrap()
+        .id
+}
+
+/// "SignalDesk role sync (job 12, attempt 2)" → (12, 2).
+fn parse_reason(reason: &str) -> Option<(u64, u64)> {
+    let rest = reason.split("(job ").nth(1)?;
+    let (job, rest) = rest.split_once(", attempt ")?;
+    Some((job.parse().ok()?, rest.trim_end_matches(')').parse().ok()?))
+}
