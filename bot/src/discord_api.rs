@@ -178,6 +178,11 @@ impl DiscordApi {
         }
     }
 
+    /// Sets this process's share of the bot's global request limit.
+    pub fn share_global_limit(&self, total: u32, processes: usize) {
+        self.limiter.share(total, processes);
+    }
+
     fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         serde_json::from_slice(bytes).map_err(|e| ApiError::Decode(e.to_string()))
     }

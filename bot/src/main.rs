@@ -23,10 +23,10 @@ use crate::status::Status;
 
 /// Jobs one process works on at once.
 const CONCURRENCY: usize = 4;
-/// Discord's global limit per bot, per second.
-const GLOBAL_PER_SECOND: u32 = 50;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const REPORT_EVERY: Duration = Duration::from_secs(15);
+/// How often each process recounts the live processes to take its share of the global limit.
+const SHARE_EVERY: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let config = Config::load_or_exit();
@@ -61,8 +61,14 @@ async fn run(config: Config) -> Result<(), String> {
         token.expose(),
         config.discord_api_url.as_str(),
         REQUEST_TIMEOUT,
-        GLOBAL_PER_SECOND,
+        config.discord_requests_per_second,
     ));
+    // Counted among the live processes before the first request, and quiet for one recount
+    // period, so the others have shrunk their share of the global limit when this one starts
+    // using its own.
+    report(&db, &status, "starting", "connecting to Discord", None, &json!([])).await;
+    tokio::time::sleep(SHARE_EVERY + Duration::from_millis(100)).await;
+    share_once(&db, &api, config.discord_requests_per_second).await;
     let (stop_tx, stop) = watch::channel(false);
     let reporter = tokio::spawn(keep_reporting(
         db.clone(),
@@ -71,12 +77,24 @@ async fn run(config: Config) -> Result<(), String> {
         config.customer_guild_id,
         stop.clone(),
     ));
+    let sharer = tokio::spawn(share_global_limit(
+        db.clone(),
+        api.clone(),
+        config.discord_requests_per_second,
+        stop.clone(),
+    ));
     let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(relay_wake_ups(db.clone(), wake.clone(), stop.clone()));
     let settings = jobs::worker::Settings {
         kinds: vec![JobKind::RoleSync],
         lease: chrono::Duration::from_std(config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
-        poll: Duration::from_secs(1),
+        // PostgreSQL wakes workers with NOTIFY at once, so its poll is only the fallback;
+        // SQLite has no cross-process wake-up, so it polls often (one indexed query).
+        poll: if domain::Backend::of(&db) == domain::Backend::Postgres {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(100)
+        },
     };
     tracing::info!(database = backend, instance = %status.id, "bot working: role sync");
     let workers: Vec<_> = (0..CONCURRENCY)
@@ -110,6 +128,7 @@ async fn run(config: Config) -> Result<(), String> {
         let _ = w.await;
     }
     let _ = reporter.await;
+    let _ = sharer.await;
     listener.abort();
     report(&db, &status, "stopped", "stopped by a signal", None, &json!([])).await;
     close(db).await
@@ -174,6 +193,25 @@ async fn keep_reporting(
             _ = tokio::time::sleep(REPORT_EVERY) => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+async fn share_once(db: &DatabaseConnection, api: &DiscordApi, total: u32) {
+    match status::live_processes(db).await {
+        Ok(n) => api.share_global_limit(total, n.max(1)),
+        Err(e) => tracing::warn!(error = %e, "cannot count the bot processes"),
+    }
+}
+
+/// Discord's global limit belongs to the bot token, not to a process: every second each process
+/// takes its share of it by the number of live bot processes.
+async fn share_global_limit(db: DatabaseConnection, api: Arc<DiscordApi>, total: u32, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(SHARE_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        share_once(&db, &api, total).await;
     }
 }
 

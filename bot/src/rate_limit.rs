@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serenity::http::RatelimitingBucket;
@@ -20,8 +21,11 @@ struct Bucket {
 }
 
 pub struct RateLimiter {
-    per_second: u32,
-    global: Mutex<(Instant, u32)>,
+    /// This process's share of the bot's global limit.
+    per_second: AtomicU32,
+    /// The earliest moment the next request may go (requests are spaced evenly, never sent in a
+    /// burst: in any one-second window, however it falls, a process sends at most its share).
+    next_global: Mutex<Instant>,
     paused_until: Mutex<Option<Instant>>,
     buckets: Mutex<HashMap<RatelimitingBucket, Bucket>>,
 }
@@ -37,8 +41,8 @@ pub struct Seen {
 impl RateLimiter {
     pub fn new(per_second: u32) -> Self {
         RateLimiter {
-            per_second,
-            global: Mutex::new((Instant::now(), 0)),
+            per_second: AtomicU32::new(per_second),
+            next_global: Mutex::new(Instant::now()),
             paused_until: Mutex::new(None),
             buckets: Mutex::new(HashMap::new()),
         }
@@ -75,20 +79,26 @@ impl RateLimiter {
                 }
             }
         }
-        if self.per_second > 0 {
-            let mut g = self.global.lock().unwrap();
-            if now.duration_since(g.0) >= Duration::from_secs(1) {
-                *g = (now, 0);
+        let per_second = self.per_second.load(Ordering::Relaxed);
+        if per_second > 0 {
+            let mut next = self.next_global.lock().unwrap();
+            if *next > now {
+                return Some(*next - now);
             }
-            if g.1 >= self.per_second {
-                return Some(Duration::from_secs(1) - now.duration_since(g.0));
-            }
-            g.1 += 1;
+            // n requests spaced 1/(n-1) s apart fit n into any one-second window, not n+1.
+            *next = now + Duration::from_secs(1) / per_second.saturating_sub(1).max(1);
         }
         if let Some(b) = self.buckets.lock().unwrap().get_mut(&bucket) {
             b.remaining -= 1;
         }
         None
+    }
+
+    /// The global limit is per bot token: with `processes` bot processes running, each keeps to
+    /// its share of `total`.
+    pub fn share(&self, total: u32, processes: usize) {
+        let share = (total / processes.max(1) as u32).max(1);
+        self.per_second.store(share, Ordering::Relaxed);
     }
 
     /// Learns from an answer's headers.

@@ -75,6 +75,19 @@ impl Status {
     }
 }
 
+/// Bot processes that reported as working within the last two report periods (this one
+/// included once it has reported).
+pub async fn live_processes(db: &DatabaseConnection) -> Result<usize, DbErr> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let since = Utc::now() - chrono::Duration::seconds(35);
+    let n = bot_instance::Entity::find()
+        .filter(bot_instance::Column::SeenAt.gt(since))
+        .filter(bot_instance::Column::State.is_in(["connected", "starting"]))
+        .count(db)
+        .await?;
+    Ok(n as usize)
+}
+
 /// The customers' guild as the bot sees it: its roles by position, and for each whether the bot
 /// can give it (below the bot's highest role, and not an integration's own role).
 pub async fn guild_view(api: &DiscordApi, guild: u64, bot_user: u64) -> Result<Value, ApiError> {

@@ -2,7 +2,8 @@
 //! of them is `kill -9`ed at random moments (and replaced). Every job completes; a job's
 //! changes are never made by two claims at once (each change names its job and attempt in the
 //! audit-log reason, and per job the attempts the fake Discord sees never go back); every
-//! member ends with exactly the role the ledger gives; and no request is answered 429.
+//! member ends with exactly the role the ledger gives; and no request is answered 429 although
+//! the fake enforces a global limit the four processes must share.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -22,6 +23,7 @@ const CUSTOMERS: usize = 1000;
 const BOTS: usize = 4;
 const KILLS: usize = 4;
 const FIRST_MEMBER: u64 = 1_500_000_000_000_000_000;
+const GLOBAL: u32 = 200;
 
 fn bot(settings: &BTreeMap<String, String>) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_bot"))
@@ -39,9 +41,17 @@ fn bot(settings: &BTreeMap<String, String>) -> tokio::process::Child {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn f1_four_bots_one_killed_at_random_every_job_done_once_and_roles_match_the_ledger() {
     let database = TestDatabase::create(Backend::Postgres).await;
-    // No rate limits: this is about the queue, not pacing (each process paces itself; four
-    // processes sharing Discord's limits would need a shared limiter — see docs/benchmarks.md).
-    let fake = FakeDiscord::start_with(0, Limits::none()).await.unwrap();
+    // Discord's global limit per bot token (raised here so the run is quick): the four processes
+    // must share it, or the fake answers 429.
+    let fake = FakeDiscord::start_with(
+        0,
+        Limits {
+            global_per_second: GLOBAL,
+            ..Limits::none()
+        },
+    )
+    .await
+    .unwrap();
     fake.with(|w| {
         w.add_guild(GUILD, "Customers", 10);
         w.add_role(GUILD, BASIC, "Basic", 2);
@@ -57,6 +67,7 @@ async fn f1_four_bots_one_killed_at_random_every_job_done_once_and_roles_match_t
         ("DISCORD_API_URL", fake.url()),
         // A killed process's job is taken over within seconds.
         ("JOB_LEASE_SECONDS", "5".to_owned()),
+        ("DISCORD_REQUESTS_PER_SECOND", GLOBAL.to_string()),
     ] {
         settings.insert(k.into(), v);
     }
@@ -109,7 +120,13 @@ async fn f1_four_bots_one_killed_at_random_every_job_done_once_and_roles_match_t
     }
     assert_eq!(job::Entity::find().count(&db).await.unwrap(), CUSTOMERS as u64);
 
-    let mut bots: Vec<tokio::process::Child> = (0..BOTS).map(|_| bot(&settings)).collect();
+    // Started as a deployment starts them, one after another: each counts the others before
+    // its first request and takes its share of the global limit.
+    let mut bots = Vec::new();
+    for _ in 0..BOTS {
+        bots.push(bot(&settings));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     let mut killed = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
     loop {

@@ -47,6 +47,7 @@ on_both_databases!(
     a_429_requeues_the_job_at_retry_after,
     server_errors_and_timeouts_retry_until_done,
     unlinking_takes_every_managed_role_and_only_those,
+    a_role_taken_out_of_the_mapping_is_taken_from_members,
     the_bot_reports_who_it_is_and_which_roles_it_can_manage,
 );
 
@@ -384,6 +385,30 @@ async fn unlinking_takes_every_managed_role_and_only_those(backend: Backend) {
         .await
         .unwrap();
     rig.roles_become(509, &[OTHER]).await;
+}
+
+async fn a_role_taken_out_of_the_mapping_is_taken_from_members(backend: Backend) {
+    use sea_orm::TransactionTrait;
+    let mut rig = rig(backend, MAPPING).await;
+    let user = rig.customer("moved@example.com", 511, &[OTHER]).await;
+    rig.grant(user, "moved@example.com", "basic", 30).await;
+    rig.start_bot();
+    rig.roles_become(511, &[BASIC, OTHER]).await;
+    // The admin maps basic to the Pro role instead: Basic leaves the mapping.
+    let basic_tier = entitlements::tiers(&rig.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.slug == "basic")
+        .unwrap()
+        .id;
+    let txn = rig.db.begin().await.unwrap();
+    let queued = domain::role_sync::set_tier_roles(&txn, &rig.guild, basic_tier, &[PRO as i64])
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(queued, 1);
+    rig.roles_become(511, &[PRO, OTHER]).await;
 }
 
 async fn the_bot_reports_who_it_is_and_which_roles_it_can_manage(backend: Backend) {

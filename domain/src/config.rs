@@ -59,6 +59,11 @@ pub const SETTINGS: &[Setting] = &[
     ),
     Setting::new("DISCORD_CLIENT_SECRET", None, "OAuth2 application secret"),
     Setting::new(
+        "DISCORD_REQUESTS_PER_SECOND",
+        Some("50"),
+        "Discord's global request limit for the bot token, shared by every running bot process (1-10000)",
+    ),
+    Setting::new(
         "JOB_LEASE_SECONDS",
         Some("60"),
         "how long a bot worker holds a job before another may take it over (5-3600; heartbeats renew it)",
@@ -211,6 +216,8 @@ pub struct Config {
     pub discord_api_url: Url,
     /// The OAuth2 application for account linking; `None` = linking is off.
     pub discord_oauth: Option<DiscordOauth>,
+    /// Discord's global limit for the bot token; the bot processes share it.
+    pub discord_requests_per_second: u32,
     /// How long a worker holds a job before another may take it over (J2).
     pub job_lease: std::time::Duration,
     /// Every secret a webhook signature may be made with (more than one during a rotation).
@@ -346,6 +353,19 @@ impl Config {
         };
         let sellapp_api_url = http_url("SELLAPP_API_URL", get("SELLAPP_API_URL").unwrap_or_default())?;
         let discord_api_url = http_url("DISCORD_API_URL", get("DISCORD_API_URL").unwrap_or_default())?;
+        let raw = get("DISCORD_REQUESTS_PER_SECOND").unwrap_or_default();
+        let discord_requests_per_second = raw
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "DISCORD_REQUESTS_PER_SECOND",
+                    "a whole number from 1 to 10000",
+                    quoted(&raw),
+                )
+            })?;
         let raw = get("JOB_LEASE_SECONDS").unwrap_or_default();
         let job_lease = raw
             .trim()
@@ -510,6 +530,7 @@ impl Config {
             discord_bot_token,
             discord_api_url,
             discord_oauth,
+            discord_requests_per_second,
             job_lease,
             sellapp_webhook_secrets,
             sellapp_api_url,

@@ -87,14 +87,23 @@ pub async fn sync_everyone(db: &impl ConnectionTrait, guild: &RoleGuild) -> Resu
     Ok(links.len())
 }
 
-/// The tier → role mapping of a guild.
-pub async fn mapping(db: &impl ConnectionTrait, guild_id: i64) -> Result<Vec<tier_role::Model>, DbErr> {
+/// Every mapping row of a guild, retired ones included.
+async fn all_rows(db: &impl ConnectionTrait, guild_id: i64) -> Result<Vec<tier_role::Model>, DbErr> {
     tier_role::Entity::find()
         .filter(tier_role::Column::GuildId.eq(guild_id))
         .order_by_asc(tier_role::Column::TierId)
         .order_by_asc(tier_role::Column::RoleId)
         .all(db)
         .await
+}
+
+/// The tier → role mapping of a guild (retired rows left out).
+pub async fn mapping(db: &impl ConnectionTrait, guild_id: i64) -> Result<Vec<tier_role::Model>, DbErr> {
+    Ok(all_rows(db, guild_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.retired_at.is_none())
+        .collect())
 }
 
 /// The roles role sync owns in a member's role list (every role in the mapping), and which of
@@ -127,8 +136,10 @@ impl Desired {
 /// The roles a job's member should hold at `now`, from the ledger and the mapping — never from
 /// the job. An account no longer linked to this customer should hold none of the managed roles.
 pub async fn desired(db: &impl ConnectionTrait, job: &RoleSyncJob, now: DateTime<Utc>) -> Result<Desired, DbErr> {
-    let map = mapping(db, job.guild_id).await?;
-    let managed = map.iter().map(|m| m.role_id).collect();
+    let rows = all_rows(db, job.guild_id).await?;
+    // Retired roles stay managed: a role taken out of the mapping is taken from members too.
+    let managed = rows.iter().map(|m| m.role_id).collect();
+    let map: Vec<_> = rows.into_iter().filter(|r| r.retired_at.is_none()).collect();
     let linked = discord_link::Entity::find_by_id(job.user_id)
         .one(db)
         .await?
@@ -147,25 +158,37 @@ pub async fn desired(db: &impl ConnectionTrait, job: &RoleSyncJob, now: DateTime
 }
 
 /// Replaces the mapping of one tier in one guild, and queues sync for every linked customer in
-/// the same transaction. Returns how many jobs were queued.
+/// the same transaction. A role taken out is retired (still managed, given to nobody unless
+/// another tier maps it). Returns how many jobs were queued.
 pub async fn set_tier_roles(
     db: &impl ConnectionTrait,
     guild: &RoleGuild,
     tier_id: i32,
     roles: &[i64],
 ) -> Result<usize, DbErr> {
-    tier_role::Entity::delete_many()
-        .filter(tier_role::Column::GuildId.eq(guild.guild_id))
-        .filter(tier_role::Column::TierId.eq(tier_id))
-        .exec(db)
-        .await?;
+    let wanted: BTreeSet<i64> = roles.iter().copied().collect();
     let now = Utc::now();
-    for role in roles.iter().collect::<BTreeSet<_>>() {
+    let rows: Vec<_> = all_rows(db, guild.guild_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.tier_id == tier_id)
+        .collect();
+    for row in &rows {
+        let keep = wanted.contains(&row.role_id);
+        if keep == row.retired_at.is_none() {
+            continue;
+        }
+        let mut active: tier_role::ActiveModel = row.clone().into();
+        active.retired_at = Set((!keep).then_some(now));
+        active.update(db).await?;
+    }
+    for role in wanted.iter().filter(|r| !rows.iter().any(|row| row.role_id == **r)) {
         tier_role::ActiveModel {
             tier_id: Set(tier_id),
             guild_id: Set(guild.guild_id),
             role_id: Set(*role),
             created_at: Set(now),
+            retired_at: Set(None),
             ..Default::default()
         }
         .insert(db)
@@ -179,7 +202,8 @@ pub async fn seed_from_config(db: &impl ConnectionTrait, config: &Config) -> Res
     let Some(guild) = RoleGuild::from_config(config) else {
         return Ok(0);
     };
-    if config.tier_roles.is_empty() || !mapping(db, guild.guild_id).await?.is_empty() {
+    // Any row, retired ones too: an admin who emptied the mapping keeps it empty.
+    if config.tier_roles.is_empty() || !all_rows(db, guild.guild_id).await?.is_empty() {
         return Ok(0);
     }
     let tiers: BTreeMap<String, i32> = entitlements::tiers(db)
@@ -199,6 +223,7 @@ pub async fn seed_from_config(db: &impl ConnectionTrait, config: &Config) -> Res
             guild_id: Set(guild.guild_id),
             role_id: Set(*role),
             created_at: Set(now),
+            retired_at: Set(None),
             ..Default::default()
         }
         .insert(db)

@@ -26,6 +26,7 @@ enum TierRole {
     GuildId,
     RoleId,
     CreatedAt,
+    RetiredAt,
 }
 
 #[derive(DeriveIden)]
@@ -107,6 +108,9 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(TierRole::GuildId).big_integer().not_null())
                     .col(ColumnDef::new(TierRole::RoleId).big_integer().not_null())
                     .col(timestamp(TierRole::CreatedAt))
+                    // A role taken out of the mapping stays managed (so role sync removes it from
+                    // members who got it from us) but is given to nobody.
+                    .col(optional_timestamp(TierRole::RetiredAt))
                     .to_owned(),
             )
             .await?;

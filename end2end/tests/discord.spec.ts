@@ -1,0 +1,64 @@
+import type { APIRequestContext } from '@playwright/test';
+import { test, expect, waitForHydration, signUp, signUpVerified } from './fixtures';
+import { serverCli } from './cli';
+import { createPolicy, sellappWebhook } from './sellapp';
+
+const BASIC = '1300000000000000001';
+const ADVANCED = '1300000000000000002';
+
+/** The roles the fake Discord (serve.sh: port + 30) says a member holds; null when not a member. */
+async function memberRoles(request: APIRequestContext, baseURL: string, username: string): Promise<string[] | null> {
+  const port = Number(new URL(baseURL).port) + 30;
+  const state = await (await request.get(`http://127.0.0.1:${port}/_fake/state`)).json();
+  const member = state.guilds[0].members.find((m: { username: string | null }) => m.username === username);
+  return member ? member.roles : null;
+}
+
+test('pay → link Discord → the role arrives; a mapping change moves it; a refund removes it', async ({ page, browser, request, baseURL }, info) => {
+  const stamp = Date.now();
+  const product = 8000 + (stamp % 1000);
+  const order = stamp % 1_000_000;
+  const admin = `discord-boss-${info.project.name}-${stamp}@example.com`;
+  await signUp(page, admin);
+  serverCli(info.project.name, ['admin', 'promote', '--email', admin]);
+  await createPolicy(page, product, 'Basic', 30);
+
+  const context = await browser.newContext();
+  const customer = await context.newPage();
+  const email = `linker-${info.project.name}-${stamp}@example.com`;
+  const username = `trader-${info.project.name}-${stamp}`;
+  await signUpVerified(customer, email);
+  await sellappWebhook(request, 'order.completed', order, email, 'COMPLETED', product);
+
+  // Link Discord: Discord's own page (the fake), then back to /account.
+  await customer.goto('/account');
+  await customer.getByTestId('discord-link').click();
+  await expect(customer.getByRole('heading', { name: 'Fake Discord' })).toBeVisible();
+  await customer.getByLabel('Discord username').fill(username);
+  await customer.getByRole('button', { name: 'Authorize' }).click();
+  await expect(customer).toHaveURL(/\/account\?discord=linked/);
+  await expect(customer.getByTestId('discord-message')).toContainText('Discord linked');
+  await expect(customer.getByTestId('discord-linked')).toContainText(username);
+  await expect.poll(() => memberRoles(request, baseURL!, username), { timeout: 15_000 }).toEqual([BASIC]);
+
+  // The admin maps Basic to another role: the member's role moves.
+  await page.goto('/admin/discord');
+  await waitForHydration(page);
+  await expect(page.getByTestId('bot').first()).toHaveAttribute('data-state', 'connected');
+  await expect(page.getByTestId('roles')).toContainText('Advanced');
+  await page.getByLabel('Roles for Basic').fill(ADVANCED);
+  await page.getByTestId('tier-Basic').getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('mapping-saved')).toContainText('Role sync queued');
+  await expect.poll(() => memberRoles(request, baseURL!, username), { timeout: 15_000 }).toEqual([ADVANCED]);
+
+  // Refunded: access ends, the role goes.
+  await sellappWebhook(request, 'order.updated', order, email, 'REFUNDED', product);
+  await expect.poll(() => memberRoles(request, baseURL!, username), { timeout: 15_000 }).toEqual([]);
+
+  // The queues page shows the work.
+  await page.goto('/admin/queues');
+  await waitForHydration(page);
+  await expect(page.getByTestId('queue-rolesync')).toBeVisible();
+  await expect(page.getByTestId('jobs-per-minute')).toContainText('Jobs finished per minute');
+  await context.close();
+});
