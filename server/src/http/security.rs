@@ -24,7 +24,14 @@ pub async fn headers(State(ctx): State<AppContext>, mut req: Request, next: Next
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.append(header::VARY, HeaderValue::from_static("Cookie"));
     }
-    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+    // "Link Discord" posts a form whose answer redirects to Discord's authorize page: form-action
+    // must allow that origin (Chrome applies it to the redirect), and only when linking is on.
+    let oauth_origin = ctx
+        .config
+        .discord_oauth
+        .as_ref()
+        .map(|_| ctx.config.discord_api_url.origin().ascii_serialization());
+    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&nonce, oauth_origin.as_deref())) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -54,7 +61,7 @@ fn new_nonce() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn content_security_policy(nonce: &str) -> String {
+fn content_security_policy(nonce: &str, oauth_origin: Option<&str>) -> String {
     // 'wasm-unsafe-eval' lets the page compile our wasm; it does not allow JS eval.
     let mut connect = String::from("'self'");
     // `cargo leptos watch` reloads the page over its own websocket port.
@@ -66,7 +73,8 @@ fn content_security_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' data: https://cdn.discordapp.com https://media.discordapp.net; connect-src {connect}; \
-         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+         object-src 'none'; base-uri 'self'; form-action 'self'{oauth}; frame-ancestors 'none'",
+        oauth = oauth_origin.map(|o| format!(" {o}")).unwrap_or_default()
     )
 }
 
@@ -125,8 +133,11 @@ mod tests {
 
     #[test]
     fn csp_carries_the_nonce_and_denies_framing() {
-        let csp = content_security_policy("abc123");
+        let csp = content_security_policy("abc123", None);
         assert!(csp.contains("'nonce-abc123'"));
+        assert!(csp.contains("form-action 'self';"));
+        let linking = content_security_policy("abc123", Some("https://discord.com"));
+        assert!(linking.contains("form-action 'self' https://discord.com;"), "{linking}");
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(!csp.contains("unsafe-inline"));
     }
