@@ -111,11 +111,7 @@ mod server {
 
     use super::*;
 
-    pub async fn admin() -> Result<domain::AppContext, AppError> {
-        let ctx = crate::error::app_context()?;
-        crate::auth::require_admin().await?;
-        Ok(ctx)
-    }
+    pub use crate::auth::admin_context as admin;
 
     pub fn connector_error(e: ConnectorError) -> AppError {
         match e {

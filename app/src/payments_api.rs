@@ -40,11 +40,7 @@ pub struct FailureRow {
 }
 
 #[cfg(feature = "ssr")]
-async fn admin() -> Result<domain::AppContext, AppError> {
-    let ctx = crate::error::app_context()?;
-    crate::auth::require_admin().await?;
-    Ok(ctx)
-}
+use crate::auth::admin_context as admin;
 
 #[server(prefix = "/rpc/admin", endpoint = "policies")]
 pub async fn list_policies() -> Result<PoliciesView, AppError> {

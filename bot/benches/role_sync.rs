@@ -5,13 +5,16 @@
 //!   the ledger read), p50/p95/p99, one bot process idle and waiting, on PostgreSQL and SQLite;
 //! - jobs per second with four bot processes working through a backlog.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use domain::Config;
 use domain::role_sync::RoleGuild;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use testkit::database::{Backend, TestDatabase};
 use testkit::discord::{FakeDiscord, Limits};
 
@@ -59,28 +62,7 @@ async fn setup(backend: Backend, customers: usize) -> Setup {
     let db = domain::database::connect(&config).await.unwrap();
     domain::database::migrate(&db).await.unwrap();
     domain::role_sync::seed_from_config(&db, &config).await.unwrap();
-    let now = Utc::now();
-    let mut users = Vec::new();
-    for i in 0..customers {
-        let user = entity::user_account::Entity::insert(entity::user_account::ActiveModel {
-            pid: Set(format!("00000000-0000-0000-0000-{i:012}")),
-            email: Set(format!("c{i}@example.com")),
-            password_hash: Set("not-a-login".into()),
-            role: Set("customer".into()),
-            created_at: Set(now),
-            password_changed_at: Set(now),
-            email_verified_at: Set(Some(now)),
-            ..Default::default()
-        })
-        .exec(&db)
-        .await
-        .unwrap()
-        .last_insert_id;
-        domain::discord_link::link(&db, None, user, (FIRST_MEMBER + i as u64) as i64, "member")
-            .await
-            .unwrap();
-        users.push(user);
-    }
+    let users = support::linked_customers(&db, customers, FIRST_MEMBER).await;
     let tier = domain::entitlements::tiers(&db)
         .await
         .unwrap()
@@ -99,16 +81,7 @@ async fn setup(backend: Backend, customers: usize) -> Setup {
 }
 
 fn bot(settings: &BTreeMap<String, String>) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_bot"))
-        .env_clear()
-        .envs(settings)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "error")
-        .current_dir(std::env::temp_dir())
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("the bot binary (cargo bench builds it)")
+    support::spawn_bot(settings, "error")
 }
 
 async fn grant(s: &Setup, user: i64) {

@@ -13,7 +13,7 @@ use domain::Config;
 use domain::role_sync::RoleGuild;
 use entity::job::{self, JobStatus};
 use rand::Rng;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use testkit::database::{Backend, TestDatabase};
 use testkit::discord::{FakeDiscord, Limits};
 
@@ -25,17 +25,10 @@ const KILLS: usize = 4;
 const FIRST_MEMBER: u64 = 1_500_000_000_000_000_000;
 const GLOBAL: u32 = 200;
 
+mod support;
+
 fn bot(settings: &BTreeMap<String, String>) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_bot"))
-        .env_clear()
-        .envs(settings)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "error")
-        .current_dir(std::env::temp_dir())
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("the bot binary starts")
+    support::spawn_bot(settings, "error")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -80,24 +73,8 @@ async fn f1_four_bots_one_killed_at_random_every_job_done_once_and_roles_match_t
 
     // A thousand linked customers, each granted basic: a thousand role-sync jobs.
     let now = Utc::now();
-    for i in 0..CUSTOMERS {
-        let user = entity::user_account::Entity::insert(entity::user_account::ActiveModel {
-            pid: Set(format!("00000000-0000-0000-0000-{i:012}")),
-            email: Set(format!("c{i}@example.com")),
-            password_hash: Set("not-a-login".into()),
-            role: Set("customer".into()),
-            created_at: Set(now),
-            password_changed_at: Set(now),
-            email_verified_at: Set(Some(now)),
-            ..Default::default()
-        })
-        .exec(&db)
-        .await
-        .unwrap()
-        .last_insert_id;
-        domain::discord_link::link(&db, None, user, (FIRST_MEMBER + i as u64) as i64, "member")
-            .await
-            .unwrap();
+    let users = support::linked_customers(&db, CUSTOMERS, FIRST_MEMBER).await;
+    for (i, user) in users.into_iter().enumerate() {
         domain::entitlements::admin_grant(
             &db,
             Some(&guild),

@@ -182,17 +182,10 @@ impl Rig {
     }
 }
 
+mod support;
+
 fn bot_process(settings: &BTreeMap<String, String>) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_bot"))
-        .env_clear()
-        .envs(settings)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .current_dir(std::env::temp_dir())
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("the bot binary starts")
+    support::spawn_bot(settings, "warn")
 }
 
 async fn a_linked_paying_customer_gets_the_tier_role(backend: Backend) {

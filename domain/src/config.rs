@@ -353,33 +353,6 @@ impl Config {
         };
         let sellapp_api_url = http_url("SELLAPP_API_URL", get("SELLAPP_API_URL").unwrap_or_default())?;
         let discord_api_url = http_url("DISCORD_API_URL", get("DISCORD_API_URL").unwrap_or_default())?;
-        let raw = get("DISCORD_REQUESTS_PER_SECOND").unwrap_or_default();
-        let discord_requests_per_second = raw
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| {
-                invalid(
-                    "DISCORD_REQUESTS_PER_SECOND",
-                    "a whole number from 1 to 10000",
-                    quoted(&raw),
-                )
-            })?;
-        let raw = get("JOB_LEASE_SECONDS").unwrap_or_default();
-        let job_lease = raw
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (5..=3600).contains(n))
-            .map(std::time::Duration::from_secs)
-            .ok_or_else(|| {
-                invalid(
-                    "JOB_LEASE_SECONDS",
-                    "a whole number of seconds from 5 to 3600",
-                    quoted(&raw),
-                )
-            })?;
         let discord_oauth = match (get("DISCORD_CLIENT_ID"), get("DISCORD_CLIENT_SECRET")) {
             (Some(id), Some(secret)) => Some(DiscordOauth {
                 client_id: id.trim().to_owned(),
@@ -485,6 +458,16 @@ impl Config {
             "HTTP_REQUEST_TIMEOUT",
             "a number of seconds from 1 to 3600",
             1..=3600,
+        )?);
+        let discord_requests_per_second = whole(
+            "DISCORD_REQUESTS_PER_SECOND",
+            "a whole number from 1 to 10000",
+            1..=10_000,
+        )? as u32;
+        let job_lease = std::time::Duration::from_secs(whole(
+            "JOB_LEASE_SECONDS",
+            "a whole number of seconds from 5 to 3600",
+            5..=3600,
         )?);
         let feed_max_per_user = whole("FEED_MAX_PER_USER", "a whole number from 1 to 1000000", 1..=1_000_000)? as usize;
         let feed_max_connections = whole(

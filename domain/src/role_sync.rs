@@ -183,18 +183,23 @@ pub async fn set_tier_roles(
         active.update(db).await?;
     }
     for role in wanted.iter().filter(|r| !rows.iter().any(|row| row.role_id == **r)) {
-        tier_role::ActiveModel {
-            tier_id: Set(tier_id),
-            guild_id: Set(guild.guild_id),
-            role_id: Set(*role),
-            created_at: Set(now),
-            retired_at: Set(None),
-            ..Default::default()
-        }
-        .insert(db)
-        .await?;
+        add_row(db, guild.guild_id, tier_id, *role).await?;
     }
     sync_everyone(db, guild).await
+}
+
+async fn add_row(db: &impl ConnectionTrait, guild_id: i64, tier_id: i32, role_id: i64) -> Result<(), DbErr> {
+    tier_role::ActiveModel {
+        tier_id: Set(tier_id),
+        guild_id: Set(guild_id),
+        role_id: Set(role_id),
+        created_at: Set(Utc::now()),
+        retired_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }
 
 /// `TIER_ROLES` is the mapping's initial value: written once, while the guild has none.
@@ -211,23 +216,13 @@ pub async fn seed_from_config(db: &impl ConnectionTrait, config: &Config) -> Res
         .into_iter()
         .map(|t| (t.slug, t.id))
         .collect();
-    let now = Utc::now();
     let mut seeded = 0;
     for (slug, role) in &config.tier_roles {
         let Some(tier_id) = tiers.get(slug) else {
             tracing::warn!(tier = %slug, "TIER_ROLES names a tier that does not exist; ignored");
             continue;
         };
-        tier_role::ActiveModel {
-            tier_id: Set(*tier_id),
-            guild_id: Set(guild.guild_id),
-            role_id: Set(*role),
-            created_at: Set(now),
-            retired_at: Set(None),
-            ..Default::default()
-        }
-        .insert(db)
-        .await?;
+        add_row(db, guild.guild_id, *tier_id, *role).await?;
         seeded += 1;
     }
     Ok(seeded)
