@@ -1,13 +1,15 @@
 //! A fake Discord that speaks the real v10 wire format (`../shared/reference/discord-api.md`):
 //! REST under `/api/v10` (current user, gateway, guild roles and members, member roles, channel
 //! messages), OAuth2 (an authorize page and a form-encoded token endpoint that checks PKCE), real
-//! rate-limit behaviour (per-route buckets with `X-RateLimit-*` headers, a global limit, 429 with
+//! a gateway websocket (HELLO, IDENTIFY/READY, heartbeats, dispatches tests push, RESUME,
+//! INVALID_SESSION, RECONNECT, close codes on demand), real rate-limit behaviour (per-route buckets with `X-RateLimit-*` headers, a global limit, 429 with
 //! `retry_after`, a count of invalid requests), scripted faults, a role hierarchy, and a log of
 //! every call for tests to assert on.
 //!
 //! serenity and `oauth2` reach it through their own HTTP clients: point serenity's
 //! `HttpBuilder::proxy` (limiter disabled) and the OAuth URLs at [`FakeDiscord::url`].
 
+mod gateway;
 mod oauth;
 mod ratelimit;
 mod rest;
@@ -17,8 +19,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use gateway::{GUILD_MEMBERS, GUILD_MESSAGES, GUILDS, Gateway, MESSAGE_CONTENT};
 pub use ratelimit::Limits;
-pub use world::{Call, Fault, Role, World};
+pub use world::{Call, Channel, Fault, Role, World, snowflake_time};
 
 /// A running fake; it stops when dropped.
 pub struct FakeDiscord {
@@ -59,6 +62,11 @@ impl FakeDiscord {
     /// `http://127.0.0.1:PORT`: serenity's proxy, and the base of the OAuth URLs.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The gateway's websocket URL (also handed out by `GET /api/v10/gateway/bot`).
+    pub fn gateway_url(&self) -> String {
+        format!("ws://{}/gateway", self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {

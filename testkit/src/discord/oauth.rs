@@ -62,6 +62,14 @@ pub(super) fn handle(
             w.redirect_uris.push(uri);
             StatusCode::NO_CONTENT.into_response()
         }
+        ("POST", "/_fake/messages") => match serde_json::from_slice::<Value>(body) {
+            Ok(v) => post_message(&mut w, &v),
+            Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        },
+        ("POST", "/_fake/gateway/close") => {
+            let code = String::from_utf8_lossy(body).trim().parse().unwrap_or(4000);
+            axum::Json(json!({"closed": w.close_gateway(code)})).into_response()
+        }
         ("GET", "/_fake/healthz") => "ok".into_response(),
         _ => super::rest::error(404, 0, "404: Not Found"),
     }
@@ -242,7 +250,25 @@ fn state(w: &World) -> Value {
         "calls": w.calls.len(),
         "rate_limited": w.rate_limited(),
         "invalid_requests": w.invalid_requests,
+        "gateway": {
+            "live_sessions": w.live_gateway_sessions(), "identifies": w.gateway.identifies,
+            "resumes": w.gateway.resumes, "heartbeats": w.gateway.heartbeats,
+        },
     })
+}
+
+/// `POST /_fake/messages {"channel_id", "author", "content"}`: a user (by name) posts in a
+/// channel; gateway sessions get MESSAGE_CREATE.
+fn post_message(w: &mut World, v: &Value) -> Response {
+    let num = |v: &Value| v.as_u64().or_else(|| v.as_str()?.parse().ok());
+    let Some(channel) = v.get("channel_id").and_then(num) else {
+        return (StatusCode::BAD_REQUEST, "channel_id is required").into_response();
+    };
+    let author = v.get("author").and_then(Value::as_str).unwrap_or("trader");
+    let author = w.user_by_name(author);
+    let content = v.get("content").and_then(Value::as_str).unwrap_or("");
+    let id = w.post_message(channel, author, content);
+    axum::Json(json!({"id": id.to_string()})).into_response()
 }
 
 /// `POST /_fake/guilds {"id", "name", "bot_top", "roles": [{"id", "name", "position"}]}`.

@@ -13,12 +13,15 @@ use serde_json::{Value, json};
 
 use super::oauth;
 use super::ratelimit::{BucketState, Verdict, bucket_of};
-use super::world::{Call, Fault, Message, World};
+use super::world::{Call, Fault, Message, World, user_json};
 
 type Shared = Arc<Mutex<World>>;
 
 pub(super) fn router(world: Shared) -> Router {
-    Router::new().fallback(handle).with_state(world)
+    Router::new()
+        .route("/gateway", axum::routing::get(super::gateway::upgrade))
+        .fallback(handle)
+        .with_state(world)
 }
 
 /// A Discord JSON error.
@@ -180,13 +183,6 @@ fn caller(w: &World, headers: &HeaderMap) -> Option<Caller> {
     w.tokens.get(token).map(|u| Caller::User(*u))
 }
 
-fn user_json(id: u64, username: &str, bot: bool) -> Value {
-    json!({
-        "id": id.to_string(), "username": username, "discriminator": "0", "global_name": username,
-        "avatar": null, "bot": bot, "flags": 0, "public_flags": 0
-    })
-}
-
 fn member_json(w: &World, guild: u64, user: u64) -> Option<Value> {
     let roles = w.guilds.get(&guild)?.members.get(&user)?;
     let name = w
@@ -230,7 +226,7 @@ fn route(
             let name = w.users.get(&u).map(|x| x.username.clone()).unwrap_or_default();
             json_status(StatusCode::OK, user_json(u, &name, false))
         }
-        ("GET", ["gateway", "bot"], Caller::Bot) => {
+        ("GET", ["gateway"] | ["gateway", "bot"], Caller::Bot) => {
             let host = headers
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
@@ -287,15 +283,21 @@ fn route(
             if let Some(e) = check_message(&patch) {
                 return e;
             }
+            let guild = w.guild_of(c);
+            let edited = super::world::snowflake_time(w.snowflake());
             let Some(msg) = w.messages.get_mut(&c).and_then(|v| v.iter_mut().find(|x| x.id == m)) else {
                 return error(404, 10008, "Unknown Message");
             };
+            if ignore {
+                return json_status(StatusCode::OK, msg.to_json(guild));
+            }
             if let (Some(obj), Some(p)) = (msg.body.as_object_mut(), patch.as_object()) {
                 for (k, v) in p {
                     obj.insert(k.clone(), v.clone());
                 }
             }
-            let out = message_json(msg);
+            msg.edited = Some(edited);
+            let out = msg.to_json(guild);
             json_status(StatusCode::OK, out)
         }
         ("DELETE", ["channels", c, "messages", m], Caller::Bot) => {
@@ -316,16 +318,22 @@ fn route(
     }
 }
 
-fn roles_json(guild: &super::world::Guild) -> Vec<Value> {
-    let mut roles = vec![json!({
-        "id": guild.id.to_string(), "name": "@everyone", "position": 0, "managed": false,
-        "color": 0, "hoist": false, "permissions": "0", "mentionable": false, "flags": 0
-    })];
-    roles.extend(guild.roles.values().map(|r| {
-        json!({"id": r.id.to_string(), "name": r.name, "position": r.position, "managed": r.managed,
-               "color": 0, "hoist": false, "permissions": "0", "mentionable": false, "flags": 0})
-    }));
+pub(super) fn roles_json(guild: &super::world::Guild) -> Vec<Value> {
+    let mut roles = vec![role_json(guild.id, "@everyone", 0, false)];
+    roles.extend(
+        guild
+            .roles
+            .values()
+            .map(|r| role_json(r.id, &r.name, r.position, r.managed)),
+    );
     roles
+}
+
+/// A role object as Discord sends it (`colors` beside the older `color`).
+fn role_json(id: u64, name: &str, position: i64, managed: bool) -> Value {
+    json!({"id": id.to_string(), "name": name, "position": position, "managed": managed,
+           "color": 0, "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+           "hoist": false, "permissions": "0", "mentionable": false, "flags": 0})
 }
 
 fn add_member(w: &mut World, g: &str, u: &str, body: &Bytes) -> Response {
@@ -414,25 +422,6 @@ fn check_message(body: &Value) -> Option<Response> {
     (total > 6000).then(|| error(400, 50035, "Invalid Form Body: embeds exceed 6000 characters."))
 }
 
-fn message_json(m: &Message) -> Value {
-    let mut v = m.body.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("id".into(), json!(m.id.to_string()));
-        o.insert("channel_id".into(), json!(m.channel_id.to_string()));
-        o.insert(
-            "attachments".into(),
-            Value::Array(
-                m.attachments
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (name, size))| json!({"id": i.to_string(), "filename": name, "size": size}))
-                    .collect(),
-            ),
-        );
-    }
-    v
-}
-
 fn create_message(w: &mut World, channel: u64, headers: &HeaderMap, body: &Bytes) -> Response {
     let ctype = headers
         .get(header::CONTENT_TYPE)
@@ -471,36 +460,47 @@ fn create_message(w: &mut World, channel: u64, headers: &HeaderMap, body: &Bytes
     let msg = Message {
         id,
         channel_id: channel,
+        author: w.bot_user.clone(),
         body: payload,
         attachments,
+        edited: None,
     };
-    let out = message_json(&msg);
+    let out = msg.to_json(w.guild_of(channel));
     w.messages.entry(channel).or_default().push(msg);
     json_status(StatusCode::OK, out)
 }
 
+/// `GET /channels/{c}/messages` with `after`, `before` and `limit` (1–100, default 50): the
+/// `limit` messages nearest to the cursor (the newest with no cursor), newest first.
 fn list_messages(w: &World, channel: u64, query: &str) -> Response {
-    let mut after = 0u64;
-    let mut limit = 50usize;
+    let (mut after, mut before, mut limit) = (None, None, 50usize);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("after", v)) => after = v.parse().unwrap_or(0),
-            Some(("limit", v)) => limit = v.parse::<usize>().unwrap_or(50).clamp(1, 100),
-            _ => {}
+        let parsed = match pair.split_once('=') {
+            Some(("after", v)) => v.parse().map(|v| after = Some(v)).is_ok(),
+            Some(("before", v)) => v.parse().map(|v| before = Some(v)).is_ok(),
+            Some(("limit", v)) => v.parse::<usize>().map(|v| limit = v).is_ok() && (1..=100).contains(&limit),
+            _ => true,
+        };
+        if !parsed {
+            return error(400, 50035, "Invalid Form Body");
         }
     }
-    let mut found: Vec<Value> = w
-        .messages
-        .get(&channel)
-        .map(|v| {
-            v.iter()
-                .filter(|m| m.id > after)
-                .take(limit)
-                .map(message_json)
-                .collect()
-        })
-        .unwrap_or_default();
+    let all = w.messages.get(&channel).map(Vec::as_slice).unwrap_or(&[]);
+    let guild = w.guild_of(channel);
+    let mut found: Vec<&Message> = all
+        .iter()
+        .filter(|m| after.is_none_or(|a| m.id > a) && before.is_none_or(|b| m.id < b))
+        .collect();
+    found.sort_by_key(|m| m.id);
+    let found: Vec<&Message> = if after.is_some() && before.is_none() {
+        found.into_iter().take(limit).collect()
+    } else {
+        let skip = found.len().saturating_sub(limit);
+        found.into_iter().skip(skip).collect()
+    };
     // Discord lists newest first.
-    found.reverse();
-    json_status(StatusCode::OK, Value::Array(found))
+    json_status(
+        StatusCode::OK,
+        Value::Array(found.iter().rev().map(|m| m.to_json(guild)).collect()),
+    )
 }

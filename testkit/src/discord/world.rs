@@ -25,20 +25,93 @@ pub struct Guild {
     /// The position of the bot's highest role: it can only assign roles below it.
     pub bot_top: i64,
     pub members: BTreeMap<u64, BTreeSet<u64>>,
+    pub channels: BTreeMap<u64, Channel>,
+}
+
+/// A guild channel (type 0 text, 4 category, 5 announcement, 11 public thread…).
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: u64,
+    pub name: String,
+    pub kind: u8,
+    pub parent_id: Option<u64>,
+    pub position: i64,
 }
 
 #[derive(Debug, Clone)]
 pub struct User {
     pub id: u64,
     pub username: String,
+    pub bot: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Message {
     pub id: u64,
     pub channel_id: u64,
+    pub author: User,
+    /// What the sender sent: `content`, `embeds`, …
     pub body: Value,
     pub attachments: Vec<(String, usize)>,
+    /// When it was last edited (RFC 3339).
+    pub edited: Option<String>,
+}
+
+/// Discord's epoch (2015-01-01), in Unix milliseconds: snowflakes count from it.
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
+/// When a snowflake was made, as Discord writes message timestamps.
+pub fn snowflake_time(id: u64) -> String {
+    let ms = (id >> 22) + DISCORD_EPOCH_MS;
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+}
+
+impl Message {
+    /// The message object as Discord sends it (REST answers and gateway dispatches alike).
+    pub fn to_json(&self, guild_id: Option<u64>) -> Value {
+        let mut v = serde_json::json!({
+            "type": 0, "content": "", "tts": false, "mention_everyone": false, "mentions": [],
+            "mention_roles": [], "embeds": [], "pinned": false, "flags": 0, "components": [],
+        });
+        let o = v.as_object_mut().expect("an object");
+        if let Some(body) = self.body.as_object() {
+            for (k, val) in body {
+                o.insert(k.clone(), val.clone());
+            }
+        }
+        o.insert("id".into(), self.id.to_string().into());
+        o.insert("channel_id".into(), self.channel_id.to_string().into());
+        o.insert(
+            "author".into(),
+            user_json(self.author.id, &self.author.username, self.author.bot),
+        );
+        o.insert("timestamp".into(), snowflake_time(self.id).into());
+        o.insert("edited_timestamp".into(), self.edited.clone().into());
+        if let Some(g) = guild_id {
+            o.insert("guild_id".into(), g.to_string().into());
+        }
+        o.insert(
+            "attachments".into(),
+            Value::Array(
+                self.attachments
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, size))| serde_json::json!({"id": i.to_string(), "filename": name, "size": size}))
+                    .collect(),
+            ),
+        );
+        v
+    }
+}
+
+/// A user object as Discord sends it.
+pub fn user_json(id: u64, username: &str, bot: bool) -> Value {
+    serde_json::json!({
+        "id": id.to_string(), "username": username, "discriminator": "0", "global_name": username,
+        "avatar": null, "bot": bot, "flags": 0, "public_flags": 0
+    })
 }
 
 /// One call as the fake saw it.
@@ -100,6 +173,7 @@ pub struct World {
     pub(super) codes: HashMap<String, CodeGrant>,
     pub(super) tokens: HashMap<String, u64>,
     pub(super) limits: RateLimits,
+    pub gateway: super::gateway::Gateway,
     next_id: u64,
 }
 
@@ -110,6 +184,7 @@ impl World {
             bot_user: User {
                 id: super::BOT_USER_ID,
                 username: "SignalDesk Bot".into(),
+                bot: true,
             },
             guilds: BTreeMap::new(),
             users: BTreeMap::new(),
@@ -121,13 +196,44 @@ impl World {
             codes: HashMap::new(),
             tokens: HashMap::new(),
             limits: RateLimits::new(limits),
-            next_id: 1_100_000_000_000_000_000,
+            gateway: Default::default(),
+            next_id: 0,
         }
     }
 
+    /// A new id, made like Discord's: milliseconds since Discord's epoch in the high bits, so ids
+    /// sort by time and a message's timestamp can be read off its id.
     pub(super) fn snowflake(&mut self) -> u64 {
-        self.next_id += 1;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        self.next_id = (self.next_id + 1).max(now_ms.saturating_sub(DISCORD_EPOCH_MS) << 22);
         self.next_id
+    }
+
+    /// Adds a channel to a guild.
+    pub fn add_channel(&mut self, guild: u64, id: u64, name: &str, kind: u8, parent_id: Option<u64>) {
+        let g = self.guilds.get_mut(&guild).expect("add_guild first");
+        let position = g.channels.len() as i64;
+        g.channels.insert(
+            id,
+            Channel {
+                id,
+                name: name.into(),
+                kind,
+                parent_id,
+                position,
+            },
+        );
+    }
+
+    /// The guild a channel belongs to, if the fake knows the channel.
+    pub fn guild_of(&self, channel: u64) -> Option<u64> {
+        self.guilds
+            .values()
+            .find(|g| g.channels.contains_key(&channel))
+            .map(|g| g.id)
     }
 
     /// Adds a guild with the bot in it, its highest role (managed, like every bot's own role)
@@ -186,6 +292,7 @@ impl World {
             User {
                 id,
                 username: username.into(),
+                bot: false,
             },
         );
     }
