@@ -230,3 +230,109 @@ pub async fn resync_everyone() -> Result<usize, AppError> {
         .await
         .map_err(|e| crate::error::unavailable("queueing role sync", e))
 }
+
+/// One customer whose roles differ from the ledger, as the sweep found them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftRow {
+    pub email: String,
+    pub discord: String,
+    pub gain: Vec<String>,
+    pub lose: Vec<String>,
+    pub note: String,
+}
+
+/// The newest role-drift sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftReport {
+    pub id: i64,
+    /// `queued`, `running`, `done`, `failed`.
+    pub state: String,
+    pub dry_run: bool,
+    pub requested_by: String,
+    pub created_at: String,
+    pub finished_at: String,
+    pub checked: i32,
+    pub drifted: i32,
+    pub error: String,
+    pub rows: Vec<DriftRow>,
+}
+
+impl DriftReport {
+    /// Still waiting for (or being worked on by) a bot.
+    pub fn pending(&self) -> bool {
+        matches!(self.state.as_str(), "queued" | "running")
+    }
+}
+
+/// The newest role-drift report (none yet: `None`).
+#[server(prefix = "/rpc/admin", endpoint = "discord/drift")]
+pub async fn role_drift_report() -> Result<Option<DriftReport>, AppError> {
+    let ctx = crate::auth::admin_context().await?;
+    let Some(guild) = domain::role_sync::RoleGuild::from_config(&ctx.config) else {
+        return Ok(None);
+    };
+    let unavailable = |e| crate::error::unavailable("reading the role-drift report", e);
+    let Some(report) = domain::role_drift::latest(&ctx.db, guild.guild_id)
+        .await
+        .map_err(unavailable)?
+    else {
+        return Ok(None);
+    };
+    let (_, roles) = server::guild_roles(&ctx.db, guild.guild_id)
+        .await
+        .map_err(unavailable)?;
+    let name = |id: &i64| {
+        roles
+            .iter()
+            .find(|r| r.id == id.to_string())
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| format!("role {id}"))
+    };
+    let rows = domain::role_drift::entries(&report)
+        .into_iter()
+        .map(|e| DriftRow {
+            email: e.email,
+            discord: format!("{} ({})", e.discord_username, e.discord_user_id),
+            gain: e.gain.iter().map(name).collect(),
+            lose: e.lose.iter().map(name).collect(),
+            note: e.note.unwrap_or_default(),
+        })
+        .collect();
+    Ok(Some(DriftReport {
+        id: report.id,
+        state: report.state,
+        dry_run: report.dry_run,
+        requested_by: report.requested_by,
+        created_at: report.created_at.to_rfc3339(),
+        finished_at: report.finished_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        checked: report.checked,
+        drifted: report.drifted,
+        error: report.error.unwrap_or_default(),
+        rows,
+    }))
+}
+
+/// Queues a role-drift sweep: `mode` is `dry_run` (report only) or `repair` (also queue role
+/// sync for everyone who drifted). Returns the report's id.
+#[server(prefix = "/rpc/admin", endpoint = "discord/drift/check")]
+pub async fn check_role_drift(mode: String) -> Result<i64, AppError> {
+    use sea_orm::TransactionTrait;
+    let ctx = crate::auth::admin_context().await?;
+    let admin = crate::auth::require_admin().await?;
+    let Some(guild) = domain::role_sync::RoleGuild::from_config(&ctx.config) else {
+        return crate::error::fail(AppError::invalid("mode", "set CUSTOMER_GUILD_ID first"));
+    };
+    let dry_run = match mode.as_str() {
+        "dry_run" => true,
+        "repair" => false,
+        _ => return crate::error::fail(AppError::invalid("mode", "choose a dry run or a repair")),
+    };
+    let unavailable = |e| crate::error::unavailable("queueing the role-drift sweep", e);
+    let txn = ctx.db.begin().await.map_err(unavailable)?;
+    let id = domain::role_drift::request(&txn, &guild, dry_run, &admin.account.email)
+        .await
+        .map_err(unavailable)?;
+    txn.commit().await.map_err(unavailable)?;
+    tracing::info!(report = id, dry_run, "role-drift sweep requested");
+    Ok(id)
+}

@@ -33,6 +33,16 @@ pub struct QueuesView {
     pub dead: Vec<JobRowView>,
     /// Jobs finished in each of the last 60 minutes, oldest first.
     pub per_minute: Vec<u64>,
+    /// Claim latency (due → claimed by a worker) in each of the last 60 minutes, oldest first.
+    pub claim_latency: Vec<LatencyMinute>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LatencyMinute {
+    pub claims: u64,
+    pub p50_ms: u64,
+    pub p95_ms: u64,
+    pub max_ms: u64,
 }
 
 #[cfg(feature = "ssr")]
@@ -90,6 +100,17 @@ pub async fn queues() -> Result<QueuesView, AppError> {
             .map(row)
             .collect(),
         per_minute: overview::per_minute(&ctx.db, now).await.map_err(unavailable)?,
+        claim_latency: overview::claim_latency(&ctx.db, now)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|m| LatencyMinute {
+                claims: m.claims,
+                p50_ms: m.p50_ms,
+                p95_ms: m.p95_ms,
+                max_ms: m.max_ms,
+            })
+            .collect(),
     })
 }
 

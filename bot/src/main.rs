@@ -1,10 +1,11 @@
-//! The Discord worker. It runs the job kinds it knows (role sync) against Discord's REST API
+//! The Discord worker. It runs the job kinds it knows (role sync, role-drift sweeps) against Discord's REST API
 //! with one rate limiter per process, and reports its state to the database for the admin
 //! console. Any number of bot processes may share one database: the queue hands each job to one.
 //! Without DISCORD_BOT_TOKEN it says clearly that it is idle, and why.
 
 mod discord_api;
 mod rate_limit;
+mod role_drift;
 mod role_sync;
 mod status;
 
@@ -86,7 +87,7 @@ async fn run(config: Config) -> Result<(), String> {
     let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(relay_wake_ups(db.clone(), wake.clone(), stop.clone()));
     let settings = jobs::worker::Settings {
-        kinds: vec![JobKind::RoleSync],
+        kinds: vec![JobKind::RoleSync, JobKind::RoleDrift],
         lease: chrono::Duration::from_std(config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
         // PostgreSQL wakes workers with NOTIFY at once, so its poll is only the fallback;
         // SQLite has no cross-process wake-up, so it polls often (one indexed query).
@@ -96,7 +97,15 @@ async fn run(config: Config) -> Result<(), String> {
             Duration::from_millis(100)
         },
     };
-    tracing::info!(database = backend, instance = %status.id, "bot working: role sync");
+    if let Some(guild) = domain::role_sync::RoleGuild::from_config(&config) {
+        // The hourly sweep: at most one waits, so every process scheduling it on start is fine,
+        // and one that came due while every process was down runs at once.
+        let next = chrono::Utc::now() + domain::role_drift::EVERY;
+        if let Err(e) = domain::role_drift::schedule(&db, &guild, next).await {
+            tracing::warn!(error = %e, "cannot schedule the hourly role-drift sweep");
+        }
+    }
+    tracing::info!(database = backend, instance = %status.id, "bot working: role sync, role-drift sweeps");
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
             let (db, api, status) = (db.clone(), api.clone(), status.clone());
@@ -110,6 +119,7 @@ async fn run(config: Config) -> Result<(), String> {
                     async move {
                         let outcome = match job.job.kind {
                             JobKind::RoleSync => role_sync::run(&db, &api, &job).await,
+                            JobKind::RoleDrift => role_drift::run(&db, &api, &job).await,
                             other => jobs::worker::Outcome::Retry {
                                 error: format!("this bot does not run {other:?} jobs yet"),
                                 after: Some(chrono::Duration::minutes(5)),

@@ -49,6 +49,9 @@ on_both_databases!(
     unlinking_takes_every_managed_role_and_only_those,
     a_role_taken_out_of_the_mapping_is_taken_from_members,
     the_bot_reports_who_it_is_and_which_roles_it_can_manage,
+    a_drift_dry_run_reports_who_would_gain_or_lose_and_changes_nothing,
+    a_drift_repair_queues_role_sync_for_the_drifted,
+    the_hourly_sweep_is_scheduled_runs_when_due_and_schedules_the_next,
 );
 
 struct Rig {
@@ -462,4 +465,168 @@ async fn without_a_token_the_bot_says_it_is_idle_and_why() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(rig.fake.calls().is_empty(), "an idle bot calls nobody");
+}
+
+impl Rig {
+    /// Waits for a drift report to finish.
+    async fn drift_report(&self, id: i64) -> entity::role_drift::Model {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = entity::role_drift::Entity::find_by_id(id)
+                .one(&self.db)
+                .await
+                .unwrap()
+                .unwrap();
+            if matches!(r.state.as_str(), "done" | "failed") {
+                return r;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the sweep never finished: {r:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Four linked customers, converged, then drifted by hand in Discord: `a` (pro) lost Pro,
+    /// `b` (no access) was given Basic, `c` (pro) left the server, `d` (basic) is fine.
+    async fn drifted(&mut self) -> [i64; 4] {
+        let a = self.customer("a@example.com", 601, &[OTHER]).await;
+        let b = self.customer("b@example.com", 602, &[]).await;
+        let c = self.customer("c@example.com", 603, &[]).await;
+        let d = self.customer("d@example.com", 604, &[]).await;
+        self.grant(a, "a@example.com", "pro", 30).await;
+        self.grant(c, "c@example.com", "pro", 30).await;
+        self.grant(d, "d@example.com", "basic", 30).await;
+        self.start_bot();
+        self.roles_become(601, &[PRO, OTHER]).await;
+        self.roles_become(603, &[PRO]).await;
+        self.roles_become(604, &[BASIC]).await;
+        self.until_jobs(Duration::from_secs(10), |j| j.status == JobStatus::Done)
+            .await;
+        self.fake.with(|w| {
+            w.add_member(GUILD, 601, &[OTHER]);
+            w.add_member(GUILD, 602, &[BASIC]);
+            w.remove_member(GUILD, 603);
+        });
+        [a, b, c, d]
+    }
+}
+
+fn role_changes(fake: &FakeDiscord) -> usize {
+    fake.with(|w| w.calls_to("PUT", "/roles/") + w.calls_to("DELETE", "/roles/"))
+}
+
+async fn a_drift_dry_run_reports_who_would_gain_or_lose_and_changes_nothing(backend: Backend) {
+    let mut rig = rig(backend, MAPPING).await;
+    let [a, b, c, _] = rig.drifted().await;
+    let changes = role_changes(&rig.fake);
+    let jobs_before = rig.jobs().await.len();
+
+    let id = domain::role_drift::request(&rig.db, &rig.guild, true, "admin@example.com")
+        .await
+        .unwrap();
+    let again = domain::role_drift::request(&rig.db, &rig.guild, true, "admin@example.com")
+        .await
+        .unwrap();
+    assert_eq!(id, again, "a second click while one waits is the same sweep");
+    let report = rig.drift_report(id).await;
+    assert_eq!(
+        (report.state.as_str(), report.checked, report.drifted),
+        ("done", 4, 3),
+        "{report:?}"
+    );
+    let entries = domain::role_drift::entries(&report);
+    let of = |user: i64| entries.iter().find(|e| e.user_id == user).unwrap().clone();
+    assert_eq!((of(a).gain, of(a).lose), (vec![PRO as i64], vec![]));
+    assert_eq!(of(a).email, "a@example.com");
+    assert_eq!((of(b).gain, of(b).lose), (vec![], vec![BASIC as i64]));
+    assert_eq!(of(c).gain, vec![PRO as i64]);
+    assert!(of(c).note.unwrap().contains("not a member"));
+
+    // A dry run reads; it never changes a role nor queues a repair.
+    assert_eq!(role_changes(&rig.fake), changes);
+    assert_eq!(rig.jobs().await.len(), jobs_before);
+    assert_eq!(rig.fake.member_roles(GUILD, 601), Some(vec![OTHER]));
+    assert_eq!(rig.fake.member_roles(GUILD, 602), Some(vec![BASIC]));
+}
+
+async fn a_drift_repair_queues_role_sync_for_the_drifted(backend: Backend) {
+    let mut rig = rig(backend, MAPPING).await;
+    rig.drifted().await;
+    let id = domain::role_drift::request(&rig.db, &rig.guild, false, "admin@example.com")
+        .await
+        .unwrap();
+    let report = rig.drift_report(id).await;
+    assert_eq!((report.state.as_str(), report.drifted), ("done", 3));
+    rig.roles_become(601, &[PRO, OTHER]).await;
+    rig.roles_become(602, &[]).await;
+    // The one who left is not in the server: nothing to repair until they join.
+    assert_eq!(rig.fake.member_roles(GUILD, 603), None);
+
+    // Once repaired, a second sweep finds nothing but the departed member.
+    rig.until_jobs(Duration::from_secs(10), |j| {
+        j.status == JobStatus::Done || j.status == JobStatus::Queued
+    })
+    .await;
+    let id = domain::role_drift::request(&rig.db, &rig.guild, true, "admin@example.com")
+        .await
+        .unwrap();
+    let report = rig.drift_report(id).await;
+    assert_eq!(report.drifted, 1, "{report:?}");
+}
+
+async fn the_hourly_sweep_is_scheduled_runs_when_due_and_schedules_the_next(backend: Backend) {
+    use sea_orm::{ActiveModelTrait, Set};
+    let mut rig = rig(backend, MAPPING).await;
+    let hourly = |db: DatabaseConnection| async move {
+        job::Entity::find()
+            .filter(job::Column::Kind.eq(JobKind::RoleDrift))
+            .filter(job::Column::Status.eq(JobStatus::Queued))
+            .all(&db)
+            .await
+            .unwrap()
+    };
+    rig.start_bot();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let queued = loop {
+        let q = hourly(rig.db.clone()).await;
+        if !q.is_empty() {
+            break q;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bot never scheduled the sweep"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(queued.len(), 1);
+    let next = queued[0].run_at - Utc::now();
+    assert!(
+        next > chrono::Duration::minutes(59) && next <= chrono::Duration::minutes(60),
+        "{next}"
+    );
+    assert_eq!(
+        queued[0].unique_key.as_deref(),
+        Some(format!("guild:{GUILD}/hourly").as_str())
+    );
+
+    // Its hour has come (as after every process was down for a while): it runs at once.
+    let mut due: job::ActiveModel = queued[0].clone().into();
+    due.run_at = Set(Utc::now() - chrono::Duration::seconds(1));
+    due.update(&rig.db).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        if let Some(r) = domain::role_drift::latest(&rig.db, GUILD as i64).await.unwrap()
+            && r.state == "done"
+        {
+            break r;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the due sweep never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((report.requested_by.as_str(), report.dry_run), ("hourly", false));
+    let queued = hourly(rig.db.clone()).await;
+    assert_eq!(queued.len(), 1, "the next one is scheduled");
+    assert!(queued[0].run_at - Utc::now() > chrono::Duration::minutes(59));
 }

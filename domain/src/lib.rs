@@ -17,6 +17,7 @@ pub mod mail;
 pub mod metrics;
 pub mod payments;
 pub mod rights;
+pub mod role_drift;
 pub mod role_sync;
 pub mod secret;
 pub mod sessions;

@@ -5,11 +5,16 @@ import { createPolicy, sellappWebhook } from './sellapp';
 
 const BASIC = '1300000000000000001';
 const ADVANCED = '1300000000000000002';
+const BASIC_NAME = 'Basic';
 
-/** The roles the fake Discord (serve.sh: port + 30) says a member holds; null when not a member. */
+/** The fake Discord serve.sh starts beside the server (port + 30). */
+function fakeDiscord(baseURL: string): string {
+  return `http://127.0.0.1:${Number(new URL(baseURL).port) + 30}`;
+}
+
+/** The roles the fake Discord says a member holds; null when not a member. */
 async function memberRoles(request: APIRequestContext, baseURL: string, username: string): Promise<string[] | null> {
-  const port = Number(new URL(baseURL).port) + 30;
-  const state = await (await request.get(`http://127.0.0.1:${port}/_fake/state`)).json();
+  const state = await (await request.get(`${fakeDiscord(baseURL)}/_fake/state`)).json();
   const member = state.guilds[0].members.find((m: { username: string | null }) => m.username === username);
   return member ? member.roles : null;
 }
@@ -51,6 +56,22 @@ test('pay → link Discord → the role arrives; a mapping change moves it; a re
   await expect(page.getByTestId('mapping-saved')).toContainText('Role sync queued');
   await expect.poll(() => memberRoles(request, baseURL!, username), { timeout: 15_000 }).toEqual([ADVANCED]);
 
+  // A moderator hands out the old role by hand: a dry run shows the drift and changes nothing,
+  // a repair takes the role back.
+  const state = await (await request.get(`${fakeDiscord(baseURL!)}/_fake/state`)).json();
+  const res = await request.post(`${fakeDiscord(baseURL!)}/_fake/members`, {
+    data: { guild_id: state.guilds[0].id, username, roles: [ADVANCED, BASIC] },
+  });
+  expect(res.status()).toBe(204);
+  await page.getByTestId('drift-dry-run').click();
+  await expect(page.getByTestId('drift-status')).toHaveAttribute('data-state', 'done', { timeout: 15_000 });
+  await expect(page.getByTestId('drift-row').filter({ hasText: email })).toContainText(BASIC_NAME);
+  expect(await memberRoles(request, baseURL!, username)).toEqual([BASIC, ADVANCED]);
+  await page.getByTestId('drift-repair').click();
+  await expect(page.getByTestId('drift-status')).toContainText('Repair by', { timeout: 15_000 });
+  await expect(page.getByTestId('drift-status')).toHaveAttribute('data-state', 'done', { timeout: 15_000 });
+  await expect.poll(() => memberRoles(request, baseURL!, username), { timeout: 15_000 }).toEqual([ADVANCED]);
+
   // Refunded: access ends, the role goes.
   await sellappWebhook(request, 'order.updated', order, email, 'REFUNDED', product);
   await expect.poll(() => memberRoles(request, baseURL!, username), { timeout: 15_000 }).toEqual([]);
@@ -60,5 +81,6 @@ test('pay → link Discord → the role arrives; a mapping change moves it; a re
   await waitForHydration(page);
   await expect(page.getByTestId('queue-rolesync')).toBeVisible();
   await expect(page.getByTestId('jobs-per-minute')).toContainText('Jobs finished per minute');
+  await expect(page.getByTestId('claim-latency')).toContainText('claim(s)');
   await context.close();
 });

@@ -9,6 +9,9 @@ pub enum JobKind {
     RoleSync,
     #[sea_orm(string_value = "mirror")]
     Mirror,
+    /// Compares every linked customer's roles in Discord with the ledger (dry run or repair).
+    #[sea_orm(string_value = "role_drift")]
+    RoleDrift,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
@@ -47,6 +50,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// When a worker last claimed it (claim latency = this − `run_at` of that attempt).
+    pub claimed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,7 @@ pub mod job;
 pub mod oauth_state;
 pub mod payment_customer;
 pub mod rights_change;
+pub mod role_drift;
 pub mod session;
 pub mod sign_in_failure;
 pub mod signal;

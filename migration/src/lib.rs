@@ -11,6 +11,7 @@ mod m20261127_000004_create_payments;
 mod m20261201_000005_close_the_holes;
 mod m20261201_000006_create_job;
 mod m20261201_000007_discord;
+mod m20261201_000008_role_drift;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_close_the_holes::Migration),
             Box::new(m20261201_000006_create_job::Migration),
             Box::new(m20261201_000007_discord::Migration),
+            Box::new(m20261201_000008_role_drift::Migration),
         ]
     }
 }

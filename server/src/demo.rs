@@ -197,3 +197,134 @@ pub fn spawn_feed(
         }
     })
 }
+
+/// The demo's customers' server in the fake Discord, and its tier roles (lowest first).
+const DEMO_GUILD: i64 = 1_000_000_000_000_000_101;
+const DEMO_ROLES: &[(&str, i64)] = &[
+    ("basic", 1_000_000_000_000_000_111),
+    ("advanced", 1_000_000_000_000_000_112),
+    ("pro", 1_000_000_000_000_000_113),
+];
+
+// The credentials the fake Discord accepts (testkit::discord's constants; testkit is a dev-only
+// crate, so the server binary names them here, and `demo_starts_the_fake_discord` checks them).
+pub const FAKE_CLIENT_ID: &str = "900000000000000001";
+pub const FAKE_CLIENT_SECRET: &str = "fake-client-secret";
+pub const FAKE_BOT_TOKEN: &str = "fake-bot-token";
+
+/// The processes the demo started beside the server (the fake Discord and a bot); they stop
+/// when this is dropped.
+#[derive(Default)]
+pub struct Helpers {
+    children: Vec<std::process::Child>,
+    pub discord_url: Option<String>,
+}
+
+impl Drop for Helpers {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A sibling binary of this one (`cargo build -p testkit -p bot` puts them side by side).
+fn sibling(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::current_exe().ok()?.parent()?.join(name);
+    path.is_file().then_some(path)
+}
+
+/// Starts the fake Discord (testkit) unless real Discord is configured, and points this
+/// server's Discord settings at it, so a newcomer can link a demo Discord account and watch
+/// the tier role arrive. Says what is missing instead of failing: the demo still runs.
+pub fn start_fake_discord(config: &mut domain::Config) -> Helpers {
+    let mut helpers = Helpers::default();
+    if config.discord_bot_token.is_some() || config.discord_oauth.is_some() {
+        println!("demo: Discord is configured, so the fake Discord is not started");
+        return helpers;
+    }
+    let Some(testkit) = sibling("testkit") else {
+        println!(
+            "demo: no fake Discord (build it once with `cargo build -p testkit -p bot` to link a demo Discord account)"
+        );
+        return helpers;
+    };
+    let callback = format!(
+        "{}/account/discord/callback",
+        config.public_url.as_str().trim_end_matches('/')
+    );
+    let roles: Vec<String> = DEMO_ROLES.iter().map(|(n, id)| format!("{n}={id}")).collect();
+    let spawned = std::process::Command::new(testkit)
+        .args(["discord", "--port", "0", "--guild", &DEMO_GUILD.to_string()])
+        .args(["--roles", &roles.join(","), "--redirect-uri", &callback])
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            println!("demo: cannot start the fake Discord: {e}");
+            return helpers;
+        }
+    };
+    // Its first line is `discord http://127.0.0.1:PORT`.
+    let mut line = String::new();
+    let read = child
+        .stdout
+        .take()
+        .map(|out| std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line));
+    let url = line.trim().strip_prefix("discord ").map(str::to_owned);
+    helpers.children.push(child);
+    let (Some(Ok(_)), Some(url)) = (read, url) else {
+        println!("demo: the fake Discord did not say where it listens");
+        return helpers;
+    };
+    match url::Url::parse(&url) {
+        Ok(api) => config.discord_api_url = api,
+        Err(e) => {
+            println!("demo: the fake Discord's address {url} is unreadable: {e}");
+            return helpers;
+        }
+    }
+    config.discord_oauth = Some(domain::config::DiscordOauth {
+        client_id: FAKE_CLIENT_ID.into(),
+        client_secret: domain::Secret::new(FAKE_CLIENT_SECRET.into()),
+    });
+    // The server adds a linking customer to the customers' server with the bot's token.
+    config.discord_bot_token = Some(domain::Secret::new(FAKE_BOT_TOKEN.into()));
+    config.customer_guild_id = Some(DEMO_GUILD);
+    config.tier_roles = DEMO_ROLES.iter().map(|(n, id)| ((*n).to_owned(), *id)).collect();
+    helpers.discord_url = Some(url);
+    helpers
+}
+
+/// Starts a bot process against the fake Discord and this server's database (after the server
+/// has migrated it).
+pub fn start_bot(helpers: &mut Helpers) {
+    let Some(url) = helpers.discord_url.clone() else {
+        return;
+    };
+    let Some(bot) = sibling("bot") else {
+        println!("demo: no bot binary (cargo build -p bot): linking works, roles are not given");
+        return;
+    };
+    let roles: Vec<String> = DEMO_ROLES.iter().map(|(n, id)| format!("{n}={id}")).collect();
+    match std::process::Command::new(bot)
+        .env("DISCORD_BOT_TOKEN", FAKE_BOT_TOKEN)
+        .env("DISCORD_API_URL", &url)
+        .env("CUSTOMER_GUILD_ID", DEMO_GUILD.to_string())
+        .env("TIER_ROLES", roles.join(","))
+        .spawn()
+    {
+        Ok(child) => {
+            helpers.children.push(child);
+            println!(
+                "demo: fake Discord at {url} (members and their roles: {url}/_fake/state) with a bot giving tier roles"
+            );
+            println!(
+                "demo: as the customer, open /account and press \"Link Discord\"; any name signs in on the fake Discord's page"
+            );
+        }
+        Err(e) => println!("demo: cannot start the bot: {e}"),
+    }
+}

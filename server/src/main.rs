@@ -10,14 +10,18 @@ use server::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
-    let config = Config::load_or_exit();
+    let mut config = Config::load_or_exit();
     domain::telemetry::init(config.log_format);
 
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let outcome = runtime.block_on(async move {
         match cli.command.take().unwrap_or(Command::Serve) {
             Command::Serve => {
+                let mut helpers = cli.demo.then(|| server::demo::start_fake_discord(&mut config));
                 let app = Application::build(config).await.map_err(|e| e.to_string())?;
+                if let Some(h) = helpers.as_mut() {
+                    server::demo::start_bot(h);
+                }
                 if cli.demo {
                     let (admin, customer, connector) = server::demo::prepare(app.context()).await?;
                     println!(
@@ -32,7 +36,9 @@ fn main() -> ExitCode {
                     }
                     server::demo::spawn_feed(app.context().clone(), connector, std::time::Duration::from_secs(3));
                 }
-                app.run_until_stopped().await.map_err(|e| format!("server error: {e}"))
+                let outcome = app.run_until_stopped().await.map_err(|e| format!("server error: {e}"));
+                drop(helpers);
+                outcome
             }
             Command::Migrate => {
                 let db = domain::database::connect(&config).await.map_err(|e| e.to_string())?;

@@ -105,7 +105,7 @@ async fn hello_heartbeat_identify_ready_guild_create_and_dispatches() {
         (json!("GUILD_CREATE"), json!(2))
     );
     let channels = guild["d"]["channels"].as_array().unwrap();
-    assert!(channels.iter().any(|c| c["id"] == CHANNEL.to_string()
+    assert!(channels.iter().any(|c| c["id"].as_str() == Some("501")
         && c["name"] == "btc-calls"
         && c["type"] == 0
         && c["parent_id"] == "502"));

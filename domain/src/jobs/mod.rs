@@ -157,7 +157,7 @@ pub async fn claim(
         now = p(1)
     );
     let set = format!(
-        "status = 'running', attempts = attempts + 1, lease_until = {lease}, updated_at = {now}",
+        "status = 'running', attempts = attempts + 1, lease_until = {lease}, updated_at = {now}, claimed_at = {now}",
         lease = p(2),
         now = p(1)
     );

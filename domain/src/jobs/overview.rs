@@ -119,3 +119,48 @@ pub async fn per_minute(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result
     }
     Ok(minutes)
 }
+
+/// Claim latency in one minute: how long due jobs waited for a worker (claimed − due).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LatencyMinute {
+    pub claims: u64,
+    pub p50_ms: u64,
+    pub p95_ms: u64,
+    pub max_ms: u64,
+}
+
+/// Claim latency in each of the last 60 minutes (by claim time), oldest minute first. A job is
+/// counted at its latest claim; a retry's wait is measured from the moment its backoff ended.
+pub async fn claim_latency(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<LatencyMinute>, DbErr> {
+    let since = now - Duration::minutes(60);
+    let claims: Vec<(Option<DateTime<Utc>>, DateTime<Utc>)> = job::Entity::find()
+        .select_only()
+        .column(job::Column::ClaimedAt)
+        .column(job::Column::RunAt)
+        .filter(job::Column::ClaimedAt.gt(since))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut minutes: Vec<Vec<u64>> = vec![Vec::new(); 60];
+    for (claimed, due) in claims {
+        let Some(claimed) = claimed else { continue };
+        let i = (claimed - since).num_minutes().clamp(0, 59) as usize;
+        minutes[i].push(Ord::max((claimed - due).num_milliseconds(), 0) as u64);
+    }
+    Ok(minutes
+        .into_iter()
+        .map(|mut waits| {
+            if waits.is_empty() {
+                return LatencyMinute::default();
+            }
+            waits.sort_unstable();
+            let at = |q: f64| waits[((waits.len() - 1) as f64 * q).round() as usize];
+            LatencyMinute {
+                claims: waits.len() as u64,
+                p50_ms: at(0.5),
+                p95_ms: at(0.95),
+                max_ms: *waits.last().expect("not empty"),
+            }
+        })
+        .collect())
+}

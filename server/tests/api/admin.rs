@@ -69,6 +69,7 @@ const ANY_ARGS: &[(&str, &str)] = &[
     ("request", "00000000-0000-0000-0000-000000000001"),
     ("action", "retry"),
     ("roles", ""),
+    ("mode", "dry_run"),
 ];
 
 async fn s9_every_admin_server_function_refuses_customers_and_visitors(backend: Backend) {

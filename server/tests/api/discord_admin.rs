@@ -14,6 +14,9 @@ on_both_databases!(
     a_mapping_to_a_role_the_bot_cannot_manage_is_refused_with_the_reason,
     changing_a_mapping_queues_role_sync_for_every_linked_customer,
     dead_jobs_can_be_retried_or_discarded,
+    a_drift_check_opens_one_report_and_queues_one_sweep,
+    the_drift_report_names_customers_and_roles,
+    the_queues_page_shows_claim_latency_per_minute,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -232,4 +235,136 @@ async fn dead_jobs_can_be_retried_or_discarded(backend: Backend) {
             "{page}"
         );
     }
+}
+
+async fn a_drift_check_opens_one_report_and_queues_one_sweep(backend: Backend) {
+    let (app, admin) = app(backend).await;
+    let view: Value = app
+        .call("/rpc/admin/discord/drift", &[], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view, Value::Null, "no sweep yet");
+    let res = app
+        .call("/rpc/admin/discord/drift/check", &[("mode", "dry_run")], Some(&admin))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let id = res.json::<Value>().await.unwrap();
+    // A second click while it waits is the same sweep; a repair is another.
+    let again = app
+        .call("/rpc/admin/discord/drift/check", &[("mode", "dry_run")], Some(&admin))
+        .await;
+    assert_eq!(again.json::<Value>().await.unwrap(), id);
+    let repair = app
+        .call("/rpc/admin/discord/drift/check", &[("mode", "repair")], Some(&admin))
+        .await;
+    assert_ne!(repair.json::<Value>().await.unwrap(), id);
+    let jobs = entity::job::Entity::find().all(&app.ctx.db).await.unwrap();
+    assert_eq!(
+        jobs.iter()
+            .filter(|j| j.kind == entity::job::JobKind::RoleDrift)
+            .count(),
+        2
+    );
+
+    let view: Value = app
+        .call("/rpc/admin/discord/drift", &[], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (view["state"].clone(), view["dry_run"].clone()),
+        (json!("queued"), json!(false))
+    );
+    assert_eq!(view["requested_by"], "ops@example.com");
+
+    let bad = app
+        .call(
+            "/rpc/admin/discord/drift/check",
+            &[("mode", "everything")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+}
+
+async fn the_drift_report_names_customers_and_roles(backend: Backend) {
+    let (app, admin) = app(backend).await;
+    let guild = domain::role_sync::RoleGuild {
+        guild_id: GUILD.parse().unwrap(),
+    };
+    let id = domain::role_drift::request(&app.ctx.db, &guild, true, "ops@example.com")
+        .await
+        .unwrap();
+    let job = domain::role_drift::DriftJob {
+        guild_id: guild.guild_id,
+        dry_run: true,
+        report_id: Some(id),
+    };
+    domain::role_drift::begin(&app.ctx.db, &job).await.unwrap();
+    let entry = domain::role_drift::Entry {
+        user_id: 7,
+        email: "a@example.com".into(),
+        discord_user_id: 601,
+        discord_username: "trader".into(),
+        gain: vec![1_300_000_000_000_000_002],
+        lose: vec![1_300_000_000_000_000_001, 1_300_000_000_000_000_077],
+        note: None,
+    };
+    let queued = domain::role_drift::finish(&app.ctx.db, id, &job, 5, &[entry])
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "a dry run queues no repair");
+    let view: Value = app
+        .call("/rpc/admin/discord/drift", &[], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (view["state"].clone(), view["checked"].clone(), view["drifted"].clone()),
+        (json!("done"), json!(5), json!(1))
+    );
+    let row = &view["rows"][0];
+    assert_eq!(row["email"], "a@example.com");
+    assert_eq!(row["discord"], "trader (601)");
+    assert_eq!(row["gain"], json!(["Pro"]));
+    assert_eq!(
+        row["lose"],
+        json!(["Basic", "role 1300000000000000077"]),
+        "a role the bot no longer reports shows its id"
+    );
+}
+
+async fn the_queues_page_shows_claim_latency_per_minute(backend: Backend) {
+    let (app, admin) = app(backend).await;
+    let db = &app.ctx.db;
+    // Due 2 s ago, claimed now: about 2,000 ms of claim latency in the current minute.
+    domain::jobs::enqueue(
+        db,
+        entity::job::JobKind::RoleSync,
+        None,
+        &json!({}),
+        Utc::now() - chrono::Duration::seconds(2),
+    )
+    .await
+    .unwrap();
+    domain::jobs::claim(db, &[entity::job::JobKind::RoleSync], 1, chrono::Duration::seconds(30))
+        .await
+        .unwrap();
+    let view: Value = app
+        .call("/rpc/admin/queues", &[], Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let minutes = view["claim_latency"].as_array().unwrap();
+    assert_eq!(minutes.len(), 60);
+    let last = minutes.last().unwrap();
+    assert_eq!(last["claims"], 1, "{minutes:?}");
+    let p95 = last["p95_ms"].as_u64().unwrap();
+    assert!((2_000..10_000).contains(&p95), "{p95}");
+    assert!(minutes[..59].iter().all(|m| m["claims"] == 0));
 }

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod capture;
+mod demo;
 mod discord_admin;
 mod discord_link;
 mod email_proof;

@@ -2,8 +2,10 @@
 //! - `testkit smtp --port P --http-port H`: the SMTP sink. Mail sent to `smtp://127.0.0.1:P` is
 //!   kept in memory and listed as JSON at `GET http://127.0.0.1:H/mails?to=<address>`.
 //! - `testkit discord --port P --guild G --roles basic=ID,pro=ID --redirect-uri URI`: the fake
-//!   Discord (REST, OAuth2, rate limits) with the customers' server `G`, its tier roles (below the
-//!   bot's own role) and the app's registered redirect URI; its state at `GET /_fake/state`.
+//!   Discord (REST, OAuth2, the gateway at `ws://…/gateway`, rate limits) with the customers'
+//!   server `G`, its tier roles (below the bot's own role) and the app's registered redirect URI;
+//!   its state at `GET /_fake/state`; `POST /_fake/members` sets a member's roles by hand,
+//!   `POST /_fake/messages` posts as a user (gateway sessions get MESSAGE_CREATE).
 
 use std::sync::Arc;
 

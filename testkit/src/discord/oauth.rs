@@ -66,6 +66,10 @@ pub(super) fn handle(
             Ok(v) => post_message(&mut w, &v),
             Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
         },
+        ("POST", "/_fake/members") => match serde_json::from_slice::<Value>(body) {
+            Ok(v) => set_member(&mut w, &v),
+            Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        },
         ("POST", "/_fake/gateway/close") => {
             let code = String::from_utf8_lossy(body).trim().parse().unwrap_or(4000);
             axum::Json(json!({"closed": w.close_gateway(code)})).into_response()
@@ -255,6 +259,31 @@ fn state(w: &World) -> Value {
             "resumes": w.gateway.resumes, "heartbeats": w.gateway.heartbeats,
         },
     })
+}
+
+/// `POST /_fake/members {"guild_id", "username", "roles": [ids]}`: a moderator sets a member's
+/// roles by hand (drift, as far as role sync is concerned).
+fn set_member(w: &mut World, v: &Value) -> Response {
+    let num = |v: &Value| v.as_u64().or_else(|| v.as_str()?.parse().ok());
+    let (Some(guild), Some(name)) = (
+        v.get("guild_id").and_then(num),
+        v.get("username").and_then(Value::as_str),
+    ) else {
+        return (StatusCode::BAD_REQUEST, "guild_id and username are required").into_response();
+    };
+    if !w.guilds.contains_key(&guild) {
+        return (StatusCode::NOT_FOUND, "no such guild").into_response();
+    }
+    let user = w.user_by_name(name);
+    let roles: Vec<u64> = v
+        .get("roles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(num)
+        .collect();
+    w.add_member(guild, user, &roles);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `POST /_fake/messages {"channel_id", "author", "content"}`: a user (by name) posts in a

@@ -1,11 +1,14 @@
 //! `/admin/discord`: the bot processes and what they report, the customers' server with its
-//! roles (position, and whether the bot can give each), and the tier → roles mapping.
+//! roles (position, and whether the bot can give each), the tier → roles mapping, and role
+//! drift: a sweep (dry run or repair) showing who would gain or lose which role.
 
 use leptos::prelude::*;
 
 use crate::components::field::FormError;
 use crate::components::time::short_utc;
-use crate::discord_admin_api::{ResyncEveryone, SetTierRoles, discord_admin};
+use crate::discord_admin_api::{
+    CheckRoleDrift, DriftReport, ResyncEveryone, SetTierRoles, discord_admin, role_drift_report,
+};
 
 #[component]
 pub fn DiscordPage() -> impl IntoView {
@@ -77,6 +80,7 @@ pub fn DiscordPage() -> impl IntoView {
                                     <p class="success" role="status">
                                         {move || resync.value().get().and_then(Result::ok).map(|n| format!("Role sync queued for {n} customer(s)."))}
                                     </p>
+                                    <RoleDrift />
                                 }.into_any()
                             }}
                         </section>
@@ -85,5 +89,95 @@ pub fn DiscordPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// The role-drift section: two buttons (dry run, repair) and the newest report, refreshed every
+/// two seconds while its sweep waits for or runs on a bot.
+#[component]
+fn RoleDrift() -> impl IntoView {
+    let check = ServerAction::<CheckRoleDrift>::new();
+    let tick = RwSignal::new(0u32);
+    let report = Resource::new(move || (check.version().get(), tick.get()), |_| role_drift_report());
+    let check_error = Signal::derive(move || check.value().get().and_then(Result::err));
+    Effect::new(move |_| {
+        if let Some(Ok(Some(r))) = report.get()
+            && r.pending()
+        {
+            set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(2));
+        }
+    });
+    view! {
+        <section aria-labelledby="drift-title">
+            <h2 id="drift-title">"Role drift"</h2>
+            <p class="muted">"Compares every linked customer's roles in the server with the ledger. The bot also repairs drift every hour on its own."</p>
+            <div class="actions">
+                <ActionForm action=check attr:class="form inline">
+                    <input type="hidden" name="mode" value="dry_run" />
+                    <button type="submit" class="button" data-testid="drift-dry-run">"Check (dry run)"</button>
+                </ActionForm>
+                <ActionForm action=check attr:class="form inline">
+                    <input type="hidden" name="mode" value="repair" />
+                    <button type="submit" class="button" data-testid="drift-repair">"Check and repair"</button>
+                </ActionForm>
+            </div>
+            <FormError error=check_error />
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match report.await {
+                        Ok(Some(r)) => drift_report(r).into_any(),
+                        Ok(None) => view! { <p class="muted" data-testid="drift-none">"No sweep yet."</p> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn drift_report(r: DriftReport) -> impl IntoView {
+    let kind = if r.dry_run { "Dry run" } else { "Repair" };
+    let by = if r.requested_by == "hourly" {
+        "the hourly sweep".to_owned()
+    } else {
+        r.requested_by.clone()
+    };
+    let head = match r.state.as_str() {
+        "queued" => format!(
+            "{kind} queued by {by} at {}: waiting for a bot…",
+            short_utc(&r.created_at)
+        ),
+        "running" => format!("{kind} by {by}: a bot is reading members' roles…"),
+        "failed" => format!("{kind} by {by} failed: {}", r.error),
+        _ => format!(
+            "{kind} by {by}, finished {}: {} linked customer(s) checked, {} drifted{}.",
+            short_utc(&r.finished_at),
+            r.checked,
+            r.drifted,
+            if r.dry_run || r.drifted == 0 {
+                ""
+            } else {
+                "; role sync queued for them"
+            }
+        ),
+    };
+    let done = r.state == "done";
+    let empty = done && r.rows.is_empty();
+    view! {
+        <p role="status" data-testid="drift-status" data-state=r.state.clone() aria-busy=r.pending().to_string()>{head}</p>
+        {empty.then(|| view! { <p class="muted" data-testid="drift-clean">"No drift: every linked customer holds exactly the roles the ledger gives."</p> })}
+        {(done && !r.rows.is_empty()).then(|| view! {
+            <table class="table" data-testid="drift">
+                <thead><tr><th>"Customer"</th><th>"Discord"</th><th>{if r.dry_run { "Would gain" } else { "Gains" }}</th><th>{if r.dry_run { "Would lose" } else { "Loses" }}</th><th>"Note"</th></tr></thead>
+                <tbody>
+                    {r.rows.into_iter().map(|row| view! {
+                        <tr data-testid="drift-row">
+                            <td>{row.email}</td><td>{row.discord}</td>
+                            <td>{row.gain.join(", ")}</td><td>{row.lose.join(", ")}</td><td class="muted">{row.note}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        })}
     }
 }

@@ -1,28 +1,62 @@
 //! `/admin/queues`: every job kind's counts by state and the oldest due job's wait, jobs
-//! finished per minute over the last hour, recent failures with their last error, and dead jobs
+//! finished and claim latency per minute over the last hour, recent failures with their last error, and dead jobs
 //! with Retry and Discard.
 
 use leptos::prelude::*;
 
 use crate::components::time::short_utc;
-use crate::queues_api::{ActOnDeadJob, JobRowView, queues};
+use crate::queues_api::{ActOnDeadJob, JobRowView, LatencyMinute, queues};
 
-/// A bar per minute, scaled to the busiest minute.
+/// A bar per minute, scaled to the highest; each bar's title says what it stands for.
 #[component]
-fn PerMinute(minutes: Vec<u64>) -> impl IntoView {
-    let top = minutes.iter().copied().max().unwrap_or(0).max(1);
-    let total: u64 = minutes.iter().sum();
+fn MinuteChart(bars: Vec<(u64, String)>, caption: String, testid: &'static str) -> impl IntoView {
+    let top = bars.iter().map(|(n, _)| *n).max().unwrap_or(0).max(1);
     view! {
-        <figure class="minute-chart" data-testid="jobs-per-minute">
+        <figure class="minute-chart" data-testid=testid>
             <div class="bars" aria-hidden="true">
-                {minutes.into_iter().map(|n| {
+                {bars.into_iter().map(|(n, title)| {
                     let h = n * 100 / top;
-                    view! { <span class="bar" style=format!("height:{h}%") title=format!("{n}")></span> }
+                    view! { <span class="bar" style=format!("height:{h}%") title=title></span> }
                 }).collect_view()}
             </div>
-            <figcaption class="muted">{format!("Jobs finished per minute, last hour: {total} in all.")}</figcaption>
+            <figcaption class="muted">{caption}</figcaption>
         </figure>
     }
+}
+
+#[component]
+fn PerMinute(minutes: Vec<u64>) -> impl IntoView {
+    let total: u64 = minutes.iter().sum();
+    let bars = minutes.into_iter().map(|n| (n, n.to_string())).collect();
+    view! { <MinuteChart bars=bars caption=format!("Jobs finished per minute, last hour: {total} in all.") testid="jobs-per-minute" /> }
+}
+
+/// p95 claim latency per minute: how long due jobs waited for a free worker.
+#[component]
+fn ClaimLatency(minutes: Vec<LatencyMinute>) -> impl IntoView {
+    let claims: u64 = minutes.iter().map(|m| m.claims).sum();
+    let worst = minutes.iter().map(|m| m.max_ms).max().unwrap_or(0);
+    let busiest_p95 = minutes.iter().map(|m| m.p95_ms).max().unwrap_or(0);
+    let caption = if claims == 0 {
+        "Claim latency (due → claimed by a worker), last hour: no job was claimed.".to_owned()
+    } else {
+        format!(
+            "Claim latency (due → claimed by a worker), p95 per minute, last hour: {claims} claim(s), highest minute p95 {busiest_p95} ms, worst {worst} ms."
+        )
+    };
+    let bars = minutes
+        .into_iter()
+        .map(|m| {
+            (
+                m.p95_ms,
+                format!(
+                    "{} claim(s) · p50 {} ms · p95 {} ms · max {} ms",
+                    m.claims, m.p50_ms, m.p95_ms, m.max_ms
+                ),
+            )
+        })
+        .collect();
+    view! { <MinuteChart bars=bars caption=caption testid="claim-latency" /> }
 }
 
 #[component]
@@ -86,6 +120,7 @@ pub fn QueuesPage() -> impl IntoView {
                             </tbody>
                         </table>
                         <PerMinute minutes=q.per_minute />
+                        <ClaimLatency minutes=q.claim_latency />
                         <h2>"Failing, still retrying"</h2>
                         {if q.failing.is_empty() {
                             view! { <p class="muted" data-testid="failing-empty">"No job is failing."</p> }.into_any()
