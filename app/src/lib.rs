@@ -14,6 +14,7 @@ pub mod discord_admin_api;
 pub mod error;
 #[cfg(feature = "hydrate")]
 pub mod live_feed;
+pub mod mirror_api;
 pub mod pages;
 pub mod payments_api;
 pub mod plans;
@@ -92,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("webhooks") view=WebhooksPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("discord") view=crate::pages::admin::discord::DiscordPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("queues") view=crate::pages::admin::queues::QueuesPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("mirror") view=crate::pages::admin::mirror::MirrorPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -159,6 +159,7 @@ async fn throughput(backend: Backend, jobs: usize, per_second: u32) {
     let mut bots: Vec<_> = (0..4).map(|_| bot(&s.settings)).collect();
     loop {
         let left = entity::job::Entity::find()
+            .filter(entity::job::Column::Kind.eq(entity::job::JobKind::RoleSync))
             .filter(entity::job::Column::Status.ne(entity::job::JobStatus::Done))
             .count(&s.db)
             .await

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
-use serenity::model::id::{GuildId, RoleId, UserId};
+use serenity::model::id::{ChannelId, GuildId, MessageId, RoleId, UserId};
 
 use crate::rate_limit::{RateLimiter, Seen};
 
@@ -36,6 +36,8 @@ pub mod codes {
     pub const UNKNOWN_GUILD: i64 = 10004;
     pub const UNKNOWN_MEMBER: i64 = 10007;
     pub const UNKNOWN_ROLE: i64 = 10011;
+    pub const UNKNOWN_CHANNEL: i64 = 10003;
+    pub const UNKNOWN_MESSAGE: i64 = 10008;
     pub const MISSING_ACCESS: i64 = 50001;
     pub const MISSING_PERMISSIONS: i64 = 50013;
 }
@@ -58,6 +60,11 @@ pub struct ApiRole {
 #[derive(Debug, Clone, Deserialize)]
 struct ApiMember {
     roles: Vec<RoleId>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiMessage {
+    pub id: MessageId,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,5 +237,34 @@ impl DiscordApi {
         };
         let method = if add { LightMethod::Put } else { LightMethod::Delete };
         self.send(route, method, None, Some(reason)).await.map(|_| ())
+    }
+
+    /// Posts a message (JSON body); returns its id.
+    pub async fn create_message(&self, channel: u64, body: &serde_json::Value) -> Result<u64, ApiError> {
+        let route = Route::ChannelMessages {
+            channel_id: ChannelId::new(channel),
+        };
+        let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Decode(e.to_string()))?;
+        let m: ApiMessage = Self::decode(&self.send(route, LightMethod::Post, Some(bytes), None).await?)?;
+        Ok(m.id.get())
+    }
+
+    pub async fn edit_message(&self, channel: u64, message: u64, body: &serde_json::Value) -> Result<(), ApiError> {
+        let route = Route::ChannelMessage {
+            channel_id: ChannelId::new(channel),
+            message_id: MessageId::new(message),
+        };
+        let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Decode(e.to_string()))?;
+        self.send(route, LightMethod::Patch, Some(bytes), None)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn delete_message(&self, channel: u64, message: u64) -> Result<(), ApiError> {
+        let route = Route::ChannelMessage {
+            channel_id: ChannelId::new(channel),
+            message_id: MessageId::new(message),
+        };
+        self.send(route, LightMethod::Delete, None, None).await.map(|_| ())
     }
 }

@@ -1,9 +1,10 @@
-//! The Discord worker. It runs the job kinds it knows (role sync, role-drift sweeps) against Discord's REST API
+//! The Discord worker. It runs the job kinds it knows (role sync, role-drift sweeps, mirroring) against Discord's REST API
 //! with one rate limiter per process, and reports its state to the database for the admin
 //! console. Any number of bot processes may share one database: the queue hands each job to one.
 //! Without DISCORD_BOT_TOKEN it says clearly that it is idle, and why.
 
 mod discord_api;
+mod mirror;
 mod rate_limit;
 mod role_drift;
 mod role_sync;
@@ -87,7 +88,7 @@ async fn run(config: Config) -> Result<(), String> {
     let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(relay_wake_ups(db.clone(), wake.clone(), stop.clone()));
     let settings = jobs::worker::Settings {
-        kinds: vec![JobKind::RoleSync, JobKind::RoleDrift],
+        kinds: vec![JobKind::RoleSync, JobKind::RoleDrift, JobKind::Mirror],
         lease: chrono::Duration::from_std(config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
         // PostgreSQL wakes workers with NOTIFY at once, so its poll is only the fallback;
         // SQLite has no cross-process wake-up, so it polls often (one indexed query).
@@ -105,7 +106,7 @@ async fn run(config: Config) -> Result<(), String> {
             tracing::warn!(error = %e, "cannot schedule the hourly role-drift sweep");
         }
     }
-    tracing::info!(database = backend, instance = %status.id, "bot working: role sync, role-drift sweeps");
+    tracing::info!(database = backend, instance = %status.id, "bot working: role sync, role-drift sweeps, mirroring");
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
             let (db, api, status) = (db.clone(), api.clone(), status.clone());
@@ -120,10 +121,7 @@ async fn run(config: Config) -> Result<(), String> {
                         let outcome = match job.job.kind {
                             JobKind::RoleSync => role_sync::run(&db, &api, &job).await,
                             JobKind::RoleDrift => role_drift::run(&db, &api, &job).await,
-                            other => jobs::worker::Outcome::Retry {
-                                error: format!("this bot does not run {other:?} jobs yet"),
-                                after: Some(chrono::Duration::minutes(5)),
-                            },
+                            JobKind::Mirror => mirror::run(&db, &api, &job).await,
                         };
                         status.job_finished();
                         outcome

@@ -170,10 +170,12 @@ impl Rig {
         }
     }
 
+    /// Waits (up to 30 s: one member's jobs run one at a time, each within Discord's per-route
+    /// limit of 5 calls per 5 s) until the member holds exactly `want`.
     async fn roles_become(&self, user: u64, want: &[u64]) {
         let ok = self
             .fake
-            .wait_for(Duration::from_secs(10), |w| {
+            .wait_for(Duration::from_secs(30), |w| {
                 w.member_roles(GUILD, user).as_deref() == Some(want)
             })
             .await;

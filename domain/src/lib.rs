@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod mirror;
 pub mod payments;
 pub mod rights;
 pub mod role_drift;

@@ -15,6 +15,7 @@ pub mod feed_log;
 pub mod guild;
 pub mod guild_reassignment;
 pub mod job;
+pub mod mirror_copy;
 pub mod oauth_state;
 pub mod payment_customer;
 pub mod rights_change;

@@ -12,6 +12,7 @@ mod m20261201_000005_close_the_holes;
 mod m20261201_000006_create_job;
 mod m20261201_000007_discord;
 mod m20261201_000008_role_drift;
+mod m20261201_000009_mirror;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_create_job::Migration),
             Box::new(m20261201_000007_discord::Migration),
             Box::new(m20261201_000008_role_drift::Migration),
+            Box::new(m20261201_000009_mirror::Migration),
         ]
     }
 }

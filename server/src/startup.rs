@@ -118,7 +118,7 @@ impl Application {
                 "/metrics",
                 axum::routing::get(move || {
                     let ctx = ctx.clone();
-                    async move { crate::http::health_render(&ctx) }
+                    async move { crate::http::health_render(&ctx).await }
                 }),
             );
             let mut stopping = stopped.clone();

@@ -2,4 +2,5 @@
 
 pub mod countdown;
 pub mod field;
+pub mod minute_chart;
 pub mod time;

@@ -17,6 +17,7 @@ use super::event::{Event, Message, Place, Rejection, Thread};
 use super::merge::{self, Ignored, Outcome, Report, Snapshot, Stored};
 use crate::connectors::Connector;
 use crate::feed::Feed;
+use crate::mirror::{self, MirrorOp, Targets};
 use crate::snowflake::Snowflake;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -132,6 +133,8 @@ pub async fn ingest(
     let mut run = Run {
         txn: &txn,
         connector_id: connector.id,
+        forwarding: connector.forwarding,
+        targets: Targets::default(),
         channels: HashMap::new(),
         owners: HashMap::new(),
         last_seq: None,
@@ -163,6 +166,9 @@ struct Resolved {
 struct Run<'a, C> {
     txn: &'a C,
     connector_id: i64,
+    /// The connector's forwarding switch: mirror what it captures.
+    forwarding: bool,
+    targets: Targets,
     channels: HashMap<i64, Option<channel::Model>>,
     /// Guild id → the connector that owns it.
     owners: HashMap<i64, Option<i64>>,
@@ -296,6 +302,24 @@ impl<C: ConnectionTrait> Run<'_, C> {
         Ok(())
     }
 
+    /// Queues the signal's copies (in this transaction) when forwarding is on. Messages in
+    /// threads wait for thread mirroring.
+    async fn mirror(
+        &mut self,
+        signal_id: i64,
+        channel_id: i64,
+        thread_id: Option<i64>,
+        op: MirrorOp,
+        source_at: Option<DateTime<Utc>>,
+    ) -> Result<(), DbErr> {
+        if !self.forwarding || thread_id.is_some() {
+            return Ok(());
+        }
+        let targets = self.targets.of(self.txn, channel_id).await?;
+        mirror::queue(self.txn, signal_id, &targets, op, source_at).await?;
+        Ok(())
+    }
+
     async fn message(&mut self, m: Message, created: bool) -> Result<ItemResult, DbErr> {
         let place = match self.resolve(m.place).await? {
             Ok(p) => p,
@@ -337,6 +361,14 @@ impl<C: ConnectionTrait> Run<'_, C> {
                 .insert(self.txn)
                 .await?;
                 self.log(Op::MessageCreated, Some(inserted.id), place.thread_id).await?;
+                self.mirror(
+                    inserted.id,
+                    place.channel_id,
+                    place.thread_id,
+                    MirrorOp::Create,
+                    Some(m.posted_at),
+                )
+                .await?;
                 Ok(ItemResult::accepted())
             }
             Outcome::Replace(Stored::Live(s)) => {
@@ -351,6 +383,14 @@ impl<C: ConnectionTrait> Run<'_, C> {
                 active.updated_at = Set(now);
                 active.update(self.txn).await?;
                 self.log(Op::MessageUpdated, Some(row.id), row.thread_id).await?;
+                self.mirror(
+                    row.id,
+                    row.channel_id,
+                    row.thread_id,
+                    MirrorOp::Update,
+                    s.edited_at.or(Some(now)),
+                )
+                .await?;
                 Ok(ItemResult::accepted())
             }
             Outcome::Insert(Stored::Deleted { .. }) | Outcome::Replace(Stored::Deleted { .. }) => {
@@ -414,6 +454,8 @@ impl<C: ConnectionTrait> Run<'_, C> {
                     // An earlier time for a delete we already had is a correction, not news.
                     if was_live {
                         self.log(Op::MessageDeleted, Some(row.id), row.thread_id).await?;
+                        self.mirror(row.id, row.channel_id, row.thread_id, MirrorOp::Delete, Some(at))
+                            .await?;
                         accepted += 1;
                     }
                 }

@@ -151,8 +151,13 @@ pub async fn claim(
         DbBackend::Postgres => format!("${n}"),
         _ => format!("?{n}"),
     };
+    // One job per key at a time: a queued job waits while another job of its key is running
+    // (its lease may have run out: that one is claimed again first), so the operations on one
+    // thing — a copy, a member — never overlap.
     let due = format!(
-        "kind IN ({kinds}) AND ((status = 'queued' AND run_at <= {now}) OR (status = 'running' AND lease_until < {now}))",
+        "kind IN ({kinds}) AND ((status = 'queued' AND run_at <= {now}) OR (status = 'running' AND lease_until < {now})) \
+         AND (unique_key IS NULL OR NOT EXISTS (SELECT 1 FROM job AS other WHERE other.kind = job.kind \
+         AND other.unique_key = job.unique_key AND other.status = 'running' AND other.id <> job.id))",
         kinds = kinds_sql.join(", "),
         now = p(1)
     );
@@ -222,6 +227,9 @@ pub async fn fail(
         bury(db, claimed, error).await?;
         return Ok(JobStatus::Dead);
     }
+    if superseded(db, claimed, error).await? {
+        return Ok(JobStatus::Done);
+    }
     let now = Utc::now();
     let wait = retry::delay(claimed.token(), retry_after, rand::random::<f64>());
     let update = job::Entity::update_many()
@@ -234,6 +242,36 @@ pub async fn fail(
     Ok(JobStatus::Queued)
 }
 
+/// A job that would be queued again while a newer job of its key already waits is done instead:
+/// jobs name what to bring in line, not what to send, so the waiting one does all this one
+/// would (and one queued job per key is the rule, J10). Returns whether that happened.
+async fn superseded(db: &impl ConnectionTrait, claimed: &Claimed, error: &str) -> Result<bool, JobError> {
+    let Some(key) = &claimed.job.unique_key else {
+        return Ok(false);
+    };
+    let waiting = job::Entity::find()
+        .filter(job::Column::Kind.eq(claimed.job.kind))
+        .filter(job::Column::UniqueKey.eq(key.as_str()))
+        .filter(job::Column::Status.eq(JobStatus::Queued))
+        .one(db)
+        .await?;
+    let Some(newer) = waiting else {
+        return Ok(false);
+    };
+    let now = Utc::now();
+    let update = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(JobStatus::Done))
+        .col_expr(job::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            job::Column::LastError,
+            Expr::value(Some(format!("superseded by job {} (last error: {error})", newer.id))),
+        )
+        .col_expr(job::Column::FinishedAt, Expr::value(Some(now)))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now));
+    finish(db, claimed, update).await?;
+    Ok(true)
+}
+
 /// The job cannot run yet, through no failure: queued again for `after` from now, and its
 /// attempt budget grows by the attempt this claim used (the fencing token still only grows).
 pub async fn postpone(
@@ -242,6 +280,9 @@ pub async fn postpone(
     reason: &str,
     after: Duration,
 ) -> Result<(), JobError> {
+    if superseded(db, claimed, reason).await? {
+        return Ok(());
+    }
     let now = Utc::now();
     let update = job::Entity::update_many()
         .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
@@ -270,5 +311,12 @@ pub async fn heartbeat(db: &impl ConnectionTrait, claimed: &Claimed, lease: Dura
     let update = job::Entity::update_many()
         .col_expr(job::Column::LeaseUntil, Expr::value(Some(Utc::now() + lease)))
         .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()));
+    finish(db, claimed, update).await
+}
+
+/// Fails with `Stale` when the claim is no longer ours (call inside the transaction whose
+/// writes must only land under the current claim).
+pub async fn still_held(db: &impl ConnectionTrait, claimed: &Claimed) -> Result<(), JobError> {
+    let update = job::Entity::update_many().col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()));
     finish(db, claimed, update).await
 }

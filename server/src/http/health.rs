@@ -39,14 +39,36 @@ pub async fn readyz(State(ctx): State<AppContext>) -> Result<Json<Value>, ApiErr
     }
 }
 
-/// Prometheus text: counters of this process.
-pub fn render(ctx: &AppContext) -> axum::response::Response {
+/// Prometheus text: counters of this process, and mirror delivery latency over the last hour
+/// from the delivery ledger (every bot process's deliveries, read from the database).
+pub async fn render(ctx: &AppContext) -> axum::response::Response {
     use axum::response::IntoResponse;
-    (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        ctx.metrics.render(),
-    )
-        .into_response()
+    let mut text = ctx.metrics.render();
+    match domain::mirror::ledger::latency(&ctx.db, chrono::Utc::now()).await {
+        Ok(ops) => text.push_str(&mirror_summary(&ops)),
+        Err(e) => tracing::warn!(error = %e, "cannot read the mirror ledger for /metrics"),
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// A summary per operation: quantiles over the last hour (a sliding window, as summaries are).
+fn mirror_summary(ops: &[domain::mirror::ledger::OpLatency]) -> String {
+    let name = "signaldesk_mirror_delivery_seconds";
+    let mut out = format!(
+        "# HELP {name} Mirror delivery latency over the last hour: ingest accepted → Discord answered.\n# TYPE {name} summary\n"
+    );
+    for o in ops {
+        for (q, ms) in [("0.5", o.p50_ms), ("0.95", o.p95_ms), ("0.99", o.p99_ms)] {
+            out.push_str(&format!(
+                "{name}{{op=\"{}\",quantile=\"{q}\"}} {}\n",
+                o.op,
+                ms as f64 / 1000.0
+            ));
+        }
+        out.push_str(&format!("{name}_sum{{op=\"{}\"}} {}\n", o.op, o.sum_ms as f64 / 1000.0));
+        out.push_str(&format!("{name}_count{{op=\"{}\"}} {}\n", o.op, o.count));
+    }
+    out
 }
 
 /// `/metrics` on the public listener: only with `METRICS_TOKEN` set, and only for its bearer.
@@ -78,5 +100,5 @@ pub async fn metrics(State(ctx): State<AppContext>, headers: axum::http::HeaderM
         )
         .into_response();
     }
-    render(&ctx)
+    render(&ctx).await
 }

@@ -70,6 +70,7 @@ const ANY_ARGS: &[(&str, &str)] = &[
     ("action", "retry"),
     ("roles", ""),
     ("mode", "dry_run"),
+    ("signal", "1"),
 ];
 
 async fn s9_every_admin_server_function_refuses_customers_and_visitors(backend: Backend) {

@@ -19,6 +19,8 @@ on_both_databases!(
     j10_one_queued_job_per_kind_and_unique_key,
     j7_without_wake_ups_the_poll_still_runs_every_job,
     j9_stopping_finishes_the_job_in_hand_and_claims_no_more,
+    one_job_per_key_runs_at_a_time,
+    a_retry_while_a_newer_job_of_its_key_waits_is_superseded,
 );
 
 const LEASE: Duration = Duration::seconds(30);
@@ -207,6 +209,63 @@ async fn j10_one_queued_job_per_kind_and_unique_key(backend: Backend) {
         .unwrap();
     assert_eq!(again, next);
     assert_eq!(entity::job::Entity::find().all(db).await.unwrap().len(), 3);
+}
+
+/// The successor of a running job waits until it finishes: the operations on one thing (a
+/// member's roles, a signal's copy) never overlap.
+async fn one_job_per_key_runs_at_a_time(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = &app.ctx.db;
+    let key = Some("signal:1/target:2");
+    jobs::enqueue(db, JobKind::Mirror, key, &json!({}), due())
+        .await
+        .unwrap();
+    let first = jobs::claim(db, &[JobKind::Mirror], 5, LEASE).await.unwrap().remove(0);
+    let next = jobs::enqueue(db, JobKind::Mirror, key, &json!({}), due())
+        .await
+        .unwrap();
+    let other = jobs::enqueue(db, JobKind::Mirror, Some("signal:9/target:2"), &json!({}), due())
+        .await
+        .unwrap();
+    let claimed = jobs::claim(db, &[JobKind::Mirror], 5, LEASE).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| c.id()).collect::<Vec<_>>(),
+        vec![other],
+        "another key runs; ours waits"
+    );
+    jobs::complete(db, &first).await.unwrap();
+    let claimed = jobs::claim(db, &[JobKind::Mirror], 5, LEASE).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.id()).collect::<Vec<_>>(), vec![next]);
+}
+
+/// A failing job whose key already has a newer job waiting is not queued a second time (which
+/// the one-queued-per-key rule forbids): it is done, superseded, and the waiting job does the work.
+async fn a_retry_while_a_newer_job_of_its_key_waits_is_superseded(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = &app.ctx.db;
+    let key = Some("guild:1/user:2/discord:3");
+    jobs::enqueue(db, JobKind::RoleSync, key, &json!({}), due())
+        .await
+        .unwrap();
+    let first = jobs::claim(db, &[JobKind::RoleSync], 1, LEASE).await.unwrap().remove(0);
+    let next = jobs::enqueue(db, JobKind::RoleSync, key, &json!({}), due())
+        .await
+        .unwrap();
+    let status = jobs::fail(db, &first, "Discord failed (HTTP 502)", None).await.unwrap();
+    assert_eq!(status, JobStatus::Done);
+    let old = row(db, first.id()).await;
+    assert!(old.last_error.unwrap().contains(&format!("superseded by job {next}")));
+    assert_eq!(row(db, next).await.status, JobStatus::Queued);
+    // Postponing (a member who left) is superseded the same way.
+    let second = jobs::claim(db, &[JobKind::RoleSync], 1, LEASE).await.unwrap().remove(0);
+    let third = jobs::enqueue(db, JobKind::RoleSync, key, &json!({}), due())
+        .await
+        .unwrap();
+    jobs::postpone(db, &second, "not a member", Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(row(db, second.id()).await.status, JobStatus::Done);
+    assert_eq!(row(db, third).await.status, JobStatus::Queued);
 }
 
 /// A job's wake-up on PostgreSQL carries its id and nothing else (NOTIFY payloads are public to

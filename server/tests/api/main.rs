@@ -16,6 +16,7 @@ mod feed;
 mod health;
 mod jobs;
 mod migrations;
+mod mirror;
 mod openapi;
 mod ownership;
 mod payments;

@@ -81,7 +81,7 @@ async fn handle(State(world): State<Shared>, req: Request) -> Response {
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
         Some(Fault::Ignore) => ignore = true,
-        Some(Fault::RateLimited { .. }) | None => {}
+        Some(Fault::RateLimited { .. } | Fault::AnswerLate(_)) | None => {}
     }
 
     let bucket = bucket_of(method.as_str(), &path);
@@ -119,6 +119,9 @@ async fn handle(State(world): State<Shared>, req: Request) -> Response {
     };
 
     let response = route(&world, &method, &path, &query, &headers, &body, ignore);
+    if let Some(Fault::AnswerLate(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
     finish(&world, &method, &path, &agent, response, state)
 }
 
@@ -291,6 +294,7 @@ fn route(
             if ignore {
                 return json_status(StatusCode::OK, msg.to_json(guild));
             }
+            let pings = would_ping(&patch);
             if let (Some(obj), Some(p)) = (msg.body.as_object_mut(), patch.as_object()) {
                 for (k, v) in p {
                     obj.insert(k.clone(), v.clone());
@@ -298,6 +302,9 @@ fn route(
             }
             msg.edited = Some(edited);
             let out = msg.to_json(guild);
+            if pings {
+                w.pings += 1;
+            }
             json_status(StatusCode::OK, out)
         }
         ("DELETE", ["channels", c, "messages", m], Caller::Bot) => {
@@ -390,6 +397,27 @@ fn member_role(w: &mut World, add: bool, g: &str, u: &str, r: &str, ignore: bool
     no_content()
 }
 
+/// Would Discord notify someone for this message? A mention (`@everyone`, `@here`, a user or a
+/// role) pings unless `allowed_mentions` disarms it: `parse` without that kind and no id list.
+fn would_ping(body: &Value) -> bool {
+    let content = body.get("content").and_then(Value::as_str).unwrap_or("");
+    let mentions_everyone = content.contains("@everyone") || content.contains("@here");
+    let mentions_user = content.contains("<@") && !content.contains("<@&");
+    let mentions_role = content.contains("<@&");
+    let Some(allowed) = body.get("allowed_mentions") else {
+        return mentions_everyone || mentions_user || mentions_role;
+    };
+    let parse: Vec<&str> = allowed
+        .get("parse")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let listed = |k: &str| allowed.get(k).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+    (mentions_everyone && parse.contains(&"everyone"))
+        || (mentions_user && (parse.contains(&"users") || listed("users")))
+        || (mentions_role && (parse.contains(&"roles") || listed("roles")))
+}
+
 /// Discord's message limits (`discord-api.md`): 400 with code 50035 when one is exceeded.
 fn check_message(body: &Value) -> Option<Response> {
     let content = body.get("content").and_then(Value::as_str).unwrap_or("");
@@ -455,6 +483,20 @@ fn create_message(w: &mut World, channel: u64, headers: &HeaderMap, body: &Bytes
     }
     if attachments.len() > 10 || attachments.iter().any(|(_, n)| *n > 10 * 1024 * 1024) {
         return error(413, 40005, "Request entity too large");
+    }
+    // `enforce_nonce`: the bot's message already made with this nonce is answered again, and
+    // nothing new is posted.
+    if payload.get("enforce_nonce").and_then(Value::as_bool) == Some(true)
+        && let Some(nonce) = payload.get("nonce").filter(|n| !n.is_null())
+        && let Some(existing) = w
+            .messages
+            .get(&channel)
+            .and_then(|list| list.iter().find(|m| m.author.bot && m.body.get("nonce") == Some(nonce)))
+    {
+        return json_status(StatusCode::OK, existing.to_json(w.guild_of(channel)));
+    }
+    if would_ping(&payload) {
+        w.pings += 1;
     }
     let id = w.snowflake();
     let msg = Message {

@@ -139,6 +139,9 @@ pub enum Fault {
     Delay(Duration),
     /// Answers success (204) but does not apply the change.
     Ignore,
+    /// Applies the change, then waits this long before answering (a caller that dies or times
+    /// out meanwhile never learns it succeeded).
+    AnswerLate(Duration),
     /// A 429 as Discord sends it (shared scope: a limit someone else's traffic exhausted).
     RateLimited { retry_after: Duration, global: bool },
 }
@@ -167,6 +170,9 @@ pub struct World {
     pub calls: Vec<Call>,
     /// 401, 403 and 429 answers (shared-scope 429s excluded), as Discord counts them for its ban.
     pub invalid_requests: u64,
+    /// Messages posted or edited by the bot that would have pinged someone (a mention not
+    /// disarmed by `allowed_mentions`).
+    pub pings: u64,
     /// The redirect URIs registered for the OAuth application (exact match).
     pub redirect_uris: Vec<String>,
     pub(super) faults: VecDeque<ScriptedFault>,
@@ -191,6 +197,7 @@ impl World {
             messages: BTreeMap::new(),
             calls: Vec::new(),
             invalid_requests: 0,
+            pings: 0,
             redirect_uris: Vec::new(),
             faults: VecDeque::new(),
             codes: HashMap::new(),
@@ -361,6 +368,11 @@ impl World {
     /// How many answers were 429.
     pub fn rate_limited(&self) -> usize {
         self.calls.iter().filter(|c| c.status == 429).count()
+    }
+
+    /// The messages in a channel, oldest first.
+    pub fn channel_messages(&self, channel: u64) -> Vec<Message> {
+        self.messages.get(&channel).cloned().unwrap_or_default()
     }
 
     pub fn set_limits(&mut self, limits: Limits) {

@@ -6,6 +6,7 @@ pub mod channels;
 pub mod connectors;
 pub mod customers;
 pub mod discord;
+pub mod mirror;
 pub mod policies;
 pub mod queues;
 pub mod users;
@@ -60,6 +61,7 @@ fn AdminShell(email: String, banners: crate::payments_api::PaymentBanners) -> im
                 <a href="/admin/policies" data-testid="nav-policies">"Policies"</a>
                 <a href="/admin/webhooks" data-testid="nav-webhooks">"Webhooks"</a>
                 <a href="/admin/discord" data-testid="nav-discord">"Discord"</a>
+                <a href="/admin/mirror" data-testid="nav-mirror">"Mirror"</a>
                 <a href="/admin/queues" data-testid="nav-queues">"Queues"</a>
                 <span class="muted nav-me">{email}</span>
                 <a href="/account">"Account"</a>

@@ -1,0 +1,286 @@
+//! Runs a `mirror` job: bring one signal's copy in one target channel in line with the signal
+//! as it is now — post it, edit it (adding or removing follow-up messages), or delete every
+//! message of it. Each Discord message id is recorded right after Discord's answer, under the
+//! job's current claim; every post carries a nonce Discord enforces, so the retry of a post
+//! whose answer was lost (a crash, a timeout) gets the same message back, never a second one.
+//!
+//! A copy a moderator deleted in the target channel (10008 when we edit its first message)
+//! stays deleted: the moderator removed it on purpose, and putting it back would fight them.
+//! Its follow-up messages go too, and later edits leave it alone (state `removed`). A deleted
+//! follow-up alone is posted again, since the copy would otherwise be incomplete.
+
+use chrono::Utc;
+use domain::jobs::worker::Outcome;
+use domain::jobs::{self, Claimed};
+use domain::mirror::render::{self, Source};
+use domain::mirror::{self, CopyUpdate, MirrorJob, state};
+use entity::{mirror_copy, signal};
+use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
+
+use crate::discord_api::{ApiError, DiscordApi, codes};
+
+enum Failure {
+    Api(ApiError),
+    Db(String),
+    /// Our claim was taken over: stop without touching anything more.
+    Lost,
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure::Api(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for Failure {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Failure::Db(e.to_string())
+    }
+}
+
+pub async fn run(db: &DatabaseConnection, api: &DiscordApi, claimed: &Claimed) -> Outcome {
+    let job: MirrorJob = match serde_json::from_str(&claimed.job.payload) {
+        Ok(j) => j,
+        Err(e) => return Outcome::Dead(format!("unreadable mirror job: {e}")),
+    };
+    match converge(db, api, claimed, &job).await {
+        Ok(()) => Outcome::Done,
+        Err(Failure::Lost) => Outcome::Retry {
+            error: "the job was claimed again while this worker held it".into(),
+            after: None,
+        },
+        Err(Failure::Db(e)) => Outcome::Retry {
+            error: format!("database: {e}"),
+            after: None,
+        },
+        Err(Failure::Api(e)) => classify(e),
+    }
+}
+
+/// Lost access to the target channel is a configuration fault (dead at once, the error names
+/// the fix); the rest is what role sync does with Discord's answers.
+fn classify(e: ApiError) -> Outcome {
+    match e {
+        ApiError::Refused { code, message, .. }
+            if matches!(
+                code,
+                codes::MISSING_PERMISSIONS | codes::MISSING_ACCESS | codes::UNKNOWN_CHANNEL
+            ) =>
+        {
+            Outcome::Dead(format!(
+                "Discord: {message} ({code}). Fix: the bot lost access to the target channel — give it View Channel, Send Messages, Embed Links and Attach Files there (or remove the mapping on /admin/channels), then press Retry."
+            ))
+        }
+        other => crate::role_sync::classify(other),
+    }
+}
+
+/// Records a change to the copy, only while the claim is still ours.
+async fn record(db: &DatabaseConnection, claimed: &Claimed, copy: i64, change: CopyUpdate) -> Result<(), Failure> {
+    let txn = db.begin().await?;
+    if jobs::still_held(&txn, claimed).await.is_err() {
+        return Err(Failure::Lost);
+    }
+    mirror::update_copy(&txn, copy, change).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn converge(
+    db: &DatabaseConnection,
+    api: &DiscordApi,
+    claimed: &Claimed,
+    job: &MirrorJob,
+) -> Result<(), Failure> {
+    let Some(copy) = mirror::copy_of(db, job).await? else {
+        return Ok(());
+    };
+    let Some(signal) = signal::Entity::find_by_id(job.signal_id).one(db).await? else {
+        return Ok(());
+    };
+    let target = job.target_channel_id as u64;
+    let claimed_at = claimed.job.claimed_at.unwrap_or_else(Utc::now);
+    record(
+        db,
+        claimed,
+        copy.id,
+        CopyUpdate {
+            claimed_at: Some(claimed_at),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut ids = mirror::message_ids(&copy);
+
+    if signal.deleted_at.is_some() || copy.state == state::REMOVED {
+        return delete_all(
+            db,
+            api,
+            claimed,
+            &copy,
+            &mut ids,
+            if copy.state == state::REMOVED {
+                state::REMOVED
+            } else {
+                state::DELETED
+            },
+        )
+        .await;
+    }
+
+    let embeds: Vec<serde_json::Value> = serde_json::from_str(&signal.embeds_json).unwrap_or_default();
+    let parts = render::copy(&Source {
+        author_name: &signal.author_name,
+        author_id: signal.author_id,
+        author_avatar: signal.author_avatar.as_deref(),
+        posted_at: signal.posted_at,
+        content: &signal.content,
+        embeds: &embeds,
+    });
+    let hash = render::hash(&parts);
+    if !ids.is_empty() && copy.sent_hash.as_deref() == Some(hash.as_str()) && ids.len() == parts.len() {
+        // Already says this (a repeated or coalesced job).
+        return record(
+            db,
+            claimed,
+            copy.id,
+            CopyUpdate {
+                state: Some(state::LIVE),
+                answered_at: Some(Utc::now()),
+                last_error: Some(None),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    for (i, part) in parts.iter().enumerate() {
+        if let Some(&existing) = ids.get(i) {
+            match api.edit_message(target, existing, &part.body(None)).await {
+                Ok(()) => continue,
+                Err(ApiError::Refused {
+                    code: codes::UNKNOWN_MESSAGE,
+                    ..
+                }) if i == 0 => {
+                    // A moderator deleted the copy: it stays deleted (see the module's note).
+                    ids.remove(0);
+                    return delete_all(db, api, claimed, &copy, &mut ids, state::REMOVED).await;
+                }
+                Err(ApiError::Refused {
+                    code: codes::UNKNOWN_MESSAGE,
+                    ..
+                }) => {
+                    let id = api
+                        .create_message(
+                            target,
+                            &part.body(Some(&render::nonce(job.signal_id, job.target_channel_id, i))),
+                        )
+                        .await?;
+                    ids[i] = id;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            let id = api
+                .create_message(
+                    target,
+                    &part.body(Some(&render::nonce(job.signal_id, job.target_channel_id, i))),
+                )
+                .await?;
+            ids.push(id);
+        }
+        record(
+            db,
+            claimed,
+            copy.id,
+            CopyUpdate {
+                message_ids: Some(ids.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    // Follow-ups the new version no longer needs.
+    while ids.len() > parts.len() {
+        let last = *ids.last().expect("longer than parts");
+        match api.delete_message(target, last).await {
+            Ok(())
+            | Err(ApiError::Refused {
+                code: codes::UNKNOWN_MESSAGE,
+                ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        ids.pop();
+        record(
+            db,
+            claimed,
+            copy.id,
+            CopyUpdate {
+                message_ids: Some(ids.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    record(
+        db,
+        claimed,
+        copy.id,
+        CopyUpdate {
+            state: Some(state::LIVE),
+            message_ids: Some(ids),
+            sent_hash: Some(Some(hash)),
+            answered_at: Some(Utc::now()),
+            last_error: Some(None),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Deletes every message of the copy, newest first, recording what is left after each.
+async fn delete_all(
+    db: &DatabaseConnection,
+    api: &DiscordApi,
+    claimed: &Claimed,
+    copy: &mirror_copy::Model,
+    ids: &mut Vec<u64>,
+    end: &'static str,
+) -> Result<(), Failure> {
+    let target = copy.target_channel_id as u64;
+    while let Some(&last) = ids.last() {
+        match api.delete_message(target, last).await {
+            // Already gone (a moderator, or our own earlier attempt): that is what we want.
+            Ok(())
+            | Err(ApiError::Refused {
+                code: codes::UNKNOWN_MESSAGE,
+                ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        ids.pop();
+        record(
+            db,
+            claimed,
+            copy.id,
+            CopyUpdate {
+                message_ids: Some(ids.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    record(
+        db,
+        claimed,
+        copy.id,
+        CopyUpdate {
+            state: Some(end),
+            sent_hash: Some(None),
+            answered_at: Some(Utc::now()),
+            last_error: Some(None),
+            ..Default::default()
+        },
+    )
+    .await
+}

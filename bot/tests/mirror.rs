@@ -1,0 +1,453 @@
+//! Mirroring as it runs: signals ingested through the domain's own ingest (as the API does),
+//! the real `bot` binary, a real database (SQLite and PostgreSQL), and the fake Discord, whose
+//! target channel the tests read.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use domain::Config;
+use domain::connectors::Connector;
+use domain::discovery::{self, ChannelInfo, GuildInfo, Role};
+use domain::feed::Feed;
+use domain::snowflake::Snowflake;
+use entity::job::{self, JobKind, JobStatus};
+use rand::Rng;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use testkit::database::{Backend, TestDatabase};
+use testkit::discord::{FakeDiscord, Fault, Limits};
+
+mod support;
+
+const SOURCE_GUILD: u64 = 1_500_000_000_000_000_000;
+const SOURCE: u64 = 1_500_000_000_000_000_001;
+const CUSTOMERS: u64 = 1_600_000_000_000_000_000;
+const TARGET: u64 = 1_600_000_000_000_000_001;
+
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(testkit::database::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(testkit::database::Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
+on_both_databases!(
+    a_signal_is_copied_edited_and_deleted_in_the_target,
+    forwarding_off_queues_nothing,
+    updates_queued_while_the_bot_is_down_coalesce_into_one_post,
+    a_delete_during_a_create_ends_deleted,
+    j10_a_retry_after_a_lost_answer_posts_no_duplicate,
+    long_content_is_split_and_follow_ups_go_when_it_shrinks,
+    lost_access_to_the_target_is_dead_and_names_the_fix,
+    a_copy_deleted_by_a_moderator_stays_deleted,
+    random_interleavings_end_with_the_sources_final_state,
+);
+
+struct Rig {
+    db: DatabaseConnection,
+    fake: FakeDiscord,
+    settings: BTreeMap<String, String>,
+    connector: Connector,
+    feed: Feed,
+    bot: Option<tokio::process::Child>,
+    _database: TestDatabase,
+}
+
+async fn rig(backend: Backend, limits: Limits, lease_seconds: u32) -> Rig {
+    let database = TestDatabase::create(backend).await;
+    let fake = FakeDiscord::start_with(0, limits).await.unwrap();
+    fake.with(|w| {
+        w.add_guild(CUSTOMERS, "Customers", 10);
+        w.add_channel(CUSTOMERS, TARGET, "signals", 0, None);
+    });
+    let mut settings = database.settings();
+    for (k, v) in [
+        ("DISCORD_BOT_TOKEN", testkit::discord::BOT_TOKEN.to_owned()),
+        ("DISCORD_API_URL", fake.url()),
+        ("JOB_LEASE_SECONDS", lease_seconds.to_string()),
+    ] {
+        settings.insert(k.into(), v);
+    }
+    let config = Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).unwrap();
+    let db = domain::database::connect(&config).await.unwrap();
+    domain::database::migrate(&db).await.unwrap();
+    let (connector, _) = domain::connectors::create(&db, "Collector").await.unwrap();
+    let guild = |id: u64, name: &str| GuildInfo {
+        id: Snowflake::from_db(id as i64),
+        name: name.into(),
+        icon: None,
+    };
+    discovery::record_guilds(
+        &db,
+        &connector,
+        &[guild(SOURCE_GUILD, "Source"), guild(CUSTOMERS, "Customers")],
+    )
+    .await
+    .unwrap();
+    for (g, c, name) in [(SOURCE_GUILD, SOURCE, "calls"), (CUSTOMERS, TARGET, "signals")] {
+        let channel = ChannelInfo {
+            id: Snowflake::from_db(c as i64),
+            name: name.into(),
+            kind: 0,
+            parent_id: None,
+            position: 0,
+        };
+        discovery::record_channels(&db, &connector, Snowflake::from_db(g as i64), &[channel])
+            .await
+            .unwrap();
+    }
+    let (source, target) = (Snowflake::from_db(SOURCE as i64), Snowflake::from_db(TARGET as i64));
+    discovery::set_flag(&db, source, Role::Source, true).await.unwrap();
+    discovery::set_flag(&db, target, Role::Target, true).await.unwrap();
+    discovery::create_mapping(&db, source, target).await.unwrap();
+    let connector = domain::connectors::set_forwarding(&db, &connector.pid, true)
+        .await
+        .unwrap();
+    Rig {
+        db,
+        fake,
+        settings,
+        connector,
+        feed: Feed::new(),
+        bot: None,
+        _database: database,
+    }
+}
+
+fn message(kind: &str, id: u64, content: &str) -> Value {
+    json!({
+        "type": kind, "guild_id": SOURCE_GUILD.to_string(), "channel_id": SOURCE.to_string(),
+        "message_id": id.to_string(),
+        "author": {"id": "1500000000000000050", "name": "Head Trader", "avatar": "0123456789abcdef0123456789abcdef"},
+        "content": content,
+        "created_at": "2026-12-01T10:00:00Z",
+        "edited_at": (kind == "message_update").then_some("2026-12-01T10:00:01Z"),
+    })
+}
+
+fn create(id: u64, content: &str) -> Value {
+    message("message_create", id, content)
+}
+
+/// An update `n` seconds after the post (later edits win).
+fn update(id: u64, content: &str, n: u32) -> Value {
+    let mut v = message("message_update", id, content);
+    v["edited_at"] = json!(format!("2026-12-01T10:{:02}:{:02}Z", 1 + n / 60, n % 60));
+    v
+}
+
+fn delete(id: u64) -> Value {
+    json!({"type": "message_delete", "guild_id": SOURCE_GUILD.to_string(), "channel_id": SOURCE.to_string(),
+           "message_id": id.to_string()})
+}
+
+impl Rig {
+    fn start_bot(&mut self) {
+        self.bot = Some(support::spawn_bot(&self.settings, "warn"));
+    }
+
+    async fn ingest(&self, events: Vec<Value>) {
+        let now = chrono::Utc::now();
+        let items = events.into_iter().map(|e| domain::ingest::parse(e, now)).collect();
+        let done = domain::ingest::ingest(&self.db, &self.feed, &self.connector, items)
+            .await
+            .unwrap();
+        for r in &done.results {
+            // (An edit older than the stored one is ignored: that is the merge rule, not a failure.)
+            assert!(
+                !matches!(
+                    r.status,
+                    domain::ingest::Status::Rejected | domain::ingest::Status::Forbidden
+                ),
+                "{r:?}"
+            );
+        }
+    }
+
+    /// The contents of the bot's messages in the target channel, oldest first.
+    fn target(&self) -> Vec<String> {
+        self.fake.with(|w| {
+            w.channel_messages(TARGET)
+                .iter()
+                .map(|m| m.body["content"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+    }
+
+    async fn target_becomes(&self, want: &[&str]) {
+        let ok = self
+            .fake
+            .wait_for(Duration::from_secs(15), |w| {
+                let got: Vec<String> = w
+                    .channel_messages(TARGET)
+                    .iter()
+                    .map(|m| m.body["content"].as_str().unwrap_or("").to_owned())
+                    .collect();
+                got == want
+            })
+            .await;
+        assert!(ok, "target holds {:?}, wanted {want:?}", self.target());
+    }
+
+    async fn mirror_jobs(&self) -> Vec<job::Model> {
+        job::Entity::find()
+            .filter(job::Column::Kind.eq(JobKind::Mirror))
+            .all(&self.db)
+            .await
+            .unwrap()
+    }
+
+    async fn until_jobs_settle(&self) -> Vec<job::Model> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let jobs = self.mirror_jobs().await;
+            if jobs
+                .iter()
+                .all(|j| matches!(j.status, JobStatus::Done | JobStatus::Dead))
+            {
+                return jobs;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "jobs never settled: {jobs:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn copy(&self, message_id: u64) -> entity::mirror_copy::Model {
+        let signal = entity::signal::Entity::find()
+            .filter(entity::signal::Column::MessageId.eq(message_id as i64))
+            .one(&self.db)
+            .await
+            .unwrap()
+            .unwrap();
+        entity::mirror_copy::Entity::find()
+            .filter(entity::mirror_copy::Column::SignalId.eq(signal.id))
+            .one(&self.db)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+async fn a_signal_is_copied_edited_and_deleted_in_the_target(backend: Backend) {
+    let mut rig = rig(backend, Limits::discord(), 60).await;
+    rig.start_bot();
+    rig.ingest(vec![create(1, "@everyone BTC long 97,000 <@123> <@&456>")])
+        .await;
+    rig.target_becomes(&["@everyone BTC long 97,000 <@123> <@&456>"]).await;
+    let copy = rig.fake.with(|w| w.channel_messages(TARGET))[0].clone();
+    let header = &copy.body["embeds"][0];
+    assert_eq!(header["author"]["name"], "Head Trader");
+    assert_eq!(
+        header["author"]["icon_url"],
+        "https://cdn.discordapp.com/avatars/1500000000000000050/0123456789abcdef0123456789abcdef.png"
+    );
+    assert_eq!(header["timestamp"], "2026-12-01T10:00:00+00:00");
+    assert_eq!(rig.fake.with(|w| w.pings), 0, "the mention guard: a copy pings nobody");
+
+    rig.ingest(vec![update(1, "BTC long 97,000 — TP hit", 1)]).await;
+    rig.target_becomes(&["BTC long 97,000 — TP hit"]).await;
+    assert_eq!(
+        rig.fake.with(|w| w.channel_messages(TARGET)[0].id),
+        copy.id,
+        "edited in place"
+    );
+
+    rig.ingest(vec![delete(1)]).await;
+    rig.target_becomes(&[]).await;
+    rig.until_jobs_settle().await;
+    let c = rig.copy(1).await;
+    assert_eq!((c.state.as_str(), c.message_ids.as_str()), ("deleted", "[]"));
+    assert!(c.claimed_at.is_some() && c.answered_at.is_some() && c.answered_at >= c.claimed_at);
+    assert_eq!(rig.fake.with(|w| w.rate_limited()), 0);
+}
+
+async fn forwarding_off_queues_nothing(backend: Backend) {
+    let mut rig = rig(backend, Limits::none(), 60).await;
+    rig.connector = domain::connectors::set_forwarding(&rig.db, &rig.connector.pid, false)
+        .await
+        .unwrap();
+    rig.ingest(vec![create(1, "hello")]).await;
+    assert!(rig.mirror_jobs().await.is_empty());
+}
+
+async fn updates_queued_while_the_bot_is_down_coalesce_into_one_post(backend: Backend) {
+    let mut rig = rig(backend, Limits::none(), 60).await;
+    rig.ingest(vec![create(1, "v0")]).await;
+    for n in 1..=5 {
+        rig.ingest(vec![update(1, &format!("v{n}"), n)]).await;
+    }
+    let jobs = rig.mirror_jobs().await;
+    assert_eq!(jobs.len(), 1, "one queued job per copy");
+    rig.start_bot();
+    rig.target_becomes(&["v5"]).await;
+    rig.until_jobs_settle().await;
+    let (posts, edits) = rig
+        .fake
+        .with(|w| (w.calls_to("POST", "/messages"), w.calls_to("PATCH", "/messages/")));
+    assert_eq!((posts, edits), (1, 0), "only the newest content is sent, once");
+}
+
+async fn a_delete_during_a_create_ends_deleted(backend: Backend) {
+    let mut rig = rig(backend, Limits::none(), 60).await;
+    rig.fake
+        .with(|w| w.fault("POST", "/messages", Fault::AnswerLate(Duration::from_millis(1500)), 1));
+    rig.start_bot();
+    rig.ingest(vec![create(1, "short-lived")]).await;
+    // The post reached Discord; its answer is still on the way.
+    assert!(
+        rig.fake
+            .wait_for(Duration::from_secs(10), |w| w.channel_messages(TARGET).len() == 1)
+            .await
+    );
+    rig.ingest(vec![delete(1)]).await;
+    rig.target_becomes(&[]).await;
+    rig.until_jobs_settle().await;
+    assert_eq!(rig.copy(1).await.state, "deleted");
+}
+
+async fn j10_a_retry_after_a_lost_answer_posts_no_duplicate(backend: Backend) {
+    let mut rig = rig(backend, Limits::none(), 5).await;
+    rig.fake
+        .with(|w| w.fault("POST", "/messages", Fault::AnswerLate(Duration::from_secs(30)), 1));
+    rig.start_bot();
+    rig.ingest(vec![create(1, "once only")]).await;
+    assert!(
+        rig.fake
+            .wait_for(Duration::from_secs(10), |w| w.channel_messages(TARGET).len() == 1)
+            .await
+    );
+    // The bot dies between Discord making the message and learning its id.
+    let mut first = rig.bot.take().unwrap();
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    rig.start_bot();
+    rig.until_jobs_settle().await;
+    let messages = rig.fake.with(|w| w.channel_messages(TARGET));
+    assert_eq!(messages.len(), 1, "no duplicate copy");
+    let c = rig.copy(1).await;
+    assert_eq!(c.state, "live");
+    // The retry's post carried the same nonce, so Discord answered with the message already made.
+    assert_eq!(c.message_ids, format!("[\"{}\"]", messages[0].id));
+}
+
+async fn long_content_is_split_and_follow_ups_go_when_it_shrinks(backend: Backend) {
+    let mut rig = rig(backend, Limits::none(), 60).await;
+    rig.start_bot();
+    // Ingest takes up to 4,000 characters (Discord's own limit with Nitro); a copy holds 2,000.
+    let long = "word ".repeat(780); // 3,900 characters
+    rig.ingest(vec![create(1, &long)]).await;
+    assert!(
+        rig.fake
+            .wait_for(Duration::from_secs(15), |w| w.channel_messages(TARGET).len() == 2)
+            .await
+    );
+    let parts = rig.target();
+    assert!(parts.iter().all(|p| p.chars().count() <= 2000));
+    assert_eq!(parts.join(" ").split_whitespace().count(), 780, "no word lost");
+    rig.ingest(vec![update(1, "short now", 1)]).await;
+    rig.target_becomes(&["short now"]).await;
+    rig.until_jobs_settle().await;
+    assert_eq!(
+        rig.copy(1).await.message_ids.matches(',').count(),
+        0,
+        "one message left"
+    );
+}
+
+async fn lost_access_to_the_target_is_dead_and_names_the_fix(backend: Backend) {
+    let mut rig = rig(backend, Limits::none(), 60).await;
+    rig.fake.with(|w| {
+        w.fault(
+            "POST",
+            "/messages",
+            Fault::Error {
+                status: 403,
+                code: 50013,
+                message: "Missing Permissions".into(),
+            },
+            1,
+        )
+    });
+    rig.start_bot();
+    rig.ingest(vec![create(1, "x")]).await;
+    let jobs = rig.until_jobs_settle().await;
+    assert_eq!(jobs[0].status, JobStatus::Dead);
+    assert!(
+        jobs[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("lost access to the target channel")
+    );
+    assert_eq!(
+        rig.fake.with(|w| w.calls_to("POST", "/messages")),
+        1,
+        "no retry burns the invalid-request budget"
+    );
+}
+
+async fn a_copy_deleted_by_a_moderator_stays_deleted(backend: Backend) {
+    let mut rig = rig(backend, Limits::none(), 60).await;
+    rig.start_bot();
+    rig.ingest(vec![create(1, "v1")]).await;
+    rig.target_becomes(&["v1"]).await;
+    rig.until_jobs_settle().await;
+    let id = rig.fake.with(|w| w.channel_messages(TARGET)[0].id);
+    rig.fake.with(|w| w.delete_message(TARGET, id));
+    rig.ingest(vec![update(1, "v2", 1)]).await;
+    rig.until_jobs_settle().await;
+    assert_eq!(rig.copy(1).await.state, "removed");
+    assert!(rig.target().is_empty(), "not posted again");
+    assert_eq!(rig.fake.with(|w| w.calls_to("POST", "/messages")), 1);
+}
+
+/// 100 signals, each with a random life (create, edits, maybe a delete), reported in a random
+/// order (an edit or a delete may arrive before its create) in random batches while the bot
+/// works: every target ends with exactly the source's final state.
+async fn random_interleavings_end_with_the_sources_final_state(backend: Backend) {
+    let mut rig = rig(backend, Limits::none(), 60).await;
+    rig.start_bot();
+    let mut events: Vec<Value> = Vec::new();
+    let mut rng = rand::thread_rng();
+    for id in 1..=100u64 {
+        events.push(create(id, &format!("s{id} v0")));
+        for n in 1..=rng.gen_range(0..4u32) {
+            events.push(update(id, &format!("s{id} v{n}"), n));
+        }
+        if rng.gen_bool(0.3) {
+            events.push(delete(id));
+        }
+    }
+    // Shuffle, then send in random batches.
+    for i in (1..events.len()).rev() {
+        events.swap(i, rng.gen_range(0..=i));
+    }
+    while !events.is_empty() {
+        let n = rng.gen_range(1..=8).min(events.len());
+        let batch: Vec<Value> = events.drain(..n).collect();
+        rig.ingest(batch).await;
+        if rng.gen_bool(0.2) {
+            tokio::time::sleep(Duration::from_millis(rng.gen_range(1..30))).await;
+        }
+    }
+    rig.until_jobs_settle().await;
+    let signals = entity::signal::Entity::find().all(&rig.db).await.unwrap();
+    let mut want: Vec<String> = signals
+        .iter()
+        .filter(|s| s.deleted_at.is_none())
+        .map(|s| s.content.clone())
+        .collect();
+    want.sort();
+    let mut got = rig.target();
+    got.sort();
+    assert_eq!(got, want, "target and source differ");
+    assert_eq!(rig.fake.with(|w| w.pings), 0);
+}
