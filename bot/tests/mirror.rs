@@ -2,27 +2,18 @@
 //! the real `bot` binary, a real database (SQLite and PostgreSQL), and the fake Discord, whose
 //! target channel the tests read.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use domain::Config;
-use domain::connectors::Connector;
-use domain::discovery::{self, ChannelInfo, GuildInfo, Role};
-use domain::feed::Feed;
-use domain::snowflake::Snowflake;
-use entity::job::{self, JobKind, JobStatus};
+use entity::job::JobStatus;
 use rand::Rng;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use testkit::database::{Backend, TestDatabase};
-use testkit::discord::{FakeDiscord, Fault, Limits};
+use testkit::database::Backend;
+use testkit::discord::{Fault, Limits};
 
 mod support;
 
-const SOURCE_GUILD: u64 = 1_500_000_000_000_000_000;
-const SOURCE: u64 = 1_500_000_000_000_000_001;
-const CUSTOMERS: u64 = 1_600_000_000_000_000_000;
-const TARGET: u64 = 1_600_000_000_000_000_001;
+use support::mirror::{TARGET, create, delete, rig, rig_with, source, target, update};
 
 macro_rules! on_both_databases {
     ($($name:ident),+ $(,)?) => {$(
@@ -49,192 +40,8 @@ on_both_databases!(
     lost_access_to_the_target_is_dead_and_names_the_fix,
     a_copy_deleted_by_a_moderator_stays_deleted,
     random_interleavings_end_with_the_sources_final_state,
+    a_burst_into_several_channels_stays_under_discords_limits,
 );
-
-struct Rig {
-    db: DatabaseConnection,
-    fake: FakeDiscord,
-    settings: BTreeMap<String, String>,
-    connector: Connector,
-    feed: Feed,
-    bot: Option<tokio::process::Child>,
-    _database: TestDatabase,
-}
-
-async fn rig(backend: Backend, limits: Limits, lease_seconds: u32) -> Rig {
-    let database = TestDatabase::create(backend).await;
-    let fake = FakeDiscord::start_with(0, limits).await.unwrap();
-    fake.with(|w| {
-        w.add_guild(CUSTOMERS, "Customers", 10);
-        w.add_channel(CUSTOMERS, TARGET, "signals", 0, None);
-    });
-    let mut settings = database.settings();
-    for (k, v) in [
-        ("DISCORD_BOT_TOKEN", testkit::discord::BOT_TOKEN.to_owned()),
-        ("DISCORD_API_URL", fake.url()),
-        ("JOB_LEASE_SECONDS", lease_seconds.to_string()),
-    ] {
-        settings.insert(k.into(), v);
-    }
-    let config = Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).unwrap();
-    let db = domain::database::connect(&config).await.unwrap();
-    domain::database::migrate(&db).await.unwrap();
-    let (connector, _) = domain::connectors::create(&db, "Collector").await.unwrap();
-    let guild = |id: u64, name: &str| GuildInfo {
-        id: Snowflake::from_db(id as i64),
-        name: name.into(),
-        icon: None,
-    };
-    discovery::record_guilds(
-        &db,
-        &connector,
-        &[guild(SOURCE_GUILD, "Source"), guild(CUSTOMERS, "Customers")],
-    )
-    .await
-    .unwrap();
-    for (g, c, name) in [(SOURCE_GUILD, SOURCE, "calls"), (CUSTOMERS, TARGET, "signals")] {
-        let channel = ChannelInfo {
-            id: Snowflake::from_db(c as i64),
-            name: name.into(),
-            kind: 0,
-            parent_id: None,
-            position: 0,
-        };
-        discovery::record_channels(&db, &connector, Snowflake::from_db(g as i64), &[channel])
-            .await
-            .unwrap();
-    }
-    let (source, target) = (Snowflake::from_db(SOURCE as i64), Snowflake::from_db(TARGET as i64));
-    discovery::set_flag(&db, source, Role::Source, true).await.unwrap();
-    discovery::set_flag(&db, target, Role::Target, true).await.unwrap();
-    discovery::create_mapping(&db, source, target).await.unwrap();
-    let connector = domain::connectors::set_forwarding(&db, &connector.pid, true)
-        .await
-        .unwrap();
-    Rig {
-        db,
-        fake,
-        settings,
-        connector,
-        feed: Feed::new(),
-        bot: None,
-        _database: database,
-    }
-}
-
-fn message(kind: &str, id: u64, content: &str) -> Value {
-    json!({
-        "type": kind, "guild_id": SOURCE_GUILD.to_string(), "channel_id": SOURCE.to_string(),
-        "message_id": id.to_string(),
-        "author": {"id": "1500000000000000050", "name": "Head Trader", "avatar": "0123456789abcdef0123456789abcdef"},
-        "content": content,
-        "created_at": "2026-12-01T10:00:00Z",
-        "edited_at": (kind == "message_update").then_some("2026-12-01T10:00:01Z"),
-    })
-}
-
-fn create(id: u64, content: &str) -> Value {
-    message("message_create", id, content)
-}
-
-/// An update `n` seconds after the post (later edits win).
-fn update(id: u64, content: &str, n: u32) -> Value {
-    let mut v = message("message_update", id, content);
-    v["edited_at"] = json!(format!("2026-12-01T10:{:02}:{:02}Z", 1 + n / 60, n % 60));
-    v
-}
-
-fn delete(id: u64) -> Value {
-    json!({"type": "message_delete", "guild_id": SOURCE_GUILD.to_string(), "channel_id": SOURCE.to_string(),
-           "message_id": id.to_string()})
-}
-
-impl Rig {
-    fn start_bot(&mut self) {
-        self.bot = Some(support::spawn_bot(&self.settings, "warn"));
-    }
-
-    async fn ingest(&self, events: Vec<Value>) {
-        let now = chrono::Utc::now();
-        let items = events.into_iter().map(|e| domain::ingest::parse(e, now)).collect();
-        let done = domain::ingest::ingest(&self.db, &self.feed, &self.connector, items)
-            .await
-            .unwrap();
-        for r in &done.results {
-            // (An edit older than the stored one is ignored: that is the merge rule, not a failure.)
-            assert!(
-                !matches!(
-                    r.status,
-                    domain::ingest::Status::Rejected | domain::ingest::Status::Forbidden
-                ),
-                "{r:?}"
-            );
-        }
-    }
-
-    /// The contents of the bot's messages in the target channel, oldest first.
-    fn target(&self) -> Vec<String> {
-        self.fake.with(|w| {
-            w.channel_messages(TARGET)
-                .iter()
-                .map(|m| m.body["content"].as_str().unwrap_or("").to_owned())
-                .collect()
-        })
-    }
-
-    async fn target_becomes(&self, want: &[&str]) {
-        let ok = self
-            .fake
-            .wait_for(Duration::from_secs(15), |w| {
-                let got: Vec<String> = w
-                    .channel_messages(TARGET)
-                    .iter()
-                    .map(|m| m.body["content"].as_str().unwrap_or("").to_owned())
-                    .collect();
-                got == want
-            })
-            .await;
-        assert!(ok, "target holds {:?}, wanted {want:?}", self.target());
-    }
-
-    async fn mirror_jobs(&self) -> Vec<job::Model> {
-        job::Entity::find()
-            .filter(job::Column::Kind.eq(JobKind::Mirror))
-            .all(&self.db)
-            .await
-            .unwrap()
-    }
-
-    async fn until_jobs_settle(&self) -> Vec<job::Model> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let jobs = self.mirror_jobs().await;
-            if jobs
-                .iter()
-                .all(|j| matches!(j.status, JobStatus::Done | JobStatus::Dead))
-            {
-                return jobs;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "jobs never settled: {jobs:#?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn copy(&self, message_id: u64) -> entity::mirror_copy::Model {
-        let signal = entity::signal::Entity::find()
-            .filter(entity::signal::Column::MessageId.eq(message_id as i64))
-            .one(&self.db)
-            .await
-            .unwrap()
-            .unwrap();
-        entity::mirror_copy::Entity::find()
-            .filter(entity::mirror_copy::Column::SignalId.eq(signal.id))
-            .one(&self.db)
-            .await
-            .unwrap()
-            .unwrap()
-    }
-}
 
 async fn a_signal_is_copied_edited_and_deleted_in_the_target(backend: Backend) {
     let mut rig = rig(backend, Limits::discord(), 60).await;
@@ -450,4 +257,32 @@ async fn random_interleavings_end_with_the_sources_final_state(backend: Backend)
     got.sort();
     assert_eq!(got, want, "target and source differ");
     assert_eq!(rig.fake.with(|w| w.pings), 0);
+}
+
+/// 60 signals into 6 channels (10 per channel, twice a channel's 5 messages per 5 s) with the
+/// fake enforcing Discord's limits: every copy arrives, and the bot's limiter waits instead of
+/// being refused — not one 429.
+async fn a_burst_into_several_channels_stays_under_discords_limits(backend: Backend) {
+    let mut rig = rig_with(backend, Limits::discord(), 60, 6).await;
+    rig.start_bot();
+    let mut events = Vec::new();
+    for n in 0..60u64 {
+        let mut e = create(1000 + n, &format!("signal {n}"));
+        e["channel_id"] = json!(source(n % 6).to_string());
+        events.push(e);
+    }
+    rig.ingest(events).await;
+    let all = rig
+        .fake
+        .wait_for(Duration::from_secs(60), |w| {
+            (0..6).all(|i| w.channel_messages(target(i)).len() == 10)
+        })
+        .await;
+    assert!(
+        all,
+        "{:?}",
+        rig.fake
+            .with(|w| (0..6).map(|i| w.channel_messages(target(i)).len()).collect::<Vec<_>>())
+    );
+    assert_eq!(rig.fake.with(|w| w.rate_limited()), 0, "no 429");
 }

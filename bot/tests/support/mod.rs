@@ -4,6 +4,8 @@
 // Each test binary uses some of these.
 #![allow(dead_code)]
 
+pub mod mirror;
+
 use std::collections::BTreeMap;
 
 use chrono::Utc;

@@ -227,9 +227,6 @@ pub async fn fail(
         bury(db, claimed, error).await?;
         return Ok(JobStatus::Dead);
     }
-    if superseded(db, claimed, error).await? {
-        return Ok(JobStatus::Done);
-    }
     let now = Utc::now();
     let wait = retry::delay(claimed.token(), retry_after, rand::random::<f64>());
     let update = job::Entity::update_many()
@@ -238,8 +235,32 @@ pub async fn fail(
         .col_expr(job::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(job::Column::LastError, Expr::value(Some(error.to_owned())))
         .col_expr(job::Column::UpdatedAt, Expr::value(now));
-    finish(db, claimed, update).await?;
-    Ok(JobStatus::Queued)
+    Ok(if requeue(db, claimed, update, error).await? {
+        JobStatus::Queued
+    } else {
+        JobStatus::Done
+    })
+}
+
+/// Queues a claimed job again; a newer job of its key queued meanwhile (the unique index says
+/// so) supersedes it instead. Returns whether it was queued again.
+async fn requeue(
+    db: &impl ConnectionTrait,
+    claimed: &Claimed,
+    update: sea_orm::UpdateMany<job::Entity>,
+    error: &str,
+) -> Result<bool, JobError> {
+    match finish(db, claimed, update).await {
+        Ok(()) => Ok(true),
+        Err(JobError::Db(e)) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+            if superseded(db, claimed, error).await? {
+                Ok(false)
+            } else {
+                Err(JobError::Db(e))
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A job that would be queued again while a newer job of its key already waits is done instead:
@@ -280,9 +301,6 @@ pub async fn postpone(
     reason: &str,
     after: Duration,
 ) -> Result<(), JobError> {
-    if superseded(db, claimed, reason).await? {
-        return Ok(());
-    }
     let now = Utc::now();
     let update = job::Entity::update_many()
         .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
@@ -291,7 +309,7 @@ pub async fn postpone(
         .col_expr(job::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(job::Column::LastError, Expr::value(Some(reason.to_owned())))
         .col_expr(job::Column::UpdatedAt, Expr::value(now));
-    finish(db, claimed, update).await
+    requeue(db, claimed, update, reason).await.map(|_| ())
 }
 
 /// No retry can fix this (a configuration fault, an attempt budget spent): the job is dead.
