@@ -48,6 +48,18 @@ pub(super) fn handle(
     body: &Bytes,
 ) -> Response {
     let mut w = world.lock().unwrap();
+    // `GET /_fake/channels/{id}/messages`: what a channel holds, oldest first.
+    if let Some(channel) = path
+        .strip_prefix("/_fake/channels/")
+        .and_then(|rest| rest.strip_suffix("/messages"))
+    {
+        let Ok(channel) = channel.parse::<u64>() else {
+            return (StatusCode::BAD_REQUEST, "a channel id").into_response();
+        };
+        let guild = w.guild_of(channel);
+        let list: Vec<Value> = w.channel_messages(channel).iter().map(|m| m.to_json(guild)).collect();
+        return axum::Json(Value::Array(list)).into_response();
+    }
     match (method.as_str(), path) {
         ("GET", "/oauth2/authorize") => authorize_page(&w, &form(query.as_bytes())),
         ("POST", "/oauth2/authorize") => authorize(&mut w, &form(body)),
