@@ -44,6 +44,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), String> {
+    let mut shutdown = Shutdown::listen();
     let db = domain::database::connect(&config).await.map_err(|e| e.to_string())?;
     // The server owns migrations; the bot only checks it can talk to the same database.
     domain::database::ping(&db)
@@ -55,7 +56,7 @@ async fn run(config: Config) -> Result<(), String> {
         let why = "DISCORD_BOT_TOKEN is not set, so there is no Discord work to do";
         tracing::info!(database = backend, "bot idle: {why}");
         report(&db, &status, "idle", why, None, &json!([])).await;
-        wait_for_shutdown().await;
+        shutdown.wait().await;
         report(&db, &status, "stopped", "stopped by a signal", None, &json!([])).await;
         return close(db).await;
     };
@@ -130,7 +131,7 @@ async fn run(config: Config) -> Result<(), String> {
             ))
         })
         .collect();
-    wait_for_shutdown().await;
+    shutdown.wait().await;
     let _ = stop_tx.send(true);
     for w in workers {
         let _ = w.await;
@@ -250,12 +251,27 @@ async fn relay_wake_ups(db: DatabaseConnection, wake: Arc<Notify>, mut stop: wat
     }
 }
 
-async fn wait_for_shutdown() {
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
+/// SIGTERM and SIGINT, listened for from the start: a signal that arrives while the bot is still
+/// starting stops it gracefully too (it would otherwise end the process before it reports).
+struct Shutdown {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Shutdown {
+            term: signal(SignalKind::terminate()).expect("install SIGTERM handler"),
+            int: signal(SignalKind::interrupt()).expect("install SIGINT handler"),
+        }
     }
-    tracing::info!("shutdown signal received");
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
+        }
+        tracing::info!("shutdown signal received");
+    }
 }
