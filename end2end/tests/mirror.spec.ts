@@ -42,8 +42,11 @@ test('a signal posted through the ingest API is mirrored; its edit and delete fo
   serverCli(info.project.name, ['channel', 'target', '--id', mirror]);
   await page.goto(`/admin/channels?guild=${guild}`);
   await waitForHydration(page);
+  // (Other tests' channels may be listed too: pick ours.)
+  await page.getByTestId('map-source').selectOption(signals);
+  await page.getByTestId('map-target').selectOption(mirror);
   await page.getByTestId('create-mapping').click();
-  await expect(page.getByTestId('mapping')).toHaveText([new RegExp(`#signals \\(${signals}\\) → #vip-mirror \\(${mirror}\\)`)]);
+  await expect(page.getByTestId('mapping').filter({ hasText: signals })).toHaveText([new RegExp(`#signals \\(${signals}\\) → #vip-mirror \\(${mirror}\\)`)]);
 
   // Forwarding on: the connector's captures are mirrored.
   await page.goto('/admin/connectors');

@@ -14,6 +14,19 @@ use crate::discord_admin_api::{
 pub fn DiscordPage() -> impl IntoView {
     let set = ServerAction::<SetTierRoles>::new();
     let resync = ServerAction::<ResyncEveryone>::new();
+    // The drift section's action and report are made here, with the page, not inside the
+    // Suspend that renders it: a resource made while a Suspend resolves is not matched up
+    // reliably between the server render and hydration.
+    let check = ServerAction::<CheckRoleDrift>::new();
+    let tick = RwSignal::new(0u32);
+    let report = Resource::new(move || (check.version().get(), tick.get()), |_| role_drift_report());
+    Effect::new(move |_| {
+        if let Some(Ok(Some(r))) = report.get()
+            && r.pending()
+        {
+            set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(2));
+        }
+    });
     let data = Resource::new(move || set.version().get(), |_| discord_admin());
     let set_error = Signal::derive(move || set.value().get().and_then(Result::err));
     view! {
@@ -80,7 +93,7 @@ pub fn DiscordPage() -> impl IntoView {
                                     <p class="success" role="status">
                                         {move || resync.value().get().and_then(Result::ok).map(|n| format!("Role sync queued for {n} customer(s)."))}
                                     </p>
-                                    <RoleDrift />
+                                    <RoleDrift check=check report=report />
                                 }.into_any()
                             }}
                         </section>
@@ -95,18 +108,11 @@ pub fn DiscordPage() -> impl IntoView {
 /// The role-drift section: two buttons (dry run, repair) and the newest report, refreshed every
 /// two seconds while its sweep waits for or runs on a bot.
 #[component]
-fn RoleDrift() -> impl IntoView {
-    let check = ServerAction::<CheckRoleDrift>::new();
-    let tick = RwSignal::new(0u32);
-    let report = Resource::new(move || (check.version().get(), tick.get()), |_| role_drift_report());
+fn RoleDrift(
+    check: ServerAction<CheckRoleDrift>,
+    report: Resource<Result<Option<DriftReport>, crate::error::AppError>>,
+) -> impl IntoView {
     let check_error = Signal::derive(move || check.value().get().and_then(Result::err));
-    Effect::new(move |_| {
-        if let Some(Ok(Some(r))) = report.get()
-            && r.pending()
-        {
-            set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(2));
-        }
-    });
     view! {
         <section aria-labelledby="drift-title">
             <h2 id="drift-title">"Role drift"</h2>
