@@ -200,28 +200,7 @@ async fn converge(
         .await?;
     }
     // Follow-ups the new version no longer needs.
-    while ids.len() > parts.len() {
-        let last = *ids.last().expect("longer than parts");
-        match api.delete_message(target, last).await {
-            Ok(())
-            | Err(ApiError::Refused {
-                code: codes::UNKNOWN_MESSAGE,
-                ..
-            }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        ids.pop();
-        record(
-            db,
-            claimed,
-            copy.id,
-            CopyUpdate {
-                message_ids: Some(ids.clone()),
-                ..Default::default()
-            },
-        )
-        .await?;
-    }
+    trim(db, api, claimed, &copy, &mut ids, parts.len()).await?;
     record(
         db,
         claimed,
@@ -238,7 +217,7 @@ async fn converge(
     .await
 }
 
-/// Deletes every message of the copy, newest first, recording what is left after each.
+/// Deletes every message of the copy, then records its end state.
 async fn delete_all(
     db: &DatabaseConnection,
     api: &DiscordApi,
@@ -247,10 +226,37 @@ async fn delete_all(
     ids: &mut Vec<u64>,
     end: &'static str,
 ) -> Result<(), Failure> {
+    trim(db, api, claimed, copy, ids, 0).await?;
+    record(
+        db,
+        claimed,
+        copy.id,
+        CopyUpdate {
+            state: Some(end),
+            sent_hash: Some(None),
+            answered_at: Some(Utc::now()),
+            last_error: Some(None),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Deletes the copy's messages beyond the first `keep`, newest first, recording what is left
+/// after each (a message already gone — a moderator, or our own earlier attempt — counts as
+/// deleted).
+async fn trim(
+    db: &DatabaseConnection,
+    api: &DiscordApi,
+    claimed: &Claimed,
+    copy: &mirror_copy::Model,
+    ids: &mut Vec<u64>,
+    keep: usize,
+) -> Result<(), Failure> {
     let target = copy.target_channel_id as u64;
-    while let Some(&last) = ids.last() {
+    while ids.len() > keep {
+        let last = *ids.last().expect("longer than keep");
         match api.delete_message(target, last).await {
-            // Already gone (a moderator, or our own earlier attempt): that is what we want.
             Ok(())
             | Err(ApiError::Refused {
                 code: codes::UNKNOWN_MESSAGE,
@@ -270,17 +276,5 @@ async fn delete_all(
         )
         .await?;
     }
-    record(
-        db,
-        claimed,
-        copy.id,
-        CopyUpdate {
-            state: Some(end),
-            sent_hash: Some(None),
-            answered_at: Some(Utc::now()),
-            last_error: Some(None),
-            ..Default::default()
-        },
-    )
-    .await
+    Ok(())
 }
