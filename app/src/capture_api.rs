@@ -56,6 +56,10 @@ pub struct ChannelRow {
     pub is_source: bool,
     pub is_target: bool,
     pub present: bool,
+    /// The lowest tier that opens the channel: its id, or "" for every tier.
+    pub tier_id: String,
+    /// "every tier", or e.g. "Pro and up".
+    pub tier_label: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +73,8 @@ pub struct ChannelsView {
     pub connectors: Vec<(String, String)>,
     /// The latest reassignment, e.g. "Moved from A to B by ops@… on …: reason".
     pub reassigned: Option<String>,
+    /// The tiers a channel can be opened from: (id, name), lowest first.
+    pub tiers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,8 +160,15 @@ mod server {
         }
     }
 
-    pub fn channel_row(c: entity::channel::Model) -> ChannelRow {
+    pub fn channel_row(c: entity::channel::Model, tiers: &[entity::tier::Model]) -> ChannelRow {
+        let tier = c.min_tier_id.map(|id| tiers.iter().find(|t| t.id == id));
         ChannelRow {
+            tier_id: c.min_tier_id.map(|id| id.to_string()).unwrap_or_default(),
+            tier_label: match tier {
+                None => "every tier".to_owned(),
+                Some(Some(t)) => format!("{} and up", t.name),
+                Some(None) => "nobody (unknown tier)".to_owned(),
+            },
             id: c.id.to_string(),
             guild_id: c.guild_id.to_string(),
             name: c.name,
@@ -293,8 +306,10 @@ pub async fn list_channels(guild: String) -> Result<ChannelsView, AppError> {
                 r.reason
             )
         });
+    let tiers = domain::entitlements::tiers(&ctx.db).await.map_err(unavailable)?;
     Ok(ChannelsView {
-        channels: channels.into_iter().map(server::channel_row).collect(),
+        tiers: tiers.iter().map(|t| (t.id.to_string(), t.name.clone())).collect(),
+        channels: channels.into_iter().map(|c| server::channel_row(c, &tiers)).collect(),
         request: request.map(|r| r.status),
         owner: owner_id
             .and_then(|id| connectors.iter().find(|c| c.id == id))
@@ -343,17 +358,37 @@ pub async fn set_channel_flag(channel: String, role: String, on: bool) -> Result
     }
 }
 
+/// Sets the lowest tier that opens a channel; `tier` is a tier id, or empty for every tier.
+#[server(prefix = "/rpc/admin", endpoint = "channels/tier")]
+pub async fn set_channel_tier(channel: String, tier: String) -> Result<(), AppError> {
+    let ctx = server::admin().await?;
+    let channel = server::snowflake("channel", &channel)?;
+    let tier = match tier.trim() {
+        "" => None,
+        t => match t.parse::<i32>() {
+            Ok(id) => Some(id),
+            Err(_) => return crate::error::fail(AppError::invalid("tier", "not a tier id")),
+        },
+    };
+    match domain::channel_tiers::set_min_tier(&ctx.db, channel, tier).await {
+        Ok(_) => Ok(()),
+        Err(e) => crate::error::fail(server::discovery_error(e)),
+    }
+}
+
 #[server(prefix = "/rpc/admin", endpoint = "mappings")]
 pub async fn list_mappings() -> Result<MappingsView, AppError> {
     let ctx = server::admin().await?;
     let unavailable = |e| crate::error::unavailable("listing mappings", e);
     let channels = domain::discovery::channels(&ctx.db, None).await.map_err(unavailable)?;
     let mappings = domain::discovery::mappings(&ctx.db).await.map_err(unavailable)?;
+    let tiers = domain::entitlements::tiers(&ctx.db).await.map_err(unavailable)?;
+    let rows: Vec<ChannelRow> = channels.into_iter().map(|c| server::channel_row(c, &tiers)).collect();
     let label = |id: i64| {
-        channels
-            .iter()
-            .find(|c| c.id == id)
-            .map_or_else(|| id.to_string(), |c| format!("#{} ({})", c.name, c.id))
+        rows.iter().find(|c| c.id == id.to_string()).map_or_else(
+            || id.to_string(),
+            |c| format!("#{} ({}, {})", c.name, c.id, c.tier_label),
+        )
     };
     let mappings = mappings
         .into_iter()
@@ -363,7 +398,6 @@ pub async fn list_mappings() -> Result<MappingsView, AppError> {
             target: label(m.target_channel_id),
         })
         .collect();
-    let rows: Vec<ChannelRow> = channels.into_iter().map(server::channel_row).collect();
     Ok(MappingsView {
         mappings,
         sources: rows.iter().filter(|c| c.is_source).cloned().collect(),

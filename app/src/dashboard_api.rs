@@ -50,12 +50,17 @@ pub struct AccessCard {
     pub tier: String,
     pub ends_at: String,
     pub seconds_left: i64,
+    /// The source channels this tier opens.
+    pub channels: Vec<String>,
+    /// The ones it does not: (channel, the tier that opens it).
+    pub locked: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanCard {
     pub tier: String,
     pub days: i32,
+    pub channels: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,8 +85,8 @@ pub async fn dashboard(before: Option<i64>) -> Result<DashboardView, AppError> {
         .await
         .map_err(unavailable)?;
     let storefront_url = ctx.config.storefront_url.as_ref().map(|u| u.to_string());
+    let (tiers, gates) = domain::channel_tiers::gates(&ctx.db).await.map_err(unavailable)?;
     let Some(access) = access else {
-        let tiers = domain::entitlements::tiers(&ctx.db).await.map_err(unavailable)?;
         let policies = domain::payments::policies::list(&ctx.db).await.map_err(unavailable)?;
         let mut plans: Vec<PlanCard> = policies
             .into_iter()
@@ -92,6 +97,7 @@ pub async fn dashboard(before: Option<i64>) -> Result<DashboardView, AppError> {
                     PlanCard {
                         tier: t.name.clone(),
                         days: p.days,
+                        channels: domain::channel_tiers::split(&gates, t.rank).0,
                     },
                 ))
             })
@@ -99,7 +105,14 @@ pub async fn dashboard(before: Option<i64>) -> Result<DashboardView, AppError> {
             .into_values()
             .collect();
         if plans.is_empty() {
-            plans = tiers.into_iter().map(|t| PlanCard { tier: t.name, days: 30 }).collect();
+            plans = tiers
+                .into_iter()
+                .map(|t| PlanCard {
+                    channels: domain::channel_tiers::split(&gates, t.rank).0,
+                    tier: t.name,
+                    days: 30,
+                })
+                .collect();
         }
         return Ok(DashboardView {
             access: None,
@@ -111,7 +124,7 @@ pub async fn dashboard(before: Option<i64>) -> Result<DashboardView, AppError> {
         });
     };
     let head = domain::feed::view::head(&ctx.db).await.map_err(unavailable)?;
-    let latest = domain::feed::view::latest(&ctx.db, before, PAGE_SIZE)
+    let latest = domain::feed::view::latest(&ctx.db, access.tier.rank, before, PAGE_SIZE)
         .await
         .map_err(unavailable)?;
     let older = (latest.len() as u64 == PAGE_SIZE)
@@ -125,8 +138,11 @@ pub async fn dashboard(before: Option<i64>) -> Result<DashboardView, AppError> {
                 .and_then(|v| serde_json::from_value(v).ok())
         })
         .collect();
+    let (channels, locked) = domain::channel_tiers::split(&gates, access.tier.rank);
     Ok(DashboardView {
         access: Some(AccessCard {
+            channels,
+            locked,
             tier: access.tier.name,
             ends_at: access.access_ends.to_rfc3339(),
             seconds_left: (access.access_ends - now).num_seconds().max(0),

@@ -16,7 +16,8 @@ use crate::dashboard_api::SignalCard;
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Envelope {
-    Event { seq: i64, op: String, signal: SignalCard },
+    // Boxed: an event is far larger than the other envelopes.
+    Event { seq: i64, op: String, signal: Box<SignalCard> },
     Access { state: String },
     Resync {},
     Heartbeat {},
@@ -78,7 +79,7 @@ fn open(last: Rc<Cell<i64>>, attempt: Rc<Cell<u32>>, live: Live) {
             match serde_json::from_str::<Envelope>(&text) {
                 Ok(Envelope::Event { seq, op, signal }) => {
                     last.set(seq);
-                    apply(live.cards, &op, signal);
+                    apply(live.cards, &op, *signal);
                 }
                 // The server ends the stream for good: access ran out or was taken back, or this
                 // browser's session was revoked. Reconnecting would only be refused.

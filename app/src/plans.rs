@@ -10,17 +10,20 @@ pub struct PlanView {
     pub slug: String,
     pub name: String,
     pub description: String,
+    /// The source channels this tier opens, from the channel settings.
+    pub channels: Vec<String>,
 }
 
 #[server(prefix = "/rpc", endpoint = "plans")]
 pub async fn list_plans() -> Result<Vec<PlanView>, AppError> {
     let ctx = crate::error::app_context()?;
-    let tiers = domain::tiers::list(&ctx.db)
+    let (tiers, gates) = domain::channel_tiers::gates(&ctx.db)
         .await
         .map_err(|e| crate::error::unavailable("listing tiers", e))?;
     Ok(tiers
         .into_iter()
         .map(|t| PlanView {
+            channels: domain::channel_tiers::split(&gates, t.rank).0,
             slug: t.slug,
             name: t.name,
             description: t.description,

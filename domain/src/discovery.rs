@@ -178,6 +178,7 @@ pub async fn record_channels(
             is_source: Set(false),
             is_target: Set(false),
             present: Set(true),
+            min_tier_id: Set(None),
             updated_at: Set(Utc::now()),
         });
     }
@@ -446,6 +447,16 @@ pub async fn create_mapping(
     let dst = channel::Entity::find_by_id(target.get()).one(db).await?;
     if !dst.as_ref().is_some_and(|c| c.is_target) {
         return Err(invalid("target", "choose a channel flagged Target"));
+    }
+    if let (Some(src), Some(dst)) = (&src, &dst) {
+        let tiers = crate::entitlements::tiers(db).await?;
+        let (s, t) = (
+            crate::channel_tiers::required(src, &tiers),
+            crate::channel_tiers::required(dst, &tiers),
+        );
+        if !crate::channel_tiers::may_mirror(s, t) {
+            return Err(invalid("target", crate::channel_tiers::leak_message(src, dst, &tiers)));
+        }
     }
     let exists = channel_mapping::Entity::find()
         .filter(channel_mapping::Column::SourceChannelId.eq(source.get()))

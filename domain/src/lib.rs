@@ -2,6 +2,7 @@
 //! Each module owns one domain area and its typed error.
 
 pub mod accounts;
+pub mod channel_tiers;
 pub mod client_address;
 pub mod config;
 pub mod connectors;

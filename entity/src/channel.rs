@@ -17,6 +17,8 @@ pub struct Model {
     pub is_target: bool,
     /// False once the guild's latest channel snapshot no longer lists it.
     pub present: bool,
+    /// The lowest tier that opens this channel (`None`: every tier). See `domain::channel_tiers`.
+    pub min_tier_id: Option<i32>,
     pub updated_at: DateTimeUtc,
 }
 

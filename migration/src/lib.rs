@@ -13,6 +13,7 @@ mod m20261201_000006_create_job;
 mod m20261201_000007_discord;
 mod m20261201_000008_role_drift;
 mod m20261201_000009_mirror;
+mod m20261201_000010_channel_tier;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_discord::Migration),
             Box::new(m20261201_000008_role_drift::Migration),
             Box::new(m20261201_000009_mirror::Migration),
+            Box::new(m20261201_000010_channel_tier::Migration),
         ]
     }
 }

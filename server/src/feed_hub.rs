@@ -31,6 +31,8 @@ const RETRY: Duration = Duration::from_millis(200);
 pub struct Frame {
     pub seq: i64,
     pub text: Utf8Bytes,
+    /// The rank the event's channel asks for: each follower checks it against its own tier.
+    pub required: Option<i32>,
 }
 
 /// Every visible change in the feed-log range `(after, upto]` (rows of channels that are not a
@@ -48,6 +50,7 @@ pub fn frame(event: &FeedEvent) -> Frame {
     Frame {
         seq: event.seq,
         text: text.into(),
+        required: event.required,
     }
 }
 

@@ -44,7 +44,11 @@ fn Plans(v: DashboardView) -> impl IntoView {
         <p data-testid="no-access">"You have no active access. Pick a plan:"</p>
         <ul class="plan-list" data-testid="plans">
             {v.plans.into_iter().map(|p| view! {
-                <li class="plan"><h3>{p.tier}</h3><p>{format!("{} days", p.days)}</p></li>
+                <li class="plan">
+                    <h3>{p.tier}</h3>
+                    <p>{format!("{} days", p.days)}</p>
+                    <crate::pages::home::ChannelList channels=p.channels />
+                </li>
             }).collect_view()}
         </ul>
         {v.storefront_url.map(|u| view! {
@@ -82,6 +86,21 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
             <p><strong data-testid="access-tier">{access.tier}</strong>
                {format!(" · access until {} · ", short_utc(&access.ends_at))}
                <Countdown seconds=access.seconds_left /> " left"</p>
+            <p class="muted" data-testid="open-channels">
+                {if access.channels.is_empty() {
+                    "No channel is open to your tier yet.".to_owned()
+                } else {
+                    format!("Your tier opens {}.", access.channels.iter().map(|c| format!("#{c}")).collect::<Vec<_>>().join(", "))
+                }}
+            </p>
+            {(!access.locked.is_empty()).then(|| view! {
+                <p class="muted" data-testid="locked-channels">
+                    {format!(
+                        "Upgrade to read {}.",
+                        access.locked.iter().map(|(c, t)| format!("#{c} ({t})")).collect::<Vec<_>>().join(", ")
+                    )}
+                </p>
+            })}
             {move || match (ended.get(), state.get()) {
                 (true, "signed_out") => Some(view! {
                     <p class="error" role="alert" data-testid="signed-out">

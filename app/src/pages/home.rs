@@ -40,6 +40,7 @@ pub fn HomePage() -> impl IntoView {
                                         <li class="plan" data-plan=p.slug>
                                             <h3>{p.name}</h3>
                                             <p>{p.description}</p>
+                                            <ChannelList channels=p.channels />
                                         </li>
                                     }).collect_view()}
                                 </ul>
@@ -52,6 +53,17 @@ pub fn HomePage() -> impl IntoView {
 
             <StatusCheck />
         </main>
+    }
+}
+
+/// The channels a plan opens, or a plain note while none is set up.
+#[component]
+pub fn ChannelList(channels: Vec<String>) -> impl IntoView {
+    if channels.is_empty() {
+        view! { <p class="muted" data-testid="plan-channels">"Channels are being set up."</p> }.into_any()
+    } else {
+        let names = channels.iter().map(|c| format!("#{c}")).collect::<Vec<_>>().join(", ");
+        view! { <p data-testid="plan-channels">{format!("Channels: {names}")}</p> }.into_any()
     }
 }
 

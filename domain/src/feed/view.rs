@@ -49,6 +49,9 @@ pub struct FeedEvent {
     pub seq: i64,
     pub op: String,
     pub signal: SignalView,
+    /// The rank the signal's channel asks for (`channel_tiers`): who may receive this event.
+    #[serde(skip)]
+    pub required: Option<i32>,
 }
 
 fn avatar_url(author_id: Option<i64>, hash: Option<&str>) -> Option<String> {
@@ -103,14 +106,23 @@ fn view(
     }
 }
 
-async fn source_channels(db: &impl ConnectionTrait) -> Result<HashMap<i64, channel::Model>, DbErr> {
-    Ok(channel::Entity::find()
+/// The Source channels, each with the rank it asks for.
+async fn source_channels(
+    db: &impl ConnectionTrait,
+) -> Result<(HashMap<i64, channel::Model>, HashMap<i64, Option<i32>>), DbErr> {
+    let tiers = crate::entitlements::tiers(db).await?;
+    let channels: HashMap<i64, channel::Model> = channel::Entity::find()
         .filter(channel::Column::IsSource.eq(true))
         .all(db)
         .await?
         .into_iter()
         .map(|c| (c.id, c))
-        .collect())
+        .collect();
+    let required = channels
+        .values()
+        .map(|c| (c.id, crate::channel_tiers::required(c, &tiers)))
+        .collect();
+    Ok((channels, required))
 }
 
 async fn threads_of(
@@ -144,7 +156,7 @@ pub async fn events_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> 
     if ids.is_empty() {
         return Ok((Vec::new(), last));
     }
-    let channels = source_channels(db).await?;
+    let (channels, required) = source_channels(db).await?;
     let signals: Vec<signal::Model> = signal::Entity::find()
         .filter(signal::Column::Id.is_in(ids))
         .all(db)
@@ -161,6 +173,7 @@ pub async fn events_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> 
             Some(FeedEvent {
                 seq: r.seq,
                 op: r.op,
+                required: required.get(&s.channel_id).copied().flatten(),
                 signal: view(s, &channels, &threads),
             })
         })
@@ -168,12 +181,22 @@ pub async fn events_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> 
     Ok((events, last))
 }
 
-/// The newest signals in source channels (newest first), older than `before` when paging back.
-/// Tombstones of messages nobody ever saw are left out.
-pub async fn latest(db: &impl ConnectionTrait, before: Option<i64>, limit: u64) -> Result<Vec<SignalView>, DbErr> {
-    let channels = source_channels(db).await?;
+/// The newest signals in the source channels a customer at `rank` may read (newest first), older
+/// than `before` when paging back. Tombstones of messages nobody ever saw are left out.
+pub async fn latest(
+    db: &impl ConnectionTrait,
+    rank: i32,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<SignalView>, DbErr> {
+    let (channels, required) = source_channels(db).await?;
+    let open: Vec<i64> = required
+        .iter()
+        .filter(|(_, r)| crate::channel_tiers::opens(**r, rank))
+        .map(|(id, _)| *id)
+        .collect();
     let mut q = signal::Entity::find()
-        .filter(signal::Column::ChannelId.is_in(channels.keys().copied().collect::<Vec<_>>()))
+        .filter(signal::Column::ChannelId.is_in(open))
         .filter(signal::Column::PostedAt.is_not_null());
     if let Some(b) = before {
         q = q.filter(signal::Column::Id.lt(b));

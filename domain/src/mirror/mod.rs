@@ -19,11 +19,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::job::JobKind;
-use entity::{channel_mapping, mirror_copy};
+use entity::{channel, channel_mapping, mirror_copy};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 
-use crate::jobs;
+use crate::{channel_tiers, jobs};
 
 /// What a `mirror` job names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,13 +74,35 @@ impl Targets {
         if let Some(t) = self.0.get(&source_channel_id) {
             return Ok(t.clone());
         }
-        let targets: Vec<i64> = channel_mapping::Entity::find()
+        let mapped: Vec<i64> = channel_mapping::Entity::find()
             .filter(channel_mapping::Column::SourceChannelId.eq(source_channel_id))
             .all(db)
             .await?
             .into_iter()
             .map(|m| m.target_channel_id)
             .collect();
+        let targets = if mapped.is_empty() {
+            mapped
+        } else {
+            // Mapping and tier changes refuse a mapping that would leak; this is the last word
+            // for one that slipped through between two admins' concurrent changes.
+            let tiers = crate::entitlements::tiers(db).await?;
+            let channels: HashMap<i64, channel::Model> = channel::Entity::find()
+                .filter(channel::Column::Id.is_in(mapped.iter().copied().chain([source_channel_id])))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect();
+            let gate = |id: i64| channels.get(&id).map(|c| channel_tiers::required(c, &tiers));
+            mapped
+                .into_iter()
+                .filter(|t| match (gate(source_channel_id), gate(*t)) {
+                    (Some(s), Some(t)) => channel_tiers::may_mirror(s, t),
+                    _ => false,
+                })
+                .collect()
+        };
         self.0.insert(source_channel_id, targets.clone());
         Ok(targets)
     }

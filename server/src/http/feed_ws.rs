@@ -2,8 +2,10 @@
 //! The browser's session cookie authenticates; the `Origin` must be ours (a cookie-carrying
 //! websocket is otherwise open to any site). The gap after `after` is replayed from the feed log,
 //! then changes stream as they commit. Every event is sent only while the customer's access
-//! lasts (checked against its end time before each send, and a timer ends the stream at that
-//! second). When the user's sessions or access change anywhere (sign-out, sign out everywhere,
+//! lasts and only if their tier opens the event's channel (`domain::channel_tiers`: checked
+//! before each send against the end of the current tier's stretch, and a timer re-checks at that
+//! second; a new tier makes the client reload its list, so an upgrade opens history at once and
+//! a downgrade closes it). When the user's sessions or access change anywhere (sign-out, sign out everywhere,
 //! password change, demotion, refund, dispute, admin revoke — see [`RightsWatch`]) the socket
 //! re-checks its session and access at once and closes or adjusts; every heartbeat re-checks too.
 //! Live changes come from the process's [`FeedHub`] (read and serialised once for all); a
@@ -13,7 +15,7 @@
 //!
 //! Envelope: `{"type":"event","seq","op","signal"}`,
 //! `{"type":"access","state":"active"|"ended"|"signed_out","ends_at"}`,
-//! `{"type":"resync"}` (the client must reload its list), `{"type":"heartbeat"}`.
+//! `{"type":"resync","reason"?}` (the client must reload its list), `{"type":"heartbeat"}`.
 
 use std::time::Duration;
 
@@ -187,15 +189,30 @@ async fn send_json(tx: &mut Sink, value: serde_json::Value) -> Result<(), Closed
     send(tx, value.to_string().into()).await
 }
 
-/// Sends the frames of `batch` past `*last` while access lasts, and advances `*last` to its end.
-async fn deliver(tx: &mut Sink, batch: &Batch, last: &mut i64, ends: DateTime<Utc>) -> Result<(), Closed> {
-    for frame in batch.frames.iter().filter(|f| f.seq > *last) {
-        // Authorisation on every event: nothing is sent past the end of access, even if the
-        // timer that ends the stream has not fired yet.
-        if Utc::now() >= ends {
+/// What the viewer may receive now: events of the channels `rank` opens, until `until` — the end
+/// of the current tier's stretch (a lower tier or the end of access follows), when the socket
+/// looks again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rights {
+    rank: i32,
+    until: DateTime<Utc>,
+    access_ends: DateTime<Utc>,
+}
+
+/// Sends the frames of `batch` past `*last` the viewer may receive, and advances `*last` to its
+/// end. Stops short (leaving `*last` before the rest) once `rights` may have changed.
+async fn deliver(tx: &mut Sink, batch: &Batch, last: &mut i64, rights: Rights) -> Result<(), Closed> {
+    let from = *last;
+    for frame in batch.frames.iter().filter(|f| f.seq > from) {
+        // Authorisation on every event: nothing is sent past the end of access or of the tier,
+        // even if the timer that re-checks has not fired yet; the rest is read again after it.
+        if Utc::now() >= rights.until {
             return Ok(());
         }
-        send(tx, frame.text.clone()).await?;
+        if domain::channel_tiers::opens(frame.required, rights.rank) {
+            send(tx, frame.text.clone()).await?;
+        }
+        *last = frame.seq;
     }
     *last = (*last).max(batch.upto);
     Ok(())
@@ -203,10 +220,10 @@ async fn deliver(tx: &mut Sink, batch: &Batch, last: &mut i64, ends: DateTime<Ut
 
 /// Reads and sends everything committed after `*last` from the feed log itself: the replay after
 /// a reconnect, and the gap when this follower missed hub batches.
-async fn catch_up(ctx: &AppContext, tx: &mut Sink, last: &mut i64, ends: DateTime<Utc>) -> Result<(), Closed> {
+async fn catch_up(ctx: &AppContext, tx: &mut Sink, last: &mut i64, rights: Rights) -> Result<(), Closed> {
     while let Some(batch) = feed_hub::read(ctx, *last).await? {
-        deliver(tx, &batch, last, ends).await?;
-        if Utc::now() >= ends {
+        deliver(tx, &batch, last, rights).await?;
+        if Utc::now() >= rights.until {
             return Ok(());
         }
     }
@@ -224,7 +241,7 @@ struct Viewer {
 enum Standing {
     SignedOut,
     Ended,
-    Active(DateTime<Utc>),
+    Active(Rights),
 }
 
 async fn standing(ctx: &AppContext, viewer: Viewer) -> Result<Standing, sea_orm::DbErr> {
@@ -233,7 +250,11 @@ async fn standing(ctx: &AppContext, viewer: Viewer) -> Result<Standing, sea_orm:
     }
     Ok(
         match domain::entitlements::access_at(&ctx.db, viewer.user, Utc::now()).await? {
-            Some(a) => Standing::Active(a.access_ends),
+            Some(a) => Standing::Active(Rights {
+                rank: a.tier.rank,
+                until: a.tier_ends.min(a.access_ends),
+                access_ends: a.access_ends,
+            }),
             None => Standing::Ended,
         },
     )
@@ -246,13 +267,16 @@ async fn end(tx: &mut Sink, state: &'static str) -> Result<(), Closed> {
     Ok(())
 }
 
-/// Re-reads the session and the access. `Ok(false)`: the stream has been ended.
+/// Re-reads the session and the access. `Ok(false)`: the stream has been ended. A new tier tells
+/// the client to reload its list (an upgrade opens channels with their history, a downgrade
+/// closes them), and the stream goes on under the new rights from where it stood.
 async fn recheck(
     ctx: &AppContext,
     tx: &mut Sink,
     viewer: Viewer,
-    ends: &mut DateTime<Utc>,
-    access_end: std::pin::Pin<&mut tokio::time::Sleep>,
+    rights: &mut Rights,
+    last: &mut i64,
+    rights_end: std::pin::Pin<&mut tokio::time::Sleep>,
 ) -> Result<bool, Closed> {
     match standing(ctx, viewer).await? {
         Standing::SignedOut => {
@@ -264,14 +288,29 @@ async fn recheck(
             end(tx, "ended").await?;
             Ok(false)
         }
-        Standing::Active(now_ends) => {
+        Standing::Active(now) => {
             // Always re-armed: a timer that fired a moment early (wall clock against the
             // monotonic one) must wait again, not fire in a loop.
-            access_end.reset(tokio::time::Instant::now() + until(now_ends));
-            if now_ends != *ends {
-                *ends = now_ends;
-                send_json(tx, json!({"type": "access", "state": "active", "ends_at": now_ends})).await?;
+            rights_end.reset(tokio::time::Instant::now() + until(now.until));
+            let was = std::mem::replace(rights, now);
+            if now.access_ends != was.access_ends {
+                send_json(
+                    tx,
+                    json!({"type": "access", "state": "active", "ends_at": now.access_ends}),
+                )
+                .await?;
             }
+            if now.rank != was.rank {
+                tracing::debug!(
+                    user = viewer.user,
+                    from = was.rank,
+                    to = now.rank,
+                    "feed: the tier changed"
+                );
+                send_json(tx, json!({"type": "resync", "reason": "tier", "seq": *last})).await?;
+            }
+            // Events held back while the rights were in question.
+            catch_up(ctx, tx, last, *rights).await?;
             Ok(true)
         }
     }
@@ -297,46 +336,50 @@ async fn stream(
         }
         None => head,
     };
-    let mut ends = match standing(&ctx, viewer).await? {
-        Standing::Active(ends) => ends,
+    let mut rights = match standing(&ctx, viewer).await? {
+        Standing::Active(rights) => rights,
         Standing::Ended => return end(&mut tx, "ended").await,
         Standing::SignedOut => return end(&mut tx, "signed_out").await,
     };
-    send_json(&mut tx, json!({"type": "access", "state": "active", "ends_at": ends})).await?;
-    catch_up(&ctx, &mut tx, &mut last, ends).await?;
+    send_json(
+        &mut tx,
+        json!({"type": "access", "state": "active", "ends_at": rights.access_ends}),
+    )
+    .await?;
+    catch_up(&ctx, &mut tx, &mut last, rights).await?;
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
-    let access_end = tokio::time::sleep(until(ends));
-    tokio::pin!(access_end);
+    let rights_end = tokio::time::sleep(until(rights.until));
+    tokio::pin!(rights_end);
     loop {
         tokio::select! {
             batch = batches.recv() => match batch {
                 Ok(batch) if batch.upto <= last => {}
-                Ok(batch) if batch.after <= last => deliver(&mut tx, &batch, &mut last, ends).await?,
+                Ok(batch) if batch.after <= last => deliver(&mut tx, &batch, &mut last, rights).await?,
                 // A gap (we subscribed late or fell behind the hub's ring): read it ourselves.
-                Ok(_) | Err(RecvError::Lagged(_)) => catch_up(&ctx, &mut tx, &mut last, ends).await?,
+                Ok(_) | Err(RecvError::Lagged(_)) => catch_up(&ctx, &mut tx, &mut last, rights).await?,
                 Err(RecvError::Closed) => return Ok(()),
             },
             changed = changes.recv() => match changed {
                 Ok(user) if user != viewer.user => {}
                 // Ours, or possibly ours among the ones we missed.
                 Ok(_) | Err(RecvError::Lagged(_)) => {
-                    if !recheck(&ctx, &mut tx, viewer, &mut ends, access_end.as_mut()).await? {
+                    if !recheck(&ctx, &mut tx, viewer, &mut rights, &mut last, rights_end.as_mut()).await? {
                         return Ok(());
                     }
                 }
                 Err(RecvError::Closed) => return Ok(()),
             },
-            // The access may have been extended meanwhile: look again before ending.
-            _ = &mut access_end => {
-                if !recheck(&ctx, &mut tx, viewer, &mut ends, access_end.as_mut()).await? {
+            // The tier's stretch or the access ends: look again (it may have been extended).
+            _ = &mut rights_end => {
+                if !recheck(&ctx, &mut tx, viewer, &mut rights, &mut last, rights_end.as_mut()).await? {
                     return Ok(());
                 }
             },
             // A backstop for a missed wake-up: every heartbeat re-checks the session and access.
             _ = heartbeat.tick() => {
                 send_json(&mut tx, json!({"type": "heartbeat", "seq": last})).await?;
-                if !recheck(&ctx, &mut tx, viewer, &mut ends, access_end.as_mut()).await? {
+                if !recheck(&ctx, &mut tx, viewer, &mut rights, &mut last, rights_end.as_mut()).await? {
                     return Ok(());
                 }
             }

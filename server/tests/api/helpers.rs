@@ -59,6 +59,19 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.expect("request")
     }
 
+    /// A page's server render as a signed-in browser gets it.
+    pub async fn get_with_session(&self, path: &str, session: &str) -> String {
+        let res = self
+            .client
+            .get(self.url(path))
+            .header("cookie", format!("sd_session={session}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "{path}");
+        res.text().await.unwrap()
+    }
+
     /// Calls a server function the way a browser form does (url-encoded), with an optional session cookie.
     pub async fn call(&self, path: &str, form: &[(&str, &str)], session: Option<&str>) -> reqwest::Response {
         let mut req = self

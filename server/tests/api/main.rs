@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod capture;
+mod channel_tiers;
 mod demo;
 mod discord_admin;
 mod discord_link;

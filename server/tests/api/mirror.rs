@@ -15,6 +15,7 @@ on_both_databases!(
     ingest_queues_one_mirror_job_per_target_only_while_forwarding,
     the_gap_audit_finds_a_missing_copy_and_requeue_fills_it,
     latency_per_operation_shows_on_the_page_and_in_metrics,
+    a_mapping_never_copies_a_channel_to_readers_its_tier_does_not_open,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -217,4 +218,95 @@ async fn latency_per_operation_shows_on_the_page_and_in_metrics(backend: Backend
         metrics.contains("signaldesk_mirror_delivery_seconds_count{op=\"create\"} 2"),
         "{metrics}"
     );
+}
+
+/// Channels by tier, for the mirror: a target open to more tiers than its source is refused when
+/// mapping and when changing either channel's tier, and ingest queues no copy into one that
+/// slipped through (two admins' concurrent changes), written here straight to the database.
+async fn a_mapping_never_copies_a_channel_to_readers_its_tier_does_not_open(backend: Backend) {
+    let m = mirrored(backend, true).await;
+    let db = &m.app.ctx.db;
+    let pro = domain::entitlements::tiers(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.slug == "pro")
+        .unwrap()
+        .id;
+    let call = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let (app, admin) = (&m.app, m.admin.clone());
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.call(path, &form, Some(&admin)).await
+        }
+    };
+    // Raising the source above its (open) targets would leak: refused, nothing changed.
+    let res = call(
+        "/rpc/admin/channels/tier",
+        vec![("channel", SOURCE.to_string()), ("tier", pro.to_string())],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("would reach customers who may not read them"), "{body}");
+    // Close both targets to Pro first; then the source may follow.
+    for t in TARGETS {
+        let res = call(
+            "/rpc/admin/channels/tier",
+            vec![("channel", t.to_string()), ("tier", pro.to_string())],
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+    }
+    let res = call(
+        "/rpc/admin/channels/tier",
+        vec![("channel", SOURCE.to_string()), ("tier", pro.to_string())],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // Opening a target again is refused while it is mapped from the Pro source.
+    let res = call(
+        "/rpc/admin/channels/tier",
+        vec![("channel", TARGETS[0].to_string()), ("tier", String::new())],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    // A new mapping into an open target is refused too.
+    discovery::delete_mapping(db, discovery::mappings(db).await.unwrap()[0].id)
+        .await
+        .unwrap();
+    let res = call(
+        "/rpc/admin/channels/tier",
+        vec![("channel", TARGETS[0].to_string()), ("tier", String::new())],
+    )
+    .await;
+    assert_eq!(res.status(), 200, "unmapped, it may open");
+    let res = call(
+        "/rpc/admin/mappings/create",
+        vec![("source", SOURCE.to_string()), ("target", TARGETS[0].to_string())],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+
+    // The last word at ingest: a leaky mapping written behind the checks' back gets no job.
+    entity::channel_mapping::ActiveModel {
+        source_channel_id: Set(SOURCE),
+        target_channel_id: Set(TARGETS[0]),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    m.post(1, "pro signal").await;
+    let jobs = mirror_jobs(&m.app).await;
+    let targets: Vec<i64> = jobs
+        .iter()
+        .map(|j| {
+            serde_json::from_str::<Value>(&j.payload).unwrap()["target_channel_id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(targets, [TARGETS[1]], "only the Pro target gets a copy");
 }

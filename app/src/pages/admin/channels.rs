@@ -9,8 +9,8 @@ use leptos_router::hooks::use_query_map;
 
 use super::connectors::ticker;
 use crate::capture_api::{
-    ChannelRow, CreateMapping, DeleteMapping, FetchChannels, ReassignGuild, SetChannelFlag, list_channels, list_guilds,
-    list_mappings,
+    ChannelRow, CreateMapping, DeleteMapping, FetchChannels, ReassignGuild, SetChannelFlag, SetChannelTier,
+    list_channels, list_guilds, list_mappings,
 };
 use crate::components::field::FormError;
 
@@ -20,6 +20,7 @@ pub fn ChannelsPage() -> impl IntoView {
     let selected = move || query.read().get("guild").unwrap_or_default();
     let guilds = Resource::new(|| (), |_| list_guilds());
     let flag = ServerAction::<SetChannelFlag>::new();
+    let tier = ServerAction::<SetChannelTier>::new();
 
     view! {
         <h1>"Channels"</h1>
@@ -53,14 +54,18 @@ pub fn ChannelsPage() -> impl IntoView {
         </Transition>
         {move || {
             let guild = selected();
-            (!guild.is_empty()).then(|| view! { <GuildChannels guild flag /> })
+            (!guild.is_empty()).then(|| view! { <GuildChannels guild flag tier /> })
         }}
-        <Mappings flag />
+        <Mappings flag tier />
     }
 }
 
 #[component]
-fn GuildChannels(guild: String, flag: ServerAction<SetChannelFlag>) -> impl IntoView {
+fn GuildChannels(
+    guild: String,
+    flag: ServerAction<SetChannelFlag>,
+    tier: ServerAction<SetChannelTier>,
+) -> impl IntoView {
     let fetch = ServerAction::<FetchChannels>::new();
     let reassign = ServerAction::<ReassignGuild>::new();
     let tick = ticker(Duration::from_secs(2));
@@ -72,13 +77,15 @@ fn GuildChannels(guild: String, flag: ServerAction<SetChannelFlag>) -> impl Into
                 fetch.version().get(),
                 flag.version().get(),
                 reassign.version().get(),
+                tier.version().get(),
                 tick.get(),
             )
         },
-        |(g, _, _, _, _)| list_channels(g),
+        |(g, _, _, _, _, _)| list_channels(g),
     );
     let owner_guild = guild.clone();
     let flag_error = Signal::derive(move || flag.value().get().and_then(Result::err));
+    let tier_error = Signal::derive(move || tier.value().get().and_then(Result::err));
     view! {
         <section aria-labelledby="channels-title">
             <h2 id="channels-title">"Channels of this guild"</h2>
@@ -89,6 +96,7 @@ fn GuildChannels(guild: String, flag: ServerAction<SetChannelFlag>) -> impl Into
                 </button>
             </ActionForm>
             <p class="form-error" role="alert" data-testid="flag-error">{move || flag_error.get().map(|e| e.to_string())}</p>
+            <p class="form-error" role="alert" data-testid="tier-error">{move || tier_error.get().map(|e| e.to_string())}</p>
             <Transition fallback=|| view! { <p class="muted">"Loading channels…"</p> }>
                 {move || {
                 let owner_guild = owner_guild.clone();
@@ -115,9 +123,12 @@ fn GuildChannels(guild: String, flag: ServerAction<SetChannelFlag>) -> impl Into
                                 } else {
                                     view! {
                                         <table class="table" data-testid="channels">
-                                            <thead><tr><th>"Channel"</th><th>"ID"</th><th>"Type"</th><th>"Source"</th><th>"Target"</th></tr></thead>
+                                            <thead><tr><th>"Channel"</th><th>"ID"</th><th>"Type"</th><th>"Source"</th><th>"Target"</th><th>"Open to"</th></tr></thead>
                                             <tbody>
-                                                {v.channels.into_iter().map(|c| view! { <ChannelLine c flag /> }).collect_view()}
+                                                {v.channels.into_iter().map(|c| {
+                                                    let tiers = v.tiers.clone();
+                                                    view! { <ChannelLine c flag tier tiers /> }
+                                                }).collect_view()}
                                             </tbody>
                                         </table>
                                     }.into_any()
@@ -171,7 +182,12 @@ fn OwnerPanel(owner: Owner, reassign: ServerAction<ReassignGuild>) -> impl IntoV
 }
 
 #[component]
-fn ChannelLine(c: ChannelRow, flag: ServerAction<SetChannelFlag>) -> impl IntoView {
+fn ChannelLine(
+    c: ChannelRow,
+    flag: ServerAction<SetChannelFlag>,
+    tier: ServerAction<SetChannelTier>,
+    tiers: Vec<(String, String)>,
+) -> impl IntoView {
     let toggle = move |id: String, role: &'static str, on: bool| {
         let label = match (role, on) {
             ("source", true) => "Source ✓",
@@ -196,6 +212,7 @@ fn ChannelLine(c: ChannelRow, flag: ServerAction<SetChannelFlag>) -> impl IntoVi
     } else {
         format!("#{} (gone)", c.name)
     };
+    let tier_label = format!("Tier that opens #{}", c.name);
     view! {
         <tr data-testid="channel" data-name=c.name.clone()>
             <td>{name}</td>
@@ -203,24 +220,49 @@ fn ChannelLine(c: ChannelRow, flag: ServerAction<SetChannelFlag>) -> impl IntoVi
             <td>{c.kind.clone()}</td>
             <td>{toggle(c.id.clone(), "source", c.is_source)}</td>
             <td>{toggle(c.id.clone(), "target", c.is_target)}</td>
+            <td>
+                // Who may read the channel: on a Source, which customers see its signals; on a
+                // Target, who can read it in the customers' server (mappings are checked).
+                <ActionForm action=tier attr:class="inline-form">
+                    <input type="hidden" name="channel" value=c.id.clone() />
+                    <label class="visually-hidden" for=format!("tier-{}", c.id)>{tier_label}</label>
+                    <select id=format!("tier-{}", c.id) name="tier" data-testid="channel-tier">
+                        <option value="" selected=c.tier_id.is_empty()>"Every tier"</option>
+                        {tiers.into_iter().map(|(id, name)| {
+                            let selected = id == c.tier_id;
+                            view! { <option value=id selected=selected>{format!("{name} and up")}</option> }
+                        }).collect_view()}
+                    </select>
+                    <button type="submit" class="button small" data-testid="set-tier">"Set"</button>
+                </ActionForm>
+            </td>
         </tr>
     }
 }
 
 #[component]
-fn Mappings(flag: ServerAction<SetChannelFlag>) -> impl IntoView {
+fn Mappings(flag: ServerAction<SetChannelFlag>, tier: ServerAction<SetChannelTier>) -> impl IntoView {
     let create = ServerAction::<CreateMapping>::new();
     let delete = ServerAction::<DeleteMapping>::new();
     let data = Resource::new(
-        move || (flag.version().get(), create.version().get(), delete.version().get()),
+        move || {
+            (
+                flag.version().get(),
+                tier.version().get(),
+                create.version().get(),
+                delete.version().get(),
+            )
+        },
         |_| list_mappings(),
     );
     let create_error = Signal::derive(move || create.value().get().and_then(Result::err));
-    let option = |c: ChannelRow| view! { <option value=c.id.clone()>{format!("#{} ({})", c.name, c.id)}</option> };
+    let option = |c: ChannelRow| {
+        view! { <option value=c.id.clone()>{format!("#{} ({}, {})", c.name, c.id, c.tier_label)}</option> }
+    };
     view! {
         <section aria-labelledby="mappings-title">
             <h2 id="mappings-title">"Mappings"</h2>
-            <p class="muted">"Each source channel's signals are mirrored into its mapped target channels (for connectors with forwarding on)."</p>
+            <p class="muted">"Each source channel's signals are mirrored into its mapped target channels (for connectors with forwarding on). A target must be open to no more tiers than its source, so a copy never reaches customers who may not read the original."</p>
             <Transition fallback=|| view! { <p class="muted">"Loading mappings…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
