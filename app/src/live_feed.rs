@@ -17,8 +17,14 @@ use crate::dashboard_api::SignalCard;
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Envelope {
     // Boxed: an event is far larger than the other envelopes.
-    Event { seq: i64, op: String, signal: Box<SignalCard> },
-    Access { state: String },
+    Event {
+        seq: i64,
+        op: String,
+        signal: Box<SignalCard>,
+    },
+    Access {
+        state: String,
+    },
     Resync {},
     Heartbeat {},
 }

@@ -78,10 +78,10 @@ test('admin creates a connector, discovers a guild and its channels, flags them 
   await expect(row('lounge').getByTestId('source-toggle')).toHaveAttribute('aria-pressed', 'false');
 
   // The pickers offer only flagged channels; create the mapping.
-  await expect(page.getByTestId('map-source').locator('option')).toHaveText([`#signals (${signals})`]);
-  await expect(page.getByTestId('map-target').locator('option')).toHaveText([`#vip-mirror (${mirror})`]);
+  await expect(page.getByTestId('map-source').locator('option')).toHaveText([`#signals (${signals}, every tier)`]);
+  await expect(page.getByTestId('map-target').locator('option')).toHaveText([`#vip-mirror (${mirror}, every tier)`]);
   await page.getByTestId('create-mapping').click();
-  await expect(page.getByTestId('mapping')).toHaveText([new RegExp(`#signals \\(${signals}\\) → #vip-mirror \\(${mirror}\\)`)]);
+  await expect(page.getByTestId('mapping')).toHaveText([new RegExp(`#signals \\(${signals}, every tier\\) → #vip-mirror \\(${mirror}, every tier\\)`)]);
 
   // The connector now captures #signals; an event it posts shows in the live view.
   const config = await (await api.config()).json();

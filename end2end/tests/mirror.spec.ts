@@ -46,7 +46,7 @@ test('a signal posted through the ingest API is mirrored; its edit and delete fo
   await page.getByTestId('map-source').selectOption(signals);
   await page.getByTestId('map-target').selectOption(mirror);
   await page.getByTestId('create-mapping').click();
-  await expect(page.getByTestId('mapping').filter({ hasText: signals })).toHaveText([new RegExp(`#signals \\(${signals}\\) → #vip-mirror \\(${mirror}\\)`)]);
+  await expect(page.getByTestId('mapping').filter({ hasText: signals })).toHaveText([new RegExp(`#signals \\(${signals}, every tier\\) → #vip-mirror \\(${mirror}, every tier\\)`)]);
 
   // Forwarding on: the connector's captures are mirrored.
   await page.goto('/admin/connectors');

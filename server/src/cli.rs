@@ -39,7 +39,7 @@ pub enum Command {
     /// Give a customer access by hand (recorded as an admin grant with the reason).
     #[command(subcommand)]
     Access(AccessCommand),
-    /// Mark discovered channels Source or Target.
+    /// Mark discovered channels Source or Target, and set the tier that opens them.
     #[command(subcommand)]
     Channel(ChannelCommand),
 }
@@ -74,6 +74,13 @@ pub enum ChannelCommand {
         id: String,
         #[arg(long)]
         off: bool,
+    },
+    /// Set the lowest tier that opens a channel (a tier slug, or `every`).
+    Tier {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        tier: String,
     },
 }
 
@@ -131,14 +138,37 @@ pub async fn run_access(config: &Config, command: AccessCommand) -> Result<Strin
 
 pub async fn run_channel(config: &Config, command: ChannelCommand) -> Result<String, String> {
     use domain::discovery::Role;
+    let parse = |id: &str| {
+        id.parse::<domain::snowflake::Snowflake>()
+            .map_err(|e| format!("--id: {e}"))
+    };
+    let db = domain::database::connect(config).await.map_err(|e| e.to_string())?;
+    domain::database::migrate(&db).await.map_err(|e| e.to_string())?;
     let (id, role, on) = match command {
         ChannelCommand::Source { id, off } => (id, Role::Source, !off),
         ChannelCommand::Target { id, off } => (id, Role::Target, !off),
+        ChannelCommand::Tier { id, tier } => {
+            let id = parse(&id)?;
+            let tier_id = match tier.as_str() {
+                "every" => None,
+                slug => Some(
+                    domain::entitlements::tiers(&db)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .into_iter()
+                        .find(|t| t.slug == slug)
+                        .ok_or_else(|| format!("--tier: no tier {slug:?} (a tier slug, or every)"))?
+                        .id,
+                ),
+            };
+            let channel = domain::channel_tiers::set_min_tier(&db, id, tier_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            db.close().await.ok();
+            return Ok(format!("#{}: opens from {tier}", channel.name));
+        }
     };
-    let id: domain::snowflake::Snowflake = id.parse().map_err(|e| format!("--id: {e}"))?;
-    let db = domain::database::connect(config).await.map_err(|e| e.to_string())?;
-    domain::database::migrate(&db).await.map_err(|e| e.to_string())?;
-    let channel = domain::discovery::set_flag(&db, id, role, on)
+    let channel = domain::discovery::set_flag(&db, parse(&id)?, role, on)
         .await
         .map_err(|e| e.to_string())?;
     db.close().await.ok();

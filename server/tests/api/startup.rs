@@ -199,3 +199,15 @@ fn admin_cli_creates_promotes_and_demotes_without_default_credentials() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no account with that email"));
 }
+
+#[test]
+fn channel_tier_cli_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| server(dir.path()).args(args).output().unwrap();
+    let out = run(&["channel", "tier", "--id", "1100000000000000010", "--tier", "gold"]);
+    assert_one_line_error(&out, "no tier \"gold\"");
+    let out = run(&["channel", "tier", "--id", "1100000000000000010", "--tier", "every"]);
+    assert_one_line_error(&out, "no such channel");
+    let out = run(&["channel", "tier", "--id", "not-a-snowflake", "--tier", "pro"]);
+    assert_one_line_error(&out, "--id");
+}
