@@ -22,6 +22,8 @@ export DISCORD_API_URL="http://127.0.0.1:$discord_port" DISCORD_CLIENT_ID="90000
   DISCORD_CLIENT_SECRET="fake-client-secret" DISCORD_BOT_TOKEN="fake-bot-token" \
   CUSTOMER_GUILD_ID="1300000000000000000" JOB_LEASE_SECONDS=10 \
   TIER_ROLES="basic=1300000000000000001,advanced=1300000000000000002,pro=1300000000000000003"
+# Attachments are fetched from the fake's CDN routes instead of cdn.discordapp.com.
+export ATTACHMENT_SOURCES="$DISCORD_API_URL"
 unset DATABASE_URL
 admin="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 db=""

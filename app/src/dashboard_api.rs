@@ -23,6 +23,9 @@ pub struct AttachmentCard {
     pub display: String,
     #[serde(default)]
     pub url: Option<String>,
+    /// stored, pending, unavailable, blocked, or source (kept before attachments were stored).
+    #[serde(default)]
+    pub state: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

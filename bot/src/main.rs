@@ -123,6 +123,11 @@ async fn run(config: Config) -> Result<(), String> {
                             JobKind::RoleSync => role_sync::run(&db, &api, &job).await,
                             JobKind::RoleDrift => role_drift::run(&db, &api, &job).await,
                             JobKind::Mirror => mirror::run(&db, &api, &job).await,
+                            // Never claimed here (not in `settings.kinds`): the server runs them.
+                            JobKind::AttachmentFetch => jobs::worker::Outcome::Retry {
+                                error: "attachment fetches run in the server".into(),
+                                after: None,
+                            },
                         };
                         status.job_finished();
                         outcome

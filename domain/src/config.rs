@@ -149,6 +149,26 @@ pub const SETTINGS: &[Setting] = &[
         "sender of verification and reset mail, e.g. SignalDesk <no-reply@example.com>; default: APP_NAME <no-reply@PUBLIC_URL host>",
     ),
     Setting::new(
+        "ATTACHMENT_SOURCES",
+        Some(crate::ingest::attachment::DISCORD_CDN),
+        "origins attachments are fetched from (comma-separated; redirects elsewhere are refused)",
+    ),
+    Setting::new(
+        "ATTACHMENT_MAX_BYTES",
+        Some("26214400"),
+        "largest attachment fetched and stored, in bytes (larger ones are marked unavailable)",
+    ),
+    Setting::new(
+        "ATTACHMENT_FETCH_TIMEOUT",
+        Some("30"),
+        "seconds one attachment fetch may take in all (a slower source is given up on and retried later)",
+    ),
+    Setting::new(
+        "BLOB_STORE_URL",
+        None,
+        "where fetched attachments are kept: s3://bucket[/prefix] (credentials from the AWS_* variables); unset = DATA_DIR/blobs",
+    ),
+    Setting::new(
         "PAYMENT_ALERT_THRESHOLD",
         Some("10"),
         "webhook failures + signature rejections in 15 minutes that raise the alert",
@@ -192,6 +212,15 @@ pub enum LogFormat {
 pub enum DatabaseTarget {
     Sqlite { path: PathBuf },
     Postgres { url: Secret<String> },
+}
+
+/// Where fetched attachments are kept, content-addressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobStoreTarget {
+    /// A directory on this machine (one machine, or a shared volume).
+    Local(PathBuf),
+    /// S3-compatible object storage, for many machines: `s3://bucket[/prefix]`.
+    S3 { bucket: String, prefix: String },
 }
 
 /// The Discord OAuth2 application customers link their accounts through.
@@ -244,6 +273,11 @@ pub struct Config {
     pub metrics_token: Option<Secret<String>>,
     /// A listener of its own for `/metrics` (no token), on a private address.
     pub metrics_addr: Option<SocketAddr>,
+    /// Origins attachments may be fetched from (scheme, host and port).
+    pub attachment_sources: Vec<url::Origin>,
+    pub attachment_max_bytes: u64,
+    pub attachment_fetch_timeout: std::time::Duration,
+    pub blob_store: BlobStoreTarget,
 }
 
 impl Config {
@@ -501,7 +535,55 @@ impl Config {
                 )
             })?;
 
+        let attachment_sources = get("ATTACHMENT_SOURCES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|raw| {
+                Url::parse(raw)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some() && u.path() == "/")
+                    .map(|u| u.origin())
+                    .ok_or_else(|| {
+                        invalid(
+                            "ATTACHMENT_SOURCES",
+                            "origins such as https://cdn.discordapp.com, comma-separated",
+                            quoted(raw),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let attachment_max_bytes = whole(
+            "ATTACHMENT_MAX_BYTES",
+            "a number of bytes from 1 to 524288000",
+            1..=524_288_000,
+        )?;
+        let attachment_fetch_timeout = std::time::Duration::from_secs(whole(
+            "ATTACHMENT_FETCH_TIMEOUT",
+            "a number of seconds from 1 to 300",
+            1..=300,
+        )?);
+        let blob_store = match get("BLOB_STORE_URL") {
+            None => BlobStoreTarget::Local(data_dir.join("blobs")),
+            Some(raw) => {
+                let bad = || invalid("BLOB_STORE_URL", "s3://bucket or s3://bucket/prefix", quoted(&raw));
+                let url = Url::parse(raw.trim()).map_err(|_| bad())?;
+                match (url.scheme(), url.host_str()) {
+                    ("s3", Some(bucket)) if !bucket.is_empty() => BlobStoreTarget::S3 {
+                        bucket: bucket.to_owned(),
+                        prefix: url.path().trim_matches('/').to_owned(),
+                    },
+                    _ => return Err(bad()),
+                }
+            }
+        };
+
         Ok(Self {
+            attachment_sources,
+            attachment_max_bytes,
+            attachment_fetch_timeout,
+            blob_store,
             app_name,
             bind_addr,
             public_url,
@@ -672,6 +754,18 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(!c.is_https());
         assert!(c.discord_bot_token.is_none());
+        // Attachments come only over https from Discord's own hosts, into DATA_DIR.
+        let sources: Vec<String> = c.attachment_sources.iter().map(|o| o.ascii_serialization()).collect();
+        assert_eq!(sources, ["https://cdn.discordapp.com", "https://media.discordapp.net"]);
+        assert_eq!(c.blob_store, BlobStoreTarget::Local(PathBuf::from("data/blobs")));
+        let s3 = from_env(&[("BLOB_STORE_URL", "s3://signals/blobs/")]).unwrap();
+        assert_eq!(
+            s3.blob_store,
+            BlobStoreTarget::S3 {
+                bucket: "signals".into(),
+                prefix: "blobs".into()
+            }
+        );
     }
 
     #[test]
@@ -708,6 +802,10 @@ mod tests {
             ("DATABASE_URL", "garbage"),
             ("DATABASE_URL", "postgres://user:pw@/"),
             ("DATABASE_URL", "sqlite://:memory:"),
+            ("ATTACHMENT_SOURCES", "ftp://cdn.example"),
+            ("ATTACHMENT_SOURCES", "https://cdn.example/attachments"),
+            ("ATTACHMENT_MAX_BYTES", "0"),
+            ("BLOB_STORE_URL", "gs://bucket"),
         ] {
             let err = from_env(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(&format!("{var}: expected")), "{var}={value}: {err}");

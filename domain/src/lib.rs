@@ -2,6 +2,8 @@
 //! Each module owns one domain area and its typed error.
 
 pub mod accounts;
+pub mod attachment_store;
+pub mod blobs;
 pub mod channel_tiers;
 pub mod client_address;
 pub mod config;

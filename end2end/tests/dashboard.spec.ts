@@ -24,9 +24,11 @@ async function sourceChannel(request: APIRequestContext, project: string) {
 }
 
 const author = { id: id(50), name: 'Head Trader' };
-const cdn = (name: string) => `https://cdn.discordapp.com/attachments/${id(2)}/${id(3)}/${name}`;
+/** A file on the fake Discord's CDN (serve.sh starts it on port + 30 and allows it as the attachment source). */
+const cdn = (baseURL: string, name: string) =>
+  `http://127.0.0.1:${Number(new URL(baseURL).port) + 30}/attachments/${id(2)}/${id(3)}/${name}`;
 
-test('a customer with access sees signals arrive, change and disappear live', async ({ page, request }, info) => {
+test('a customer with access sees signals arrive, change and disappear live', async ({ page, request, baseURL }, info) => {
   const email = `dash-${info.project.name}-${Date.now()}@example.com`;
   await signUp(page, email);
   serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
@@ -51,18 +53,22 @@ test('a customer with access sees signals arrive, change and disappear live', as
   await expect(card.getByTestId('deleted')).toBeVisible();
   await expect(card.getByTestId('content')).toHaveCount(0);
 
-  // Attachments: a small PNG inline with its size reserved, a PDF as a safe link, an executable blocked.
+  // Attachments: fetched once into our store, then a small PNG inline from our origin with its size
+  // reserved, a PDF as a safe link to our copy, an executable blocked (never fetched, no link).
   await source.post({
     type: 'message_create', message_id: id(101), author, content: 'files', created_at: new Date().toISOString(),
     attachments: [
-      { id: id(201), filename: 'chart.png', url: cdn('chart.png'), content_type: 'image/png', size: 2048, width: 640, height: 360 },
-      { id: id(202), filename: 'report.pdf', url: cdn('report.pdf'), content_type: 'application/pdf', size: 50000 },
-      { id: id(203), filename: 'tool.exe', url: cdn('tool.exe'), content_type: 'application/octet-stream', size: 9000 },
+      { id: id(201), filename: 'chart.png', url: cdn(baseURL!, 'chart.png'), content_type: 'image/png', size: 2048, width: 640, height: 360 },
+      { id: id(202), filename: 'report.pdf', url: cdn(baseURL!, 'report.pdf'), content_type: 'application/pdf', size: 50000 },
+      { id: id(203), filename: 'tool.exe', url: cdn(baseURL!, 'tool.exe'), content_type: 'application/octet-stream', size: 9000 },
     ],
   });
   const files = page.getByTestId('signal').filter({ hasText: 'files' }).first();
   await expect(files.getByTestId('attachment-inline')).toHaveAttribute('width', '640');
   await expect(files.getByTestId('attachment-inline')).toHaveAttribute('height', '360');
+  await expect(files.getByTestId('attachment-inline')).toHaveAttribute('src', /^\/attachments\/\d+\/\d+$/);
+  await expect.poll(() => files.getByTestId('attachment-inline').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
+  await expect(files.getByTestId('attachment-link')).toHaveAttribute('href', /^\/attachments\//);
   await expect(files.getByTestId('attachment-link')).toHaveAttribute('rel', 'noopener noreferrer');
   await expect(files.getByTestId('attachment-link')).toContainText('report.pdf (application/pdf, 48 KB)');
   await expect(files.getByTestId('attachment-blocked')).toContainText('tool.exe');

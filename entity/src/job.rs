@@ -12,6 +12,9 @@ pub enum JobKind {
     /// Compares every linked customer's roles in Discord with the ledger (dry run or repair).
     #[sea_orm(string_value = "role_drift")]
     RoleDrift,
+    /// Fetches a signal's attachments into the blob store (the server runs these).
+    #[sea_orm(string_value = "attachment_fetch")]
+    AttachmentFetch,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]

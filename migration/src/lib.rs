@@ -14,6 +14,7 @@ mod m20261201_000007_discord;
 mod m20261201_000008_role_drift;
 mod m20261201_000009_mirror;
 mod m20261201_000010_channel_tier;
+mod m20261201_000011_attachment_blob;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_role_drift::Migration),
             Box::new(m20261201_000009_mirror::Migration),
             Box::new(m20261201_000010_channel_tier::Migration),
+            Box::new(m20261201_000011_attachment_blob::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The web server as a library: `Application::build(config)` → `port()` → `run_until_stopped()`.
 //! `main.rs` is only the CLI around it, so integration tests start exactly what production runs.
 
+pub mod attachment_worker;
 pub mod cli;
 pub mod demo;
 pub mod feed_hub;

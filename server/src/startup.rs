@@ -14,6 +14,8 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot listen on {addr}: {source} (set METRICS_ADDR to a free address:port)")]
     BindMetrics { addr: SocketAddr, source: std::io::Error },
+    #[error("{0} (check DATA_DIR or BLOB_STORE_URL)")]
+    Blobs(#[from] domain::blobs::BlobError),
 }
 
 pub struct Application {
@@ -27,6 +29,7 @@ pub struct Application {
     rights_task: tokio::task::JoinHandle<()>,
     /// `/metrics` without a token, when `METRICS_ADDR` asks for a listener of its own.
     metrics_listener: Option<TcpListener>,
+    blobs: domain::blobs::BlobStore,
 }
 
 impl Application {
@@ -60,11 +63,12 @@ impl Application {
             ),
             None => None,
         };
+        let blobs = domain::blobs::BlobStore::open(&config.blob_store)?;
         let ctx = AppContext::new(db, config);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let (feed_hub, hub) = crate::feed_hub::FeedHub::spawn(ctx.clone(), stopped.clone());
         let (rights, rights_task) = crate::rights_watch::RightsWatch::spawn(ctx.clone(), stopped);
-        let router = crate::http::router(ctx.clone(), feed_hub, rights.clone());
+        let router = crate::http::router(ctx.clone(), feed_hub, rights.clone(), blobs.clone());
         Ok(Self {
             listener,
             router,
@@ -74,6 +78,7 @@ impl Application {
             rights,
             rights_task,
             metrics_listener,
+            blobs,
         })
     }
 
@@ -111,6 +116,7 @@ impl Application {
         let stop = self.stop;
         let stopped = stop.subscribe();
         let worker = crate::payment_worker::spawn(self.ctx.clone(), stopped.clone());
+        let fetchers = crate::attachment_worker::spawn(self.ctx.clone(), self.blobs.clone(), stopped.clone());
         let feed_listener = crate::feed_listener::spawn(self.ctx.clone(), self.rights, stopped.clone());
         let metrics = self.metrics_listener.map(|listener| {
             let ctx = self.ctx.clone();
@@ -139,6 +145,9 @@ impl Application {
         // The worker finishes the event in hand (one transaction) and stops.
         let _ = stop.send(true);
         let _ = worker.await;
+        for f in fetchers {
+            let _ = f.await;
+        }
         let _ = self.hub.await;
         let _ = self.rights_task.await;
         if let Some(m) = metrics {

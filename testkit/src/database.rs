@@ -27,10 +27,11 @@ pub fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A database that exists for one test and is removed when this is dropped.
+/// A database that exists for one test and is removed when this is dropped. Each has a data
+/// directory of its own too (the SQLite file, stored attachments).
 pub enum TestDatabase {
     Sqlite { dir: tempfile::TempDir },
-    Postgres { name: String },
+    Postgres { name: String, dir: tempfile::TempDir },
 }
 
 impl TestDatabase {
@@ -49,7 +50,10 @@ impl TestDatabase {
                     .await
                     .expect("create test database");
                 admin.close().await.ok();
-                TestDatabase::Postgres { name }
+                TestDatabase::Postgres {
+                    name,
+                    dir: tempfile::tempdir().expect("temp dir"),
+                }
             }
         }
     }
@@ -61,10 +65,11 @@ impl TestDatabase {
             TestDatabase::Sqlite { dir } => {
                 s.insert("DATA_DIR".into(), dir.path().join("data").display().to_string());
             }
-            TestDatabase::Postgres { name } => {
+            TestDatabase::Postgres { name, dir } => {
                 let mut url = url::Url::parse(&postgres_admin_url()).expect("admin url");
                 url.set_path(name);
                 s.insert("DATABASE_URL".into(), url.to_string());
+                s.insert("DATA_DIR".into(), dir.path().join("data").display().to_string());
             }
         }
         s
@@ -73,7 +78,7 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let TestDatabase::Postgres { name } = self {
+        if let TestDatabase::Postgres { name, .. } = self {
             let name = name.clone();
             // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
             std::thread::spawn(move || {

@@ -120,7 +120,14 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
         <ol class="feed" data-testid="feed">
             <For
                 each=move || cards.get()
-                key=|c| (c.id, c.edited_at.clone(), c.deleted_at.clone(), c.content.clone())
+                // Whatever changes a card's face: an edit, a delete, an attachment now stored.
+                key=|c| (
+                    c.id,
+                    c.edited_at.clone(),
+                    c.deleted_at.clone(),
+                    c.content.clone(),
+                    c.attachments.iter().map(|a| a.state.clone()).collect::<Vec<_>>(),
+                )
                 children=|c| view! { <SignalItem c /> }
             />
         </ol>
@@ -188,8 +195,14 @@ fn Attachment(a: AttachmentCard) -> impl IntoView {
                 {format!("{} ({kind}, {})", a.filename, human_size(a.size))}
             </a>
         }.into_any(),
-        _ => view! {
+        ("blocked", _) => view! {
             <span class="file blocked" data-testid="attachment-blocked">{format!("{} — blocked: this type is never opened here", a.filename)}</span>
+        }.into_any(),
+        _ if a.state == "pending" => view! {
+            <span class="file muted" data-testid="attachment-pending">{format!("{} — being saved…", a.filename)}</span>
+        }.into_any(),
+        _ => view! {
+            <span class="file muted" data-testid="attachment-unavailable">{format!("{} — unavailable", a.filename)}</span>
         }.into_any(),
     }
 }

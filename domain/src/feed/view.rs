@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::attachment_view::{self, Display};
+use crate::attachment_store;
 use crate::ingest::attachment::Attachment;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,8 +22,11 @@ pub struct AttachmentView {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub display: Display,
-    /// Absent for blocked files: they get no link at all.
+    /// Our own copy (`/attachments/…`) once stored; absent for blocked files (they get no link
+    /// at all) and while the copy is pending or unavailable.
     pub url: Option<String>,
+    /// `stored`, `pending`, `unavailable` (`attachment_store::state`), or `blocked`.
+    pub state: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,10 +63,50 @@ fn avatar_url(author_id: Option<i64>, hash: Option<&str>) -> Option<String> {
     Some(format!("https://cdn.discordapp.com/avatars/{id}/{hash}.png?size=64"))
 }
 
+/// How one attachment is offered: the attachment rules decide whether it may be shown at all; our
+/// stored copy (its bytes checked) decides what is served. Signals stored before attachments
+/// were kept (no record) still link to their source.
+fn attachment(signal_id: i64, a: Attachment, records: &Records) -> AttachmentView {
+    let display = attachment_view::display(&a);
+    let record = a.id.parse().ok().and_then(|id: i64| records.get(&(signal_id, id)));
+    let (display, url, state) = match (display, record) {
+        (Display::Blocked, _) => (Display::Blocked, None, "blocked".to_owned()),
+        (_, None) => (display, Some(a.url.clone()), "source".to_owned()),
+        (_, Some(r)) if r.state == attachment_store::state::STORED => {
+            // Inline only if the stored bytes were checked to be an image.
+            let image = r.content_type.as_deref().is_some_and(|t| t.starts_with("image/"));
+            let display = if display == Display::Inline && !image {
+                Display::Link
+            } else {
+                display
+            };
+            (
+                display,
+                Some(attachment_store::served_path(signal_id, r.attachment_id)),
+                r.state.clone(),
+            )
+        }
+        (_, Some(r)) => (display, None, r.state.clone()),
+    };
+    AttachmentView {
+        url,
+        state,
+        filename: a.filename,
+        content_type: a.content_type,
+        size: a.size,
+        width: a.width,
+        height: a.height,
+        display,
+    }
+}
+
+type Records = HashMap<(i64, i64), entity::attachment_blob::Model>;
+
 fn view(
     s: signal::Model,
     channels: &HashMap<i64, channel::Model>,
     threads: &HashMap<i64, signal_thread::Model>,
+    records: &Records,
 ) -> SignalView {
     let deleted = s.deleted_at.is_some();
     let attachments: Vec<Attachment> = if deleted {
@@ -85,21 +129,7 @@ fn view(
         } else {
             serde_json::from_str(&s.embeds_json).unwrap_or(Value::Array(Vec::new()))
         },
-        attachments: attachments
-            .into_iter()
-            .map(|a| {
-                let display = attachment_view::display(&a);
-                AttachmentView {
-                    url: (display != Display::Blocked).then(|| a.url.clone()),
-                    filename: a.filename,
-                    content_type: a.content_type,
-                    size: a.size,
-                    width: a.width,
-                    height: a.height,
-                    display,
-                }
-            })
-            .collect(),
+        attachments: attachments.into_iter().map(|a| attachment(s.id, a, records)).collect(),
         posted_at: s.posted_at,
         edited_at: s.edited_at,
         deleted_at: s.deleted_at,
@@ -165,6 +195,7 @@ pub async fn events_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> 
         .filter(|s| channels.contains_key(&s.channel_id))
         .collect();
     let threads = threads_of(db, &signals).await?;
+    let records = attachment_store::records(db, &signals.iter().map(|s| s.id).collect::<Vec<_>>()).await?;
     let by_id: HashMap<i64, signal::Model> = signals.into_iter().map(|s| (s.id, s)).collect();
     let events = rows
         .into_iter()
@@ -174,7 +205,7 @@ pub async fn events_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> 
                 seq: r.seq,
                 op: r.op,
                 required: required.get(&s.channel_id).copied().flatten(),
-                signal: view(s, &channels, &threads),
+                signal: view(s, &channels, &threads, &records),
             })
         })
         .collect();
@@ -203,7 +234,11 @@ pub async fn latest(
     }
     let signals = q.order_by_desc(signal::Column::Id).limit(limit).all(db).await?;
     let threads = threads_of(db, &signals).await?;
-    Ok(signals.into_iter().map(|s| view(s, &channels, &threads)).collect())
+    let records = attachment_store::records(db, &signals.iter().map(|s| s.id).collect::<Vec<_>>()).await?;
+    Ok(signals
+        .into_iter()
+        .map(|s| view(s, &channels, &threads, &records))
+        .collect())
 }
 
 /// The newest feed sequence number: a page rendered now is current up to it.

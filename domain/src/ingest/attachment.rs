@@ -1,10 +1,30 @@
-//! Attachments as reported by a collector, made safe to store and show: https links on Discord's
-//! CDN hosts only (we never fetch them; the browser does, and only from there), a filename that
+//! Attachments as reported by a collector, made safe to store and show: links on the allowed
+//! attachment origins only (Discord's CDN over https unless `ATTACHMENT_SOURCES` says otherwise;
+//! the server fetches each once from there, see `crate::attachment_store`), a filename that
 //! cannot carry a path, control characters or bidi overrides, and bounded fields.
 
-use url::Url;
+use std::sync::LazyLock;
 
-pub const ALLOWED_HOSTS: &[&str] = &["cdn.discordapp.com", "media.discordapp.net"];
+use url::{Origin, Url};
+
+/// Discord's CDN: where attachments come from unless `ATTACHMENT_SOURCES` says otherwise.
+pub const DISCORD_CDN: &str = "https://cdn.discordapp.com,https://media.discordapp.net";
+
+static DISCORD_CDN_ORIGINS: LazyLock<Vec<Origin>> = LazyLock::new(|| {
+    DISCORD_CDN
+        .split(',')
+        .map(|o| Url::parse(o).expect("a valid origin").origin())
+        .collect()
+});
+
+pub fn discord_cdn() -> &'static [Origin] {
+    &DISCORD_CDN_ORIGINS
+}
+
+/// Whether `url` is on one of `sources` (scheme, host and port) and carries no credentials.
+pub fn is_allowed(url: &Url, sources: &[Origin]) -> bool {
+    sources.contains(&url.origin()) && url.username().is_empty() && url.password().is_none()
+}
 pub const FILENAME_MAX_CHARS: usize = 255;
 pub const URL_MAX_LEN: usize = 2048;
 pub const CONTENT_TYPE_MAX_LEN: usize = 127;
@@ -61,6 +81,10 @@ pub enum AttachmentError {
 }
 
 pub fn normalise(raw: &RawAttachment) -> Result<Attachment, AttachmentError> {
+    normalise_from(raw, discord_cdn())
+}
+
+pub fn normalise_from(raw: &RawAttachment, sources: &[Origin]) -> Result<Attachment, AttachmentError> {
     if raw.id.is_empty()
         || raw.id.len() > 20
         || !raw.id.bytes().all(|b| b.is_ascii_digit())
@@ -68,7 +92,7 @@ pub fn normalise(raw: &RawAttachment) -> Result<Attachment, AttachmentError> {
     {
         return Err(AttachmentError::BadId);
     }
-    let url = check_url(&raw.url)?;
+    let url = check_url(&raw.url, sources)?;
     let filename = sanitise_filename(&raw.filename)?;
     let content_type = raw.content_type.as_deref().map(check_content_type).transpose()?;
     if raw.size > SIZE_MAX {
@@ -92,24 +116,24 @@ pub fn normalise(raw: &RawAttachment) -> Result<Attachment, AttachmentError> {
     })
 }
 
-fn check_url(raw: &str) -> Result<String, AttachmentError> {
+fn check_url(raw: &str, sources: &[Origin]) -> Result<String, AttachmentError> {
     if raw.len() > URL_MAX_LEN {
         return Err(AttachmentError::UrlTooLong);
     }
     let url = Url::parse(raw.trim()).map_err(|_| AttachmentError::BadUrl)?;
-    if url.scheme() != "https" {
+    if is_allowed(&url, sources) {
+        return Ok(url.to_string());
+    }
+    if url.scheme() != "https"
+        && !sources
+            .iter()
+            .any(|o| matches!(o, Origin::Tuple(s, ..) if s == url.scheme()))
+    {
         return Err(AttachmentError::NotHttps);
     }
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    let default_port = url.port().is_none_or(|p| p == 443);
-    if !ALLOWED_HOSTS.contains(&host.as_str())
-        || !url.username().is_empty()
-        || url.password().is_some()
-        || !default_port
-    {
-        return Err(AttachmentError::HostNotAllowed(host));
-    }
-    Ok(url.to_string())
+    Err(AttachmentError::HostNotAllowed(
+        url.host_str().unwrap_or_default().to_ascii_lowercase(),
+    ))
 }
 
 /// Bidi controls, e.g. U+202E, which makes `evil<U+202E>gpj.exe` display as `evilexe.jpg`.

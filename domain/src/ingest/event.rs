@@ -193,8 +193,14 @@ impl Rejection {
     }
 }
 
-/// Validates one event. `now` stands in for a delete's time when the connector gives none.
+/// Validates one event, with attachments from Discord's CDN. `now` stands in for a delete's time
+/// when the connector gives none.
 pub fn parse(value: Value, now: DateTime<Utc>) -> Result<Event, Rejection> {
+    parse_with(value, now, attachment::discord_cdn())
+}
+
+/// Validates one event, with attachments from `sources` (the `ATTACHMENT_SOURCES` setting).
+pub fn parse_with(value: Value, now: DateTime<Utc>, sources: &[url::Origin]) -> Result<Event, Rejection> {
     let Some(kind) = value.get("type") else {
         return Err(if value.is_object() {
             Rejection::new("type", format!("missing; expected one of {}", EVENT_TYPES.join(", ")))
@@ -204,8 +210,8 @@ pub fn parse(value: Value, now: DateTime<Utc>) -> Result<Event, Rejection> {
     };
     let kind = kind.as_str().unwrap_or_default().to_owned();
     match kind.as_str() {
-        "message_create" => Ok(Event::MessageCreated(message(decode(value)?, now)?)),
-        "message_update" => Ok(Event::MessageUpdated(message(decode(value)?, now)?)),
+        "message_create" => Ok(Event::MessageCreated(message(decode(value)?, now, sources)?)),
+        "message_update" => Ok(Event::MessageUpdated(message(decode(value)?, now, sources)?)),
         "message_delete" => {
             let raw: RawDelete = decode(value)?;
             Ok(Event::MessageDeleted {
@@ -301,7 +307,7 @@ fn not_future(field: &str, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Res
     }
 }
 
-fn message(raw: RawMessage, now: DateTime<Utc>) -> Result<Message, Rejection> {
+fn message(raw: RawMessage, now: DateTime<Utc>, sources: &[url::Origin]) -> Result<Message, Rejection> {
     not_future("created_at", Some(raw.created_at), now)?;
     not_future("edited_at", raw.edited_at, now)?;
     if raw.content.chars().count() > CONTENT_MAX_CHARS {
@@ -334,7 +340,10 @@ fn message(raw: RawMessage, now: DateTime<Utc>) -> Result<Message, Rejection> {
         .attachments
         .iter()
         .enumerate()
-        .map(|(i, a)| attachment::normalise(a).map_err(|e| Rejection::new(format!("attachments[{i}]"), e.to_string())))
+        .map(|(i, a)| {
+            attachment::normalise_from(a, sources)
+                .map_err(|e| Rejection::new(format!("attachments[{i}]"), e.to_string()))
+        })
         .collect::<Result<_, _>>()?;
     let attachments_json = serde_json::to_string(&attachments).unwrap_or_else(|_| "[]".into());
     let author = Author {

@@ -9,5 +9,5 @@ pub mod merge;
 pub mod recent;
 pub mod store;
 
-pub use event::{Event, Rejection, parse};
+pub use event::{Event, Rejection, parse, parse_with};
 pub use store::{Ingested, ItemResult, Status, ingest};

@@ -339,6 +339,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
         let now = Utc::now();
         match merge::apply(row.as_ref().map(stored).as_ref(), &report) {
             Outcome::Insert(Stored::Live(s)) => {
+                let attachments = attachments_of(&s.attachments_json);
                 let inserted = signal::ActiveModel {
                     message_id: Set(m.message_id.get()),
                     connector_id: Set(self.connector_id),
@@ -361,6 +362,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
                 .insert(self.txn)
                 .await?;
                 self.log(Op::MessageCreated, Some(inserted.id), place.thread_id).await?;
+                crate::attachment_store::queue(self.txn, inserted.id, &attachments).await?;
                 self.mirror(
                     inserted.id,
                     place.channel_id,
@@ -373,6 +375,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
             }
             Outcome::Replace(Stored::Live(s)) => {
                 let row = row.expect("replace implies a stored row");
+                let attachments = attachments_of(&s.attachments_json);
                 let mut active: signal::ActiveModel = row.clone().into();
                 active.content = Set(s.content);
                 active.embeds_json = Set(s.embeds_json);
@@ -383,6 +386,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
                 active.updated_at = Set(now);
                 active.update(self.txn).await?;
                 self.log(Op::MessageUpdated, Some(row.id), row.thread_id).await?;
+                crate::attachment_store::queue(self.txn, row.id, &attachments).await?;
                 self.mirror(
                     row.id,
                     row.channel_id,
@@ -566,6 +570,10 @@ impl<C: ConnectionTrait> Run<'_, C> {
             }
         }
     }
+}
+
+fn attachments_of(json: &str) -> Vec<crate::ingest::attachment::Attachment> {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 async fn find_signal(db: &impl ConnectionTrait, id: Snowflake) -> Result<Option<signal::Model>, DbErr> {

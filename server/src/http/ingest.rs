@@ -76,7 +76,7 @@ pub async fn post_event(
     ConnectorAuth(connector): ConnectorAuth,
     body: JsonBody,
 ) -> Result<Json<ItemResult>, ApiError> {
-    let event = ingest::parse(body.0, Utc::now()).map_err(|r| {
+    let event = ingest::parse_with(body.0, Utc::now(), &ctx.config.attachment_sources).map_err(|r| {
         tracing::warn!(connector = %connector.pid, field = %r.field, reason = %r.message, "event rejected");
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_event", r.to_string())
     })?;
@@ -132,7 +132,11 @@ pub async fn post_batch(
         ));
     }
     let now = Utc::now();
-    let items: Vec<_> = batch.events.into_iter().map(|v| ingest::parse(v, now)).collect();
+    let items: Vec<_> = batch
+        .events
+        .into_iter()
+        .map(|v| ingest::parse_with(v, now, &ctx.config.attachment_sources))
+        .collect();
     let rejected = items.iter().filter(|i| i.is_err()).count();
     if rejected > 0 {
         tracing::warn!(connector = %connector.pid, rejected, "batch items rejected");

@@ -2,6 +2,7 @@
 //! health probes, and the middleware every response passes through.
 
 mod api_error;
+mod attachments;
 mod connector_api;
 mod connector_auth;
 mod discord_link;
@@ -39,13 +40,21 @@ pub struct AppState {
     pub feed_hub: crate::feed_hub::FeedHub,
     pub rights: crate::rights_watch::RightsWatch,
     pub feed_slots: crate::feed_slots::FeedSlots,
+    /// Stored attachments, served from our origin.
+    pub blobs: domain::blobs::BlobStore,
 }
 
 /// Bodies past this are refused with 413 before any handler reads them.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn router(ctx: AppContext, feed_hub: crate::feed_hub::FeedHub, rights: crate::rights_watch::RightsWatch) -> Router {
+pub fn router(
+    ctx: AppContext,
+    feed_hub: crate::feed_hub::FeedHub,
+    rights: crate::rights_watch::RightsWatch,
+    blobs: domain::blobs::BlobStore,
+) -> Router {
     let state = AppState {
+        blobs,
         leptos_options: site::leptos_options(&ctx.config),
         ctx: ctx.clone(),
         feed_hub,
@@ -70,6 +79,7 @@ pub fn router(ctx: AppContext, feed_hub: crate::feed_hub::FeedHub, rights: crate
         .route("/account/discord/link", axum::routing::post(discord_link::start))
         .route(discord_link::CALLBACK_PATH, get(discord_link::callback))
         .route("/account/discord/unlink", axum::routing::post(discord_link::unlink))
+        .route("/attachments/{signal}/{attachment}", get(attachments::get))
         .nest("/api/v1", api)
         .merge(site::routes(&state))
         .with_state(state)

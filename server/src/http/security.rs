@@ -20,8 +20,15 @@ pub async fn headers(State(ctx): State<AppContext>, mut req: Request, next: Next
     let h = res.headers_mut();
     if personal {
         // A page or answer made for one signed-in person: no shared cache may keep it or serve
-        // it to someone else.
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // it to someone else. A handler that says `private` itself (a stored attachment the
+        // browser may keep) is left its own policy.
+        let private = h
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("private"));
+        if !private {
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
         h.append(header::VARY, HeaderValue::from_static("Cookie"));
     }
     // "Link Discord" posts a form whose answer redirects to Discord's authorize page: form-action
@@ -31,7 +38,10 @@ pub async fn headers(State(ctx): State<AppContext>, mut req: Request, next: Next
         .discord_oauth
         .as_ref()
         .map(|_| ctx.config.discord_api_url.origin().ascii_serialization());
-    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&nonce, oauth_origin.as_deref())) {
+    // A handler with a stricter policy of its own (stored attachments: nothing runs) keeps it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(csp) = HeaderValue::from_str(&content_security_policy(&nonce, oauth_origin.as_deref()))
+    {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod attachments;
 mod capture;
 mod channel_tiers;
 mod demo;

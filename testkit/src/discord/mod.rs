@@ -9,6 +9,7 @@
 //! serenity and `oauth2` reach it through their own HTTP clients: point serenity's
 //! `HttpBuilder::proxy` (limiter disabled) and the OAuth URLs at [`FakeDiscord::url`].
 
+mod cdn;
 mod gateway;
 mod oauth;
 mod ratelimit;

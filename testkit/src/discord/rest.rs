@@ -20,6 +20,10 @@ type Shared = Arc<Mutex<World>>;
 pub(super) fn router(world: Shared) -> Router {
     Router::new()
         .route("/gateway", axum::routing::get(super::gateway::upgrade))
+        .route(
+            "/attachments/{channel}/{attachment}/{name}",
+            axum::routing::get(super::cdn::file),
+        )
         .fallback(handle)
         .with_state(world)
 }
