@@ -84,6 +84,17 @@ ensure_schemathesis() {
   fi
 }
 
+# moto's S3-compatible server, for the blob store's S3 test (domain/tests/blob_store_s3.rs).
+MOTO_VERSION=5.1.22
+ensure_moto() {
+  if [ "$("$VENV/bin/pip" show moto 2>/dev/null | awk '/^Version:/ {print $2}')" != "$MOTO_VERSION" ]; then
+    step "Installing moto $MOTO_VERSION (a local S3-compatible server for the blob store test; PyPI, into $VENV)"
+    [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV" || fail "python3 -m venv"
+    run_or_fail "pip install moto" "$VENV/bin/pip" install -q "moto[server]==$MOTO_VERSION"
+  fi
+  export S3_TEST_SERVER="$VENV/bin/moto_server"
+}
+
 # cargo-fuzz for the bounded fuzzing run (scripts/fuzz).
 ensure_cargo_fuzz() {
   if ! cargo fuzz --version >/dev/null 2>&1; then

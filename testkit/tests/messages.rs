@@ -199,3 +199,18 @@ async fn message_ids_are_snowflakes_that_carry_their_time() {
     let year: i32 = m["timestamp"].as_str().unwrap()[..4].parse().unwrap();
     assert!(year >= 2026, "{m}");
 }
+
+/// The CDN route: no token needed, and the bytes are what the extension says (a PNG's magic
+/// number for `.png`), so the server's fetch and sniffing run as against Discord's CDN.
+#[tokio::test]
+async fn the_cdn_serves_files_by_their_extension_without_a_token() {
+    let fake = FakeDiscord::start_with(0, Limits::none()).await.unwrap();
+    let get = |name: &str| reqwest::get(format!("{}/attachments/1/2/{name}", fake.url()));
+    let png = get("chart.png").await.unwrap();
+    assert_eq!(png.status(), 200);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    let pdf = get("report.pdf").await.unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
+}
