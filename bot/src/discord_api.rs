@@ -14,6 +14,13 @@ use serenity::model::id::{ChannelId, GuildId, MessageId, RoleId, UserId};
 
 use crate::rate_limit::{RateLimiter, Seen};
 
+/// A file sent with a message.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub filename: String,
+    pub data: Vec<u8>,
+}
+
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum ApiError {
     #[error("rate limited for {0:?}")]
@@ -111,19 +118,56 @@ impl DiscordApi {
         body: Option<Vec<u8>>,
         reason: Option<&str>,
     ) -> Result<Vec<u8>, ApiError> {
+        self.send_with(route, method, body, None, reason).await
+    }
+
+    /// `send`, with uploads: a `multipart/form-data` body of `payload_json` and `files[i]`.
+    async fn send_with(
+        &self,
+        route: Route<'_>,
+        method: LightMethod,
+        body: Option<Vec<u8>>,
+        uploads: Option<(String, Vec<Upload>)>,
+        reason: Option<&str>,
+    ) -> Result<Vec<u8>, ApiError> {
         let bucket = route.ratelimiting_bucket();
         self.limiter.acquire(bucket).await.map_err(ApiError::RateLimited)?;
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(r) = reason.and_then(|r| reqwest::header::HeaderValue::from_str(r).ok()) {
             headers.insert("X-Audit-Log-Reason", r);
         }
-        let request = Request::new(route, method)
+        let mut builder = Request::new(route, method)
             .body(body)
             .headers(Some(headers))
             .build(&self.client, self.http.token(), self.http.proxy.as_deref())
-            .map_err(|e| ApiError::Transport(e.to_string()))?
-            .build()
             .map_err(|e| ApiError::Transport(e.to_string()))?;
+        let uploading = uploads.is_some();
+        if let Some((payload_json, files)) = uploads {
+            // serenity's own multipart numbers files only inside its send_message; ours goes
+            // through this client's rate limiter, so the form is built here.
+            let mut form = reqwest::multipart::Form::new().text("payload_json", payload_json);
+            for (i, f) in files.into_iter().enumerate() {
+                form = form.part(
+                    format!("files[{i}]"),
+                    reqwest::multipart::Part::bytes(f.data).file_name(f.filename),
+                );
+            }
+            builder = builder.multipart(form);
+        }
+        let mut request = builder.build().map_err(|e| ApiError::Transport(e.to_string()))?;
+        if uploading {
+            // serenity marked the (empty) JSON body "Content-Length: 0"; the form's own length wins.
+            let lengths: Vec<_> = request
+                .headers()
+                .get_all(reqwest::header::CONTENT_LENGTH)
+                .iter()
+                .cloned()
+                .collect();
+            request.headers_mut().remove(reqwest::header::CONTENT_LENGTH);
+            if let Some(len) = lengths.into_iter().filter(|v| v.as_bytes() != b"0").last() {
+                request.headers_mut().insert(reqwest::header::CONTENT_LENGTH, len);
+            }
+        }
         let response = self.client.execute(request).await.map_err(|e| {
             if e.is_timeout() {
                 ApiError::Timeout(self.timeout)
@@ -246,6 +290,25 @@ impl DiscordApi {
         };
         let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Decode(e.to_string()))?;
         let m: ApiMessage = Self::decode(&self.send(route, LightMethod::Post, Some(bytes), None).await?)?;
+        Ok(m.id.get())
+    }
+
+    /// Posts a message with uploads (`body` names them in `attachments`); returns its id.
+    pub async fn create_message_with_files(
+        &self,
+        channel: u64,
+        body: &serde_json::Value,
+        files: Vec<Upload>,
+    ) -> Result<u64, ApiError> {
+        let route = Route::ChannelMessages {
+            channel_id: ChannelId::new(channel),
+        };
+        let payload = (body.to_string(), files);
+        let m: ApiMessage = Self::decode(
+            &self
+                .send_with(route, LightMethod::Post, None, Some(payload), None)
+                .await?,
+        )?;
         Ok(m.id.get())
     }
 

@@ -60,6 +60,12 @@ async fn run(config: Config) -> Result<(), String> {
         report(&db, &status, "stopped", "stopped by a signal", None, &json!([])).await;
         return close(db).await;
     };
+    let files = mirror::Files {
+        blobs: domain::blobs::BlobStore::open(&config.blob_store).map_err(|e| {
+            format!("{e} (the bot reads the attachments the server stored: check DATA_DIR or BLOB_STORE_URL)")
+        })?,
+        public_url: config.public_url.clone(),
+    };
     let api = Arc::new(DiscordApi::new(
         token.expose(),
         config.discord_api_url.as_str(),
@@ -110,19 +116,19 @@ async fn run(config: Config) -> Result<(), String> {
     tracing::info!(database = backend, instance = %status.id, "bot working: role sync, role-drift sweeps, mirroring");
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
-            let (db, api, status) = (db.clone(), api.clone(), status.clone());
+            let (db, api, status, files) = (db.clone(), api.clone(), status.clone(), files.clone());
             tokio::spawn(jobs::worker::run(
                 db.clone(),
                 settings.clone(),
                 wake.clone(),
                 stop.clone(),
                 move |job| {
-                    let (db, api, status) = (db.clone(), api.clone(), status.clone());
+                    let (db, api, status, files) = (db.clone(), api.clone(), status.clone(), files.clone());
                     async move {
                         let outcome = match job.job.kind {
                             JobKind::RoleSync => role_sync::run(&db, &api, &job).await,
                             JobKind::RoleDrift => role_drift::run(&db, &api, &job).await,
-                            JobKind::Mirror => mirror::run(&db, &api, &job).await,
+                            JobKind::Mirror => mirror::run(&db, &api, &files, &job).await,
                             // Never claimed here (not in `settings.kinds`): the server runs them.
                             JobKind::AttachmentFetch => jobs::worker::Outcome::Retry {
                                 error: "attachment fetches run in the server".into(),

@@ -10,6 +10,7 @@
 //! follow-up alone is posted again, since the copy would otherwise be incomplete.
 
 use chrono::Utc;
+use domain::blobs::BlobStore;
 use domain::jobs::worker::Outcome;
 use domain::jobs::{self, Claimed};
 use domain::mirror::render::{self, Source};
@@ -17,13 +18,29 @@ use domain::mirror::{self, CopyUpdate, MirrorJob, state};
 use entity::{mirror_copy, signal};
 use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 
-use crate::discord_api::{ApiError, DiscordApi, codes};
+use crate::discord_api::{ApiError, DiscordApi, Upload, codes};
+
+/// What a mirror job needs besides the database and Discord: the stored attachments it uploads,
+/// and our origin for links to files too large to upload.
+#[derive(Clone)]
+pub struct Files {
+    pub blobs: BlobStore,
+    pub public_url: url::Url,
+}
+
+/// How long a copy waits for its attachments to be stored before going out without the ones
+/// still missing (the server fetches them; it may be down).
+const FILES_WAIT: chrono::Duration = chrono::Duration::seconds(60);
 
 enum Failure {
     Api(ApiError),
     Db(String),
     /// Our claim was taken over: stop without touching anything more.
     Lost,
+    /// The signal's attachments are still being stored.
+    Waiting,
+    /// A stored attachment cannot be read from the blob store.
+    Blob(String),
 }
 
 impl From<ApiError> for Failure {
@@ -38,13 +55,21 @@ impl From<sea_orm::DbErr> for Failure {
     }
 }
 
-pub async fn run(db: &DatabaseConnection, api: &DiscordApi, claimed: &Claimed) -> Outcome {
+pub async fn run(db: &DatabaseConnection, api: &DiscordApi, files: &Files, claimed: &Claimed) -> Outcome {
     let job: MirrorJob = match serde_json::from_str(&claimed.job.payload) {
         Ok(j) => j,
         Err(e) => return Outcome::Dead(format!("unreadable mirror job: {e}")),
     };
-    match converge(db, api, claimed, &job).await {
+    match converge(db, api, files, claimed, &job).await {
         Ok(()) => Outcome::Done,
+        Err(Failure::Waiting) => Outcome::Wait {
+            reason: "waiting for the signal's attachments to be stored".into(),
+            after: chrono::Duration::milliseconds(500),
+        },
+        Err(Failure::Blob(e)) => Outcome::Retry {
+            error: format!("blob store: {e}"),
+            after: None,
+        },
         Err(Failure::Lost) => Outcome::Retry {
             error: "the job was claimed again while this worker held it".into(),
             after: None,
@@ -89,6 +114,7 @@ async fn record(db: &DatabaseConnection, claimed: &Claimed, copy: i64, change: C
 async fn converge(
     db: &DatabaseConnection,
     api: &DiscordApi,
+    files: &Files,
     claimed: &Claimed,
     job: &MirrorJob,
 ) -> Result<(), Failure> {
@@ -128,8 +154,13 @@ async fn converge(
         .await;
     }
 
+    let (stored, pending) = mirror::files_of(db, &signal, &files.public_url).await?;
+    if pending && Utc::now() - signal.updated_at < FILES_WAIT {
+        return Err(Failure::Waiting);
+    }
     let embeds: Vec<serde_json::Value> = serde_json::from_str(&signal.embeds_json).unwrap_or_default();
     let parts = render::copy(&Source {
+        files: &stored,
         author_name: &signal.author_name,
         author_id: signal.author_id,
         author_avatar: signal.author_avatar.as_deref(),
@@ -153,54 +184,78 @@ async fn converge(
         )
         .await;
     }
+    let mut sent = mirror::part_hashes(&copy);
+    sent.resize(ids.len(), String::new());
     for (i, part) in parts.iter().enumerate() {
+        let fingerprint = part.fingerprint();
         if let Some(&existing) = ids.get(i) {
-            match api.edit_message(target, existing, &part.body(None)).await {
-                Ok(()) => continue,
-                Err(ApiError::Refused {
-                    code: codes::UNKNOWN_MESSAGE,
-                    ..
-                }) if i == 0 => {
-                    // A moderator deleted the copy: it stays deleted (see the module's note).
-                    ids.remove(0);
-                    return delete_all(db, api, claimed, &copy, &mut ids, state::REMOVED).await;
-                }
-                Err(ApiError::Refused {
-                    code: codes::UNKNOWN_MESSAGE,
-                    ..
-                }) => {
-                    let id = api
-                        .create_message(
-                            target,
-                            &part.body(Some(&render::nonce(job.signal_id, job.target_channel_id, i))),
-                        )
-                        .await?;
-                    ids[i] = id;
-                }
-                Err(e) => return Err(e.into()),
+            if sent[i] == fingerprint {
+                // This message already says this: no call.
+                continue;
             }
-        } else {
-            let id = api
-                .create_message(
-                    target,
-                    &part.body(Some(&render::nonce(job.signal_id, job.target_channel_id, i))),
+            if render::is_file_message(&fingerprint) || render::is_file_message(&sent[i]) {
+                // Uploads cannot be edited into other files: this message goes, the new one is
+                // posted in its place (recorded in between, so a crash leaves no stray copy).
+                match api.delete_message(target, existing).await {
+                    Ok(())
+                    | Err(ApiError::Refused {
+                        code: codes::UNKNOWN_MESSAGE,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                ids.truncate(i);
+                sent.truncate(i);
+                record(
+                    db,
+                    claimed,
+                    copy.id,
+                    CopyUpdate {
+                        message_ids: Some(ids.clone()),
+                        part_hashes: Some(sent.clone()),
+                        ..Default::default()
+                    },
                 )
                 .await?;
-            ids.push(id);
+                // Later messages follow this one: they go too and are posted again after it.
+                trim(db, api, claimed, &copy, &mut ids, i).await?;
+            } else {
+                match api.edit_message(target, existing, &part.body(None)).await {
+                    Ok(()) => {
+                        sent[i] = fingerprint;
+                        record_parts(db, claimed, copy.id, &ids, &sent).await?;
+                        continue;
+                    }
+                    Err(ApiError::Refused {
+                        code: codes::UNKNOWN_MESSAGE,
+                        ..
+                    }) if i == 0 => {
+                        // A moderator deleted the copy: it stays deleted (see the module's note).
+                        ids.remove(0);
+                        return delete_all(db, api, claimed, &copy, &mut ids, state::REMOVED).await;
+                    }
+                    Err(ApiError::Refused {
+                        code: codes::UNKNOWN_MESSAGE,
+                        ..
+                    }) => {
+                        ids[i] = post(api, files, job, i, part, &fingerprint).await?;
+                        sent[i] = fingerprint;
+                        record_parts(db, claimed, copy.id, &ids, &sent).await?;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
-        record(
-            db,
-            claimed,
-            copy.id,
-            CopyUpdate {
-                message_ids: Some(ids.clone()),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let id = post(api, files, job, i, part, &fingerprint).await?;
+        ids.push(id);
+        sent.truncate(i);
+        sent.push(fingerprint);
+        record_parts(db, claimed, copy.id, &ids, &sent).await?;
     }
     // Follow-ups the new version no longer needs.
     trim(db, api, claimed, &copy, &mut ids, parts.len()).await?;
+    sent.truncate(ids.len());
     record(
         db,
         claimed,
@@ -208,6 +263,7 @@ async fn converge(
         CopyUpdate {
             state: Some(state::LIVE),
             message_ids: Some(ids),
+            part_hashes: Some(sent),
             sent_hash: Some(Some(hash)),
             answered_at: Some(Utc::now()),
             last_error: Some(None),
@@ -215,6 +271,60 @@ async fn converge(
         },
     )
     .await
+}
+
+/// Records the copy's messages and what each says, right after Discord's answer.
+async fn record_parts(
+    db: &DatabaseConnection,
+    claimed: &Claimed,
+    copy: i64,
+    ids: &[u64],
+    sent: &[String],
+) -> Result<(), Failure> {
+    record(
+        db,
+        claimed,
+        copy,
+        CopyUpdate {
+            message_ids: Some(ids.to_vec()),
+            part_hashes: Some(sent.to_vec()),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Posts part `i` of the copy — with its uploads, read from the blob store — under its nonce,
+/// so a retry after a lost answer gets the same message back.
+async fn post(
+    api: &DiscordApi,
+    files: &Files,
+    job: &MirrorJob,
+    i: usize,
+    part: &render::OutMessage,
+    fingerprint: &str,
+) -> Result<u64, Failure> {
+    let target = job.target_channel_id as u64;
+    if part.files.is_empty() {
+        let nonce = render::nonce(job.signal_id, job.target_channel_id, i);
+        return Ok(api.create_message(target, &part.body(Some(&nonce))).await?);
+    }
+    let mut uploads = Vec::with_capacity(part.files.len());
+    for f in &part.files {
+        let data = match files.blobs.get(&f.sha256).await {
+            Ok(Some(b)) => b.to_vec(),
+            Ok(None) => return Err(Failure::Blob(format!("{} is missing from the blob store", f.sha256))),
+            Err(e) => return Err(Failure::Blob(e.to_string())),
+        };
+        uploads.push(Upload {
+            filename: f.filename.clone(),
+            data,
+        });
+    }
+    let nonce = render::file_nonce(job.signal_id, job.target_channel_id, i, fingerprint);
+    Ok(api
+        .create_message_with_files(target, &part.body(Some(&nonce)), uploads)
+        .await?)
 }
 
 /// Deletes every message of the copy, then records its end state.

@@ -41,6 +41,7 @@ on_both_databases!(
     a_copy_deleted_by_a_moderator_stays_deleted,
     random_interleavings_end_with_the_sources_final_state,
     a_burst_into_several_channels_stays_under_discords_limits,
+    images_are_uploaded_from_our_store_and_follow_edits,
 );
 
 async fn a_signal_is_copied_edited_and_deleted_in_the_target(backend: Backend) {
@@ -285,4 +286,101 @@ async fn a_burst_into_several_channels_stays_under_discords_limits(backend: Back
             .with(|w| (0..6).map(|i| w.channel_messages(target(i)).len()).collect::<Vec<_>>())
     );
     assert_eq!(rig.fake.with(|w| w.rate_limited()), 0, "no 429");
+}
+
+/// A post with `n` images on the fake's CDN.
+fn with_images(mut event: Value, cdn: &str, n: usize) -> Value {
+    event["attachments"] = Value::Array(
+        (0..n)
+            .map(|i| {
+                json!({"id": (1_500_000_000_000_900_000u64 + i as u64).to_string(), "filename": format!("chart-{i}.png"),
+                       "url": format!("{cdn}/attachments/1/{i}/chart-{i}.png"), "content_type": "image/png", "size": 68})
+            })
+            .collect(),
+    );
+    event
+}
+
+/// The files of each of the bot's messages in the target, oldest first.
+fn files_in(w: &testkit::discord::World) -> Vec<Vec<String>> {
+    w.channel_messages(TARGET)
+        .iter()
+        .map(|m| m.attachments.iter().map(|(name, _)| name.clone()).collect())
+        .collect()
+}
+
+/// Waits until the target's messages carry `want` (content, files).
+async fn target_carries(rig: &support::mirror::Rig, want: &[(&str, Vec<String>)]) {
+    let ok = rig
+        .fake
+        .wait_for(Duration::from_secs(15), |w| {
+            let contents: Vec<String> = w
+                .channel_messages(TARGET)
+                .iter()
+                .map(|m| m.body["content"].as_str().unwrap_or("").to_owned())
+                .collect();
+            let files = files_in(w);
+            contents.len() == want.len()
+                && want
+                    .iter()
+                    .zip(contents.iter().zip(&files))
+                    .all(|((c, f), (gc, gf))| c == gc && f == gf)
+        })
+        .await;
+    assert!(ok, "target holds {:?} / {:?}", rig.target(), rig.fake.with(|w| files_in(w)));
+}
+
+/// Discord takes at most ten attachments per message, so a source message carries at most ten
+/// (ingest holds to that); more files than ten in one copy — spread over follow-ups — are
+/// covered by `render`'s unit test `twelve_images_go_ten_per_message_and_a_file_too_large_is_a_link`.
+async fn images_are_uploaded_from_our_store_and_follow_edits(backend: Backend) {
+    let mut rig = rig(backend, Limits::discord(), 60).await;
+    let cdn = rig.fake.url();
+    rig.start_bot();
+    rig.ingest(vec![with_images(create(1, "charts"), &cdn, 10)]).await;
+    // The copy waits for its attachments to be stored (the server fetches them).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(rig.target().is_empty(), "nothing goes out before the images are stored");
+    assert_eq!(rig.run_attachment_fetches().await, 1);
+    let names = |range: std::ops::Range<usize>| range.map(|i| format!("chart-{i}.png")).collect::<Vec<_>>();
+    target_carries(&rig, &[("charts", vec![]), ("", names(0..10))]).await;
+    let sizes: Vec<usize> = rig.fake.with(|w| {
+        w.channel_messages(TARGET)[1]
+            .attachments
+            .iter()
+            .map(|(_, n)| *n)
+            .collect()
+    });
+    assert_eq!(sizes, [68; 10], "the stored bytes were uploaded");
+    let first = rig.fake.with(|w| w.channel_messages(TARGET)[0].id);
+
+    // An edit drops an image and changes the text: the text is edited in place, the uploads are
+    // posted again with the nine left.
+    rig.ingest(vec![with_images(update(1, "charts, v2", 1), &cdn, 9)]).await;
+    target_carries(&rig, &[("charts, v2", vec![]), ("", names(0..9))]).await;
+    assert_eq!(
+        rig.fake.with(|w| w.channel_messages(TARGET)[0].id),
+        first,
+        "edited, not re-posted"
+    );
+
+    // A text-only edit leaves the uploads alone (no call for them).
+    let uploads = rig.fake.with(|w| w.channel_messages(TARGET)[1].id);
+    rig.ingest(vec![with_images(update(1, "charts, v3", 2), &cdn, 9)]).await;
+    target_carries(&rig, &[("charts, v3", vec![]), ("", names(0..9))]).await;
+    assert_eq!(rig.fake.with(|w| w.channel_messages(TARGET)[1].id), uploads);
+
+    // No images left: the uploads message goes.
+    rig.ingest(vec![update(1, "charts, v4", 3)]).await;
+    rig.target_becomes(&["charts, v4"]).await;
+
+    rig.ingest(vec![delete(1)]).await;
+    rig.target_becomes(&[]).await;
+    assert!(
+        rig.until_jobs_settle()
+            .await
+            .iter()
+            .all(|j| j.status == JobStatus::Done)
+    );
+    assert_eq!(rig.fake.with(|w| w.pings), 0);
 }

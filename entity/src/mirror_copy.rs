@@ -18,6 +18,9 @@ pub struct Model {
     pub message_ids: String,
     /// SHA-256 of what the copy's messages say now (what was last sent).
     pub sent_hash: Option<String>,
+    /// JSON array: each message's fingerprint (`render::OutMessage::fingerprint`), in order.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub part_hashes: Option<String>,
     /// `create`, `update` or `delete`: the latest operation asked for.
     pub last_op: String,
     #[sea_orm(column_type = "Text", nullable)]

@@ -15,6 +15,7 @@ mod m20261201_000008_role_drift;
 mod m20261201_000009_mirror;
 mod m20261201_000010_channel_tier;
 mod m20261201_000011_attachment_blob;
+mod m20261201_000012_mirror_parts;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_mirror::Migration),
             Box::new(m20261201_000010_channel_tier::Migration),
             Box::new(m20261201_000011_attachment_blob::Migration),
+            Box::new(m20261201_000012_mirror_parts::Migration),
         ]
     }
 }

@@ -58,6 +58,8 @@ pub async fn rig_with(backend: Backend, limits: Limits, lease_seconds: u32, pair
         ("DISCORD_BOT_TOKEN", testkit::discord::BOT_TOKEN.to_owned()),
         ("DISCORD_API_URL", fake.url()),
         ("JOB_LEASE_SECONDS", lease_seconds.to_string()),
+        // Attachments come from the fake's CDN routes.
+        ("ATTACHMENT_SOURCES", fake.url()),
     ] {
         settings.insert(k.into(), v);
     }
@@ -149,7 +151,11 @@ impl Rig {
 
     pub async fn ingest(&self, events: Vec<Value>) {
         let now = chrono::Utc::now();
-        let items = events.into_iter().map(|e| domain::ingest::parse(e, now)).collect();
+        let sources = self.config().attachment_sources;
+        let items = events
+            .into_iter()
+            .map(|e| domain::ingest::parse_with(e, now, &sources))
+            .collect();
         let done = domain::ingest::ingest(&self.db, &self.feed, &self.connector, items)
             .await
             .unwrap();
@@ -163,6 +169,32 @@ impl Rig {
                 "{r:?}"
             );
         }
+    }
+
+    pub fn config(&self) -> Config {
+        Config::from_sources(&BTreeMap::new(), |k| self.settings.get(k).cloned()).unwrap()
+    }
+
+    /// Runs the queued attachment fetches as a server process does (claim, fetch into the blob
+    /// store under this rig's DATA_DIR, complete): the bot reads what they stored.
+    pub async fn run_attachment_fetches(&self) -> usize {
+        let config = self.config();
+        let blobs = domain::blobs::BlobStore::open(&config.blob_store).unwrap();
+        let fetcher = domain::attachment_store::fetch::Fetcher::from_config(&config);
+        let jobs = domain::jobs::claim(
+            &self.db,
+            &[JobKind::AttachmentFetch],
+            100,
+            chrono::Duration::seconds(60),
+        )
+        .await
+        .unwrap();
+        for job in &jobs {
+            let outcome = domain::attachment_store::run(&self.db, &self.feed, &blobs, &fetcher, job).await;
+            assert_eq!(outcome, domain::jobs::worker::Outcome::Done);
+            domain::jobs::complete(&self.db, job).await.unwrap();
+        }
+        jobs.len()
     }
 
     /// The contents of the bot's messages in the target channel, oldest first.

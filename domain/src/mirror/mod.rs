@@ -131,6 +131,7 @@ pub async fn queue(
                     state: Set(state::PENDING.into()),
                     message_ids: Set("[]".into()),
                     sent_hash: Set(None),
+                    part_hashes: Set(None),
                     last_op: Set(op.as_str().into()),
                     last_error: Set(None),
                     source_at: Set(source_at),
@@ -178,11 +179,52 @@ pub fn message_ids(copy: &mirror_copy::Model) -> Vec<u64> {
         .collect()
 }
 
+/// Each message's fingerprint as last sent (empty for copies made before they were kept).
+pub fn part_hashes(copy: &mirror_copy::Model) -> Vec<String> {
+    copy.part_hashes
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or_default()
+}
+
+/// The signal's stored attachments as a copy carries them (in the signal's order), and whether
+/// some are still being fetched.
+pub async fn files_of(
+    db: &impl ConnectionTrait,
+    signal: &entity::signal::Model,
+    public_url: &url::Url,
+) -> Result<(Vec<render::FileRef>, bool), DbErr> {
+    let listed: Vec<crate::ingest::attachment::Attachment> =
+        serde_json::from_str(&signal.attachments_json).unwrap_or_default();
+    let records = crate::attachment_store::records(db, &[signal.id]).await?;
+    let mut pending = false;
+    let mut files = Vec::new();
+    for a in listed {
+        let Some(r) = a.id.parse::<i64>().ok().and_then(|id| records.get(&(signal.id, id))) else {
+            continue;
+        };
+        match (r.state.as_str(), &r.sha256) {
+            (crate::attachment_store::state::STORED, Some(sha)) => files.push(render::FileRef {
+                sha256: sha.clone(),
+                filename: a.filename,
+                size: r.size.unwrap_or_default().max(0) as u64,
+                link: public_url
+                    .join(&crate::attachment_store::served_path(signal.id, r.attachment_id))
+                    .map_or_else(|_| String::new(), |u| u.to_string()),
+            }),
+            (crate::attachment_store::state::PENDING, _) => pending = true,
+            _ => {}
+        }
+    }
+    Ok((files, pending))
+}
+
 /// Changes to a copy, written as the worker goes (each right after Discord's answer).
 #[derive(Debug, Default)]
 pub struct CopyUpdate {
     pub state: Option<&'static str>,
     pub message_ids: Option<Vec<u64>>,
+    pub part_hashes: Option<Vec<String>>,
     pub sent_hash: Option<Option<String>>,
     pub claimed_at: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
@@ -201,6 +243,9 @@ pub async fn update_copy(db: &impl ConnectionTrait, id: i64, change: CopyUpdate)
     if let Some(ids) = change.message_ids {
         let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
         active.message_ids = Set(serde_json::to_string(&ids).expect("ids serialise"));
+    }
+    if let Some(p) = change.part_hashes {
+        active.part_hashes = Set(Some(serde_json::to_string(&p).expect("hashes serialise")));
     }
     if let Some(h) = change.sent_hash {
         active.sent_hash = Set(h);

@@ -34,13 +34,33 @@ pub struct Source<'a> {
     pub posted_at: Option<DateTime<Utc>>,
     pub content: &'a str,
     pub embeds: &'a [Value],
+    /// The signal's stored attachments, in the order it lists them.
+    pub files: &'a [FileRef],
 }
+
+/// A stored attachment a copy carries: uploaded when Discord takes a file that large, else a
+/// link to our copy (served to customers with access).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    pub sha256: String,
+    pub filename: String,
+    pub size: u64,
+    /// Our origin's address of it, for a file too large to upload.
+    pub link: String,
+}
+
+/// Files per message Discord accepts.
+pub const FILES_PER_MESSAGE: usize = 10;
+/// The largest file a bot may upload without a boosted server (10 MiB).
+pub const UPLOAD_MAX: u64 = 10 * 1024 * 1024;
 
 /// One Discord message of a copy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutMessage {
     pub content: String,
     pub embeds: Vec<Value>,
+    /// Uploaded with the message (at most ten).
+    pub files: Vec<FileRef>,
 }
 
 impl OutMessage {
@@ -57,8 +77,39 @@ impl OutMessage {
             body["nonce"] = json!(n);
             body["enforce_nonce"] = json!(true);
         }
+        if !self.files.is_empty() {
+            // Each upload `files[i]` is described by the attachment with id `i`.
+            body["attachments"] = Value::Array(
+                self.files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| json!({"id": i, "filename": f.filename}))
+                    .collect(),
+            );
+        }
         body
     }
+
+    /// What this message says, files included, to tell whether it must change. File messages
+    /// are marked: an upload cannot be edited into other files, only posted again.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.content.as_bytes());
+        h.update([0]);
+        h.update(Value::Array(self.embeds.clone()).to_string().as_bytes());
+        for f in &self.files {
+            h.update([1]);
+            h.update(f.sha256.as_bytes());
+            h.update(f.filename.as_bytes());
+        }
+        let kind = if self.files.is_empty() { "t" } else { "f" };
+        format!("{kind}:{}", &hex(&h.finalize())[..32])
+    }
+}
+
+/// Whether a fingerprint is a file message's.
+pub fn is_file_message(fingerprint: &str) -> bool {
+    fingerprint.starts_with("f:")
 }
 
 /// The messages of a signal's copy.
@@ -80,10 +131,12 @@ pub fn copy(src: &Source) -> Vec<OutMessage> {
     messages.push(OutMessage {
         content: chunks.next().unwrap_or_default(),
         embeds: vec![header],
+        files: Vec::new(),
     });
     messages.extend(chunks.map(|content| OutMessage {
         content,
         embeds: Vec::new(),
+        files: Vec::new(),
     }));
     // Carried embeds: fill the last message, then as many follow-ups as they need.
     for embed in src.embeds.iter().filter_map(clean_embed) {
@@ -96,9 +149,32 @@ pub fn copy(src: &Source) -> Vec<OutMessage> {
             messages.push(OutMessage {
                 content: String::new(),
                 embeds: vec![embed],
+                files: Vec::new(),
             });
         }
     }
+    // Files too large to upload: one line each, linking to our copy.
+    let (uploads, large): (Vec<&FileRef>, Vec<&FileRef>) = src.files.iter().partition(|f| f.size <= UPLOAD_MAX);
+    let lines: Vec<String> = large
+        .iter()
+        .map(|f| format!("📎 {} ({} MB): <{}>", f.filename, f.size.div_ceil(1024 * 1024), f.link))
+        .collect();
+    messages.extend(
+        split_content(&lines.join("\n"), CONTENT_LIMIT)
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .map(|content| OutMessage {
+                content,
+                embeds: Vec::new(),
+                files: Vec::new(),
+            }),
+    );
+    // Uploads: ten per message, as follow-ups after the text.
+    messages.extend(uploads.chunks(FILES_PER_MESSAGE).map(|chunk| OutMessage {
+        content: String::new(),
+        embeds: Vec::new(),
+        files: chunk.iter().map(|f| (*f).clone()).collect(),
+    }));
     messages
 }
 
@@ -110,6 +186,11 @@ pub fn hash(messages: &[OutMessage]) -> String {
         h.update([0]);
         h.update(Value::Array(m.embeds.clone()).to_string().as_bytes());
         h.update([1]);
+        for f in &m.files {
+            h.update(f.sha256.as_bytes());
+            h.update(f.filename.as_bytes());
+            h.update([2]);
+        }
     }
     hex(&h.finalize())
 }
@@ -118,6 +199,14 @@ pub fn hash(messages: &[OutMessage]) -> String {
 pub fn nonce(signal_id: i64, target_channel_id: i64, part: usize) -> String {
     let mut h = Sha256::new();
     h.update(format!("{signal_id}/{target_channel_id}/{part}").as_bytes());
+    hex(&h.finalize())[..25].to_owned()
+}
+
+/// The nonce of a file message: its files are part of it, so the same part posted again with
+/// other files (after an edit) is a new message, while a retry of the same post is not.
+pub fn file_nonce(signal_id: i64, target_channel_id: i64, part: usize, fingerprint: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{signal_id}/{target_channel_id}/{part}/{fingerprint}").as_bytes());
     hex(&h.finalize())[..25].to_owned()
 }
 
@@ -256,7 +345,52 @@ mod tests {
             posted_at: Some(DateTime::from_timestamp(1_733_000_000, 0).unwrap()),
             content,
             embeds,
+            files: &[],
         }
+    }
+
+    fn file(n: usize, size: u64) -> FileRef {
+        FileRef {
+            sha256: format!("{n:064}"),
+            filename: format!("chart-{n}.png"),
+            size,
+            link: format!("https://signals.example/attachments/1/{n}"),
+        }
+    }
+
+    #[test]
+    fn twelve_images_go_ten_per_message_and_a_file_too_large_is_a_link() {
+        let mut files: Vec<FileRef> = (0..12).map(|n| file(n, 1000)).collect();
+        files.push(file(99, 30 * 1024 * 1024));
+        let src = Source {
+            files: &files,
+            ..source("BTC long", &[])
+        };
+        let parts = copy(&src);
+        assert_eq!(parts.len(), 4, "text, the link line, 10 files, 2 files");
+        assert!(
+            parts[1]
+                .content
+                .starts_with("📎 chart-99.png (30 MB): <https://signals.example/attachments/1/99>")
+        );
+        assert_eq!(parts[2].files.len(), 10);
+        assert_eq!(parts[3].files.len(), 2);
+        let body = parts[3].body(Some("n"));
+        assert_eq!(
+            body["attachments"],
+            json!([{"id": 0, "filename": "chart-10.png"}, {"id": 1, "filename": "chart-11.png"}])
+        );
+        assert_eq!(body["allowed_mentions"], json!({"parse": []}));
+        assert!(is_file_message(&parts[2].fingerprint()) && !is_file_message(&parts[0].fingerprint()));
+        // Other files make another message and another nonce; the same files, the same.
+        let mut other = parts[3].clone();
+        other.files[1].sha256 = format!("{:064}", 7);
+        assert_ne!(other.fingerprint(), parts[3].fingerprint());
+        assert_ne!(
+            file_nonce(1, 2, 3, &other.fingerprint()),
+            file_nonce(1, 2, 3, &parts[3].fingerprint())
+        );
+        assert_ne!(hash(&parts), hash(&copy(&source("BTC long", &[]))));
     }
 
     #[test]
