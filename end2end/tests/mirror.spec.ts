@@ -17,7 +17,13 @@ async function channelContents(request: APIRequestContext, baseURL: string, chan
   return (await res.json()).map((m: { content: string }) => m.content);
 }
 
-test('a signal posted through the ingest API is mirrored; its edit and delete follow', async ({ page, request, baseURL }, info) => {
+/** The file names of each message in one of the fake's channels, oldest first. */
+async function channelFiles(request: APIRequestContext, baseURL: string, channel: string): Promise<string[][]> {
+  const res = await request.get(`${fakeDiscord(baseURL)}/_fake/channels/${channel}/messages`);
+  return (await res.json()).map((m: { attachments: { filename: string }[] }) => m.attachments.map((a) => a.filename));
+}
+
+test('a signal posted through the ingest API is mirrored with its image; its edit and delete follow', async ({ page, request, baseURL }, info) => {
   const guild = id(1);
   const signals = id(2);
   const mirror = id(3);
@@ -55,16 +61,30 @@ test('a signal posted through the ingest API is mirrored; its edit and delete fo
   await card.getByTestId('toggle-forwarding').click();
   await expect(card.getByTestId('connector-forwarding')).toHaveText('forwarding on');
 
+  // The chart lives on the fake Discord's CDN (serve.sh allows it as the attachment source).
+  const chart = { id: id(200), filename: 'chart.png', url: `${fakeDiscord(baseURL!)}/attachments/${signals}/${id(200)}/chart.png`, content_type: 'image/png', size: 68, width: 320, height: 180 };
   const event = (type: string, content: string, edited?: string) => ({
     type, guild_id: guild, channel_id: signals, message_id: id(100),
-    author: { id: id(50), name: 'Head Trader' }, content,
+    author: { id: id(50), name: 'Head Trader' }, content, attachments: [chart],
     created_at: new Date(Date.now() - 5_000).toISOString(), edited_at: edited,
   });
   const post = async (data: unknown) => expect(await (await request.post('/api/v1/events', { headers, data })).json()).toEqual({ status: 'accepted' });
   await post(event('message_create', '@everyone BTC long 91,000 | TP 93,500'));
-  await expect.poll(() => channelContents(request, baseURL!, mirror), { timeout: 15_000 }).toEqual(['@everyone BTC long 91,000 | TP 93,500']);
+  await expect.poll(() => channelContents(request, baseURL!, mirror), { timeout: 15_000 }).toEqual(['@everyone BTC long 91,000 | TP 93,500', '']);
+  expect(await channelFiles(request, baseURL!, mirror)).toEqual([[], ['chart.png']]);
+
+  // The dashboard shows the same signal with the image served from our own origin.
+  serverCli(info.project.name, ['access', 'grant', '--email', admin, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  await page.goto('/dashboard');
+  await waitForHydration(page);
+  const found = page.getByTestId('signal').filter({ hasText: 'BTC long 91,000 | TP 93,500' }).first();
+  const signalCard = page.locator(`[data-testid="signal"][data-id="${await found.getAttribute('data-id')}"]`);
+  await expect(signalCard.getByTestId('attachment-inline')).toHaveAttribute('src', /^\/attachments\/\d+\/\d+$/);
+  await expect.poll(() => signalCard.getByTestId('attachment-inline').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
+
   await post(event('message_update', 'BTC long 91,000 | TP 94,000', new Date().toISOString()));
-  await expect.poll(() => channelContents(request, baseURL!, mirror), { timeout: 15_000 }).toEqual(['BTC long 91,000 | TP 94,000']);
+  await expect.poll(() => channelContents(request, baseURL!, mirror), { timeout: 15_000 }).toEqual(['BTC long 91,000 | TP 94,000', '']);
+  await expect(signalCard.getByTestId('content')).toHaveText('BTC long 91,000 | TP 94,000');
   await post({ type: 'message_delete', guild_id: guild, channel_id: signals, message_id: id(100) });
   await expect.poll(() => channelContents(request, baseURL!, mirror), { timeout: 15_000 }).toEqual([]);
 
