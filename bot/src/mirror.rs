@@ -14,7 +14,7 @@ use domain::blobs::BlobStore;
 use domain::jobs::worker::Outcome;
 use domain::jobs::{self, Claimed};
 use domain::mirror::render::{self, Source};
-use domain::mirror::{self, CopyUpdate, MirrorJob, state};
+use domain::mirror::{self, CopyUpdate, Delivered, MirrorJob, state};
 use entity::{mirror_copy, signal};
 use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 
@@ -178,6 +178,7 @@ async fn converge(
             CopyUpdate {
                 state: Some(state::LIVE),
                 answered_at: Some(Utc::now()),
+                delivered: Some(Delivered::of(&copy, claimed_at)),
                 last_error: Some(None),
                 ..Default::default()
             },
@@ -266,6 +267,7 @@ async fn converge(
             part_hashes: Some(sent),
             sent_hash: Some(Some(hash)),
             answered_at: Some(Utc::now()),
+            delivered: Some(Delivered::of(&copy, claimed_at)),
             last_error: Some(None),
             ..Default::default()
         },
@@ -345,6 +347,7 @@ async fn delete_all(
             state: Some(end),
             sent_hash: Some(None),
             answered_at: Some(Utc::now()),
+            delivered: Some(Delivered::of(copy, claimed.job.claimed_at.unwrap_or_else(Utc::now))),
             last_error: Some(None),
             ..Default::default()
         },

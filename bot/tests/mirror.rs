@@ -75,6 +75,17 @@ async fn a_signal_is_copied_edited_and_deleted_in_the_target(backend: Backend) {
     assert_eq!((c.state.as_str(), c.message_ids.as_str()), ("deleted", "[]"));
     assert!(c.claimed_at.is_some() && c.answered_at.is_some() && c.answered_at >= c.claimed_at);
     assert_eq!(rig.fake.with(|w| w.rate_limited()), 0);
+    // The ledger keeps every operation with its hops, not only the latest.
+    let history = domain::mirror::ledger::history(&rig.db, c.id).await.unwrap();
+    assert_eq!(
+        history.iter().map(|d| d.op.as_str()).collect::<Vec<_>>(),
+        ["create", "update", "delete"]
+    );
+    for d in &history {
+        let claimed = d.claimed_at.expect("claimed");
+        assert!(d.accepted_at <= claimed && claimed <= d.answered_at, "{d:?}");
+        assert!(d.source_at.is_some(), "{d:?}");
+    }
 }
 
 async fn forwarding_off_queues_nothing(backend: Backend) {
@@ -327,7 +338,12 @@ async fn target_carries(rig: &support::mirror::Rig, want: &[(&str, Vec<String>)]
                     .all(|((c, f), (gc, gf))| c == gc && f == gf)
         })
         .await;
-    assert!(ok, "target holds {:?} / {:?}", rig.target(), rig.fake.with(|w| files_in(w)));
+    assert!(
+        ok,
+        "target holds {:?} / {:?}",
+        rig.target(),
+        rig.fake.with(|w| files_in(w))
+    );
 }
 
 /// Discord takes at most ten attachments per message, so a source message carries at most ten

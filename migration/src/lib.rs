@@ -16,6 +16,7 @@ mod m20261201_000009_mirror;
 mod m20261201_000010_channel_tier;
 mod m20261201_000011_attachment_blob;
 mod m20261201_000012_mirror_parts;
+mod m20261201_000013_mirror_delivery;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_channel_tier::Migration),
             Box::new(m20261201_000011_attachment_blob::Migration),
             Box::new(m20261201_000012_mirror_parts::Migration),
+            Box::new(m20261201_000013_mirror_delivery::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
-//! The delivery ledger: per copy, its state and Discord ids, and the time of each hop of its
-//! latest operation (source message time → ingest accepted → job claimed → Discord answered).
+//! The delivery ledger: per copy, its state and Discord ids, and per operation it went through
+//! (`mirror_delivery`) the time of each hop (source message time → ingest accepted → job
+//! claimed → Discord answered).
 //! From it, the mirror page's latency figures and chart, and the gap audit: signals that should
 //! have a copy in a mapped target and do not, with nothing queued to make one.
 
@@ -7,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::job::{self, JobKind, JobStatus};
-use entity::{channel_mapping, mirror_copy, signal};
+use entity::{channel_mapping, mirror_copy, mirror_delivery, signal};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{MirrorJob, MirrorOp, state};
@@ -30,29 +31,38 @@ fn percentile(sorted: &[u64], q: f64) -> u64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// Copies answered in the last hour: `(op, answered_at, accepted → answered in ms)`.
+/// Operations answered in the last hour (every one, from the ledger's history):
+/// `(op, answered_at, accepted → answered in ms)`.
 async fn answered(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>, u64)>, DbErr> {
     let since = now - Duration::minutes(60);
-    let rows: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = mirror_copy::Entity::find()
+    let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = mirror_delivery::Entity::find()
         .select_only()
-        .column(mirror_copy::Column::LastOp)
-        .column(mirror_copy::Column::AcceptedAt)
-        .column(mirror_copy::Column::AnsweredAt)
-        .filter(mirror_copy::Column::AnsweredAt.gt(since))
+        .column(mirror_delivery::Column::Op)
+        .column(mirror_delivery::Column::AcceptedAt)
+        .column(mirror_delivery::Column::AnsweredAt)
+        .filter(mirror_delivery::Column::AnsweredAt.gt(since))
         .into_tuple()
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(op, accepted, answered)| {
-            let answered = answered?;
-            Some((
+        .map(|(op, accepted, answered)| {
+            (
                 op,
                 answered,
                 Ord::max((answered - accepted).num_milliseconds(), 0) as u64,
-            ))
+            )
         })
         .collect())
+}
+
+/// A copy's operations, oldest first: the ledger's history of it.
+pub async fn history(db: &impl ConnectionTrait, copy_id: i64) -> Result<Vec<mirror_delivery::Model>, DbErr> {
+    mirror_delivery::Entity::find()
+        .filter(mirror_delivery::Column::CopyId.eq(copy_id))
+        .order_by_asc(mirror_delivery::Column::Id)
+        .all(db)
+        .await
 }
 
 /// p50/p95/p99 per operation (create, update, delete) over the last 60 minutes.

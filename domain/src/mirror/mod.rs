@@ -229,6 +229,30 @@ pub struct CopyUpdate {
     pub claimed_at: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
     pub last_error: Option<Option<String>>,
+    /// With `answered_at`: the operation that was answered, as the worker found it when it
+    /// claimed the job (a newer change queued meanwhile is another operation).
+    pub delivered: Option<Delivered>,
+}
+
+/// The operation a job applied, with its hops before Discord's answer.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub op: String,
+    pub source_at: Option<DateTime<Utc>>,
+    pub accepted_at: DateTime<Utc>,
+    pub claimed_at: Option<DateTime<Utc>>,
+}
+
+impl Delivered {
+    /// The operation `copy` was asked for, claimed at `claimed_at`.
+    pub fn of(copy: &mirror_copy::Model, claimed_at: DateTime<Utc>) -> Self {
+        Self {
+            op: copy.last_op.clone(),
+            source_at: copy.source_at,
+            accepted_at: copy.accepted_at,
+            claimed_at: Some(claimed_at),
+        }
+    }
 }
 
 pub async fn update_copy(db: &impl ConnectionTrait, id: i64, change: CopyUpdate) -> Result<(), DbErr> {
@@ -255,6 +279,27 @@ pub async fn update_copy(db: &impl ConnectionTrait, id: i64, change: CopyUpdate)
     }
     if let Some(t) = change.answered_at {
         active.answered_at = Set(Some(t));
+        // Discord answered an operation: one row of the ledger's history.
+        let delivered = match change.delivered {
+            Some(d) => Some(d),
+            None => mirror_copy::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .map(|c| Delivered::of(&c, c.claimed_at.unwrap_or(t))),
+        };
+        if let Some(d) = delivered {
+            entity::mirror_delivery::ActiveModel {
+                copy_id: Set(id),
+                op: Set(d.op),
+                source_at: Set(d.source_at),
+                accepted_at: Set(d.accepted_at),
+                claimed_at: Set(d.claimed_at),
+                answered_at: Set(t),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+        }
     }
     if let Some(e) = change.last_error {
         active.last_error = Set(e);

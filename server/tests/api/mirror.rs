@@ -174,6 +174,14 @@ async fn the_gap_audit_finds_a_missing_copy_and_requeue_fills_it(backend: Backen
     );
 }
 
+fn answered(at: chrono::DateTime<Utc>) -> domain::mirror::CopyUpdate {
+    domain::mirror::CopyUpdate {
+        state: Some(domain::mirror::state::LIVE),
+        answered_at: Some(at),
+        ..Default::default()
+    }
+}
+
 async fn latency_per_operation_shows_on_the_page_and_in_metrics(backend: Backend) {
     let m = mirrored(backend, true).await;
     m.post(9, "fast").await;
@@ -185,13 +193,48 @@ async fn latency_per_operation_shows_on_the_page_and_in_metrics(backend: Backend
         .into_iter()
         .enumerate()
     {
+        let id = copy.id;
         let mut c: entity::mirror_copy::ActiveModel = copy.into();
-        c.state = Set("live".into());
         c.accepted_at = Set(now - Duration::milliseconds(100 + 100 * i as i64));
-        c.answered_at = Set(Some(now));
         c.update(&m.app.ctx.db).await.unwrap();
+        // Discord answered: recorded the way the bot's worker records it.
+        domain::mirror::update_copy(&m.app.ctx.db, id, answered(now))
+            .await
+            .unwrap();
     }
+    // A later edit of one copy: its create still counts (every operation is in the history).
+    let first = entity::mirror_copy::Entity::find()
+        .one(&m.app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    domain::mirror::queue(
+        &m.app.ctx.db,
+        first.signal_id,
+        &[first.target_channel_id],
+        domain::mirror::MirrorOp::Update,
+        Some(now),
+    )
+    .await
+    .unwrap();
+    domain::mirror::update_copy(&m.app.ctx.db, first.id, answered(Utc::now()))
+        .await
+        .unwrap();
+    let history = domain::mirror::ledger::history(&m.app.ctx.db, first.id).await.unwrap();
+    assert_eq!(
+        history.iter().map(|d| d.op.as_str()).collect::<Vec<_>>(),
+        ["create", "update"]
+    );
+    assert!(history.iter().all(|d| d.answered_at >= d.accepted_at));
     let view = m.view().await;
+    let update = view["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["op"] == "update")
+        .unwrap()
+        .clone();
+    assert_eq!(update["count"], 1, "{update}");
     let create = view["ops"]
         .as_array()
         .unwrap()
@@ -207,7 +250,7 @@ async fn latency_per_operation_shows_on_the_page_and_in_metrics(backend: Backend
     );
     assert!((200..=220).contains(&create["p99_ms"].as_u64().unwrap()), "{create}");
     assert_eq!(view["minutes"].as_array().unwrap().len(), 60);
-    assert_eq!(view["minutes"][59][1], 2);
+    assert_eq!(view["minutes"][59][1], 3);
 
     let metrics = m.app.metrics().await;
     assert!(
