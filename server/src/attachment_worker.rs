@@ -21,8 +21,10 @@ pub fn spawn(ctx: AppContext, blobs: BlobStore, stop: watch::Receiver<bool>) -> 
     let settings = jobs::worker::Settings {
         kinds: vec![JobKind::AttachmentFetch],
         lease: chrono::Duration::from_std(ctx.config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
-        // Ingest in this process wakes it at once; other processes' ingests wait one poll.
-        poll: Duration::from_millis(250),
+        // Ingest in this process wakes it at once; other processes' ingests wait one poll. The
+        // poll stays slow: each claim takes SQLite's write lock, which ingest and the admin's
+        // changes need far more.
+        poll: Duration::from_secs(2),
     };
     let wake = Arc::new(Notify::new());
     // Every ingest commit in this process may have queued a fetch.
@@ -33,7 +35,11 @@ pub fn spawn(ctx: AppContext, blobs: BlobStore, stop: watch::Receiver<bool>) -> 
         loop {
             tokio::select! {
                 got = commits.recv() => match got {
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => relay.notify_waiters(),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Wakes the idle workers, and leaves a permit for one busy claiming now.
+                        relay.notify_waiters();
+                        relay.notify_one();
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
                 _ = relay_stop.changed() => return,

@@ -309,8 +309,11 @@ async fn recheck(
                 );
                 send_json(tx, json!({"type": "resync", "reason": "tier", "seq": *last})).await?;
             }
-            // Events held back while the rights were in question.
-            catch_up(ctx, tx, last, *rights).await?;
+            // Events held back while the rights were in question (only new rights can have held
+            // any back: a heartbeat's re-check that changes nothing reads nothing).
+            if now != was {
+                catch_up(ctx, tx, last, *rights).await?;
+            }
             Ok(true)
         }
     }
