@@ -172,7 +172,6 @@ pub async fn discord_admin() -> Result<DiscordAdminView, AppError> {
 /// queues role sync for every linked customer in the same transaction. Returns how many.
 #[server(prefix = "/rpc/admin", endpoint = "discord/tier-roles")]
 pub async fn set_tier_roles(tier: String, roles: String) -> Result<usize, AppError> {
-    use sea_orm::TransactionTrait;
     let ctx = crate::auth::admin_context().await?;
     let Some(guild) = domain::role_sync::RoleGuild::from_config(&ctx.config) else {
         return crate::error::fail(AppError::invalid(
@@ -209,7 +208,7 @@ pub async fn set_tier_roles(tier: String, roles: String) -> Result<usize, AppErr
                 .map_err(|_| AppError::invalid("roles", "role ids are digits"))?,
         );
     }
-    let txn = ctx.db.begin().await.map_err(unavailable)?;
+    let txn = domain::database::begin_write(&ctx.db).await.map_err(unavailable)?;
     let queued = domain::role_sync::set_tier_roles(&txn, &guild, tier_id, &ids)
         .await
         .map_err(unavailable)?;
@@ -316,7 +315,6 @@ pub async fn role_drift_report() -> Result<Option<DriftReport>, AppError> {
 /// sync for everyone who drifted). Returns the report's id.
 #[server(prefix = "/rpc/admin", endpoint = "discord/drift/check")]
 pub async fn check_role_drift(mode: String) -> Result<i64, AppError> {
-    use sea_orm::TransactionTrait;
     let ctx = crate::auth::admin_context().await?;
     let admin = crate::auth::require_admin().await?;
     let Some(guild) = domain::role_sync::RoleGuild::from_config(&ctx.config) else {
@@ -328,7 +326,7 @@ pub async fn check_role_drift(mode: String) -> Result<i64, AppError> {
         _ => return crate::error::fail(AppError::invalid("mode", "choose a dry run or a repair")),
     };
     let unavailable = |e| crate::error::unavailable("queueing the role-drift sweep", e);
-    let txn = ctx.db.begin().await.map_err(unavailable)?;
+    let txn = domain::database::begin_write(&ctx.db).await.map_err(unavailable)?;
     let id = domain::role_drift::request(&txn, &guild, dry_run, &admin.account.email)
         .await
         .map_err(unavailable)?;

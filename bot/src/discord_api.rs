@@ -75,6 +75,11 @@ pub struct ApiMessage {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct ApiChannel {
+    pub id: ChannelId,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct ApiGuild {
     pub name: String,
 }
@@ -310,6 +315,17 @@ impl DiscordApi {
                 .await?,
         )?;
         Ok(m.id.get())
+    }
+
+    /// Starts a public thread (type 11) in `channel` without a starter message; returns its id.
+    pub async fn create_thread(&self, channel: u64, name: &str) -> Result<u64, ApiError> {
+        let route = Route::ChannelThreads {
+            channel_id: ChannelId::new(channel),
+        };
+        let body = serde_json::json!({"name": name, "type": 11, "auto_archive_duration": 10080});
+        let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Decode(e.to_string()))?;
+        let c: ApiChannel = Self::decode(&self.send(route, LightMethod::Post, Some(bytes), None).await?)?;
+        Ok(c.id.get())
     }
 
     pub async fn edit_message(&self, channel: u64, message: u64, body: &serde_json::Value) -> Result<(), ApiError> {

@@ -16,7 +16,7 @@ use domain::jobs::{self, Claimed};
 use domain::mirror::render::{self, Source};
 use domain::mirror::{self, CopyUpdate, Delivered, MirrorJob, state};
 use entity::{mirror_copy, signal};
-use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::discord_api::{ApiError, DiscordApi, Upload, codes};
 
@@ -37,8 +37,9 @@ enum Failure {
     Db(String),
     /// Our claim was taken over: stop without touching anything more.
     Lost,
-    /// The signal's attachments are still being stored.
-    Waiting,
+    /// Something the copy needs is on its way (its attachments being stored, its thread being
+    /// made by another worker).
+    Waiting(&'static str),
     /// A stored attachment cannot be read from the blob store.
     Blob(String),
 }
@@ -62,8 +63,8 @@ pub async fn run(db: &DatabaseConnection, api: &DiscordApi, files: &Files, claim
     };
     match converge(db, api, files, claimed, &job).await {
         Ok(()) => Outcome::Done,
-        Err(Failure::Waiting) => Outcome::Wait {
-            reason: "waiting for the signal's attachments to be stored".into(),
+        Err(Failure::Waiting(reason)) => Outcome::Wait {
+            reason: reason.into(),
             after: chrono::Duration::milliseconds(500),
         },
         Err(Failure::Blob(e)) => Outcome::Retry {
@@ -102,7 +103,7 @@ fn classify(e: ApiError) -> Outcome {
 
 /// Records a change to the copy, only while the claim is still ours.
 async fn record(db: &DatabaseConnection, claimed: &Claimed, copy: i64, change: CopyUpdate) -> Result<(), Failure> {
-    let txn = db.begin().await?;
+    let txn = domain::database::begin_write(db).await?;
     if jobs::still_held(&txn, claimed).await.is_err() {
         return Err(Failure::Lost);
     }
@@ -124,7 +125,6 @@ async fn converge(
     let Some(signal) = signal::Entity::find_by_id(job.signal_id).one(db).await? else {
         return Ok(());
     };
-    let target = job.target_channel_id as u64;
     let claimed_at = claimed.job.claimed_at.unwrap_or_else(Utc::now);
     record(
         db,
@@ -139,11 +139,19 @@ async fn converge(
     let mut ids = mirror::message_ids(&copy);
 
     if signal.deleted_at.is_some() || copy.state == state::REMOVED {
+        // Its messages are where they were made: the target, or the thread made there.
+        let channel = match signal.thread_id {
+            Some(t) if !ids.is_empty() => mirror::thread::made_for(db, t, job.target_channel_id)
+                .await?
+                .unwrap_or(job.target_channel_id) as u64,
+            _ => job.target_channel_id as u64,
+        };
         return delete_all(
             db,
             api,
             claimed,
             &copy,
+            channel,
             &mut ids,
             if copy.state == state::REMOVED {
                 state::REMOVED
@@ -156,7 +164,7 @@ async fn converge(
 
     let (stored, pending) = mirror::files_of(db, &signal, &files.public_url).await?;
     if pending && Utc::now() - signal.updated_at < FILES_WAIT {
-        return Err(Failure::Waiting);
+        return Err(Failure::Waiting("waiting for the signal's attachments to be stored"));
     }
     let embeds: Vec<serde_json::Value> = serde_json::from_str(&signal.embeds_json).unwrap_or_default();
     let parts = render::copy(&Source {
@@ -185,6 +193,7 @@ async fn converge(
         )
         .await;
     }
+    let target = channel_for(db, api, &signal, job).await?;
     let mut sent = mirror::part_hashes(&copy);
     sent.resize(ids.len(), String::new());
     for (i, part) in parts.iter().enumerate() {
@@ -219,7 +228,7 @@ async fn converge(
                 )
                 .await?;
                 // Later messages follow this one: they go too and are posted again after it.
-                trim(db, api, claimed, &copy, &mut ids, i).await?;
+                trim(db, api, claimed, &copy, target, &mut ids, i).await?;
             } else {
                 match api.edit_message(target, existing, &part.body(None)).await {
                     Ok(()) => {
@@ -233,13 +242,13 @@ async fn converge(
                     }) if i == 0 => {
                         // A moderator deleted the copy: it stays deleted (see the module's note).
                         ids.remove(0);
-                        return delete_all(db, api, claimed, &copy, &mut ids, state::REMOVED).await;
+                        return delete_all(db, api, claimed, &copy, target, &mut ids, state::REMOVED).await;
                     }
                     Err(ApiError::Refused {
                         code: codes::UNKNOWN_MESSAGE,
                         ..
                     }) => {
-                        ids[i] = post(api, files, job, i, part, &fingerprint).await?;
+                        ids[i] = post(api, files, job, target, i, part, &fingerprint).await?;
                         sent[i] = fingerprint;
                         record_parts(db, claimed, copy.id, &ids, &sent).await?;
                         continue;
@@ -248,14 +257,14 @@ async fn converge(
                 }
             }
         }
-        let id = post(api, files, job, i, part, &fingerprint).await?;
+        let id = post(api, files, job, target, i, part, &fingerprint).await?;
         ids.push(id);
         sent.truncate(i);
         sent.push(fingerprint);
         record_parts(db, claimed, copy.id, &ids, &sent).await?;
     }
     // Follow-ups the new version no longer needs.
-    trim(db, api, claimed, &copy, &mut ids, parts.len()).await?;
+    trim(db, api, claimed, &copy, target, &mut ids, parts.len()).await?;
     sent.truncate(ids.len());
     record(
         db,
@@ -273,6 +282,44 @@ async fn converge(
         },
     )
     .await
+}
+
+/// The Discord channel the copy lives in: the target, or — for a message in a source thread —
+/// the thread made for it in the target, made now if this is the first copy that needs it.
+async fn channel_for(
+    db: &DatabaseConnection,
+    api: &DiscordApi,
+    signal: &signal::Model,
+    job: &MirrorJob,
+) -> Result<u64, Failure> {
+    use domain::mirror::thread::{self, Slot};
+    let Some(source_thread) = signal.thread_id else {
+        return Ok(job.target_channel_id as u64);
+    };
+    match thread::slot(db, source_thread, job.target_channel_id).await? {
+        Slot::Ready(t) => Ok(t as u64),
+        Slot::Wait => Err(Failure::Waiting("waiting for another worker to make the thread")),
+        Slot::Make(row) => {
+            let name = entity::signal_thread::Entity::find_by_id(source_thread)
+                .one(db)
+                .await?
+                .map(|t| t.name)
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| "Thread".into());
+            let name: String = name.chars().take(100).collect();
+            match api.create_thread(job.target_channel_id as u64, &name).await {
+                Ok(id) => {
+                    thread::made(db, row, id as i64).await?;
+                    Ok(id)
+                }
+                Err(e) => {
+                    // Let the next attempt (ours or another worker's) make it without waiting.
+                    thread::release(db, row).await?;
+                    Err(e.into())
+                }
+            }
+        }
+    }
 }
 
 /// Records the copy's messages and what each says, right after Discord's answer.
@@ -302,11 +349,11 @@ async fn post(
     api: &DiscordApi,
     files: &Files,
     job: &MirrorJob,
+    target: u64,
     i: usize,
     part: &render::OutMessage,
     fingerprint: &str,
 ) -> Result<u64, Failure> {
-    let target = job.target_channel_id as u64;
     if part.files.is_empty() {
         let nonce = render::nonce(job.signal_id, job.target_channel_id, i);
         return Ok(api.create_message(target, &part.body(Some(&nonce))).await?);
@@ -335,10 +382,11 @@ async fn delete_all(
     api: &DiscordApi,
     claimed: &Claimed,
     copy: &mirror_copy::Model,
+    channel: u64,
     ids: &mut Vec<u64>,
     end: &'static str,
 ) -> Result<(), Failure> {
-    trim(db, api, claimed, copy, ids, 0).await?;
+    trim(db, api, claimed, copy, channel, ids, 0).await?;
     record(
         db,
         claimed,
@@ -363,10 +411,11 @@ async fn trim(
     api: &DiscordApi,
     claimed: &Claimed,
     copy: &mirror_copy::Model,
+    channel: u64,
     ids: &mut Vec<u64>,
     keep: usize,
 ) -> Result<(), Failure> {
-    let target = copy.target_channel_id as u64;
+    let target = channel;
     while ids.len() > keep {
         let last = *ids.last().expect("longer than keep");
         match api.delete_message(target, last).await {

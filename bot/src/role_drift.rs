@@ -10,7 +10,7 @@ use domain::jobs::Claimed;
 use domain::jobs::worker::Outcome;
 use domain::role_drift::{self, DriftJob, Entry};
 use domain::role_sync::{self, RoleGuild};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 
 use crate::discord_api::{ApiError, DiscordApi, codes};
 
@@ -30,7 +30,7 @@ pub async fn run(db: &DatabaseConnection, api: &DiscordApi, claimed: &Claimed) -
     let outcome = match sweep(db, api, &job).await {
         Ok((checked, entries)) => {
             let saved = async {
-                let txn = db.begin().await?;
+                let txn = domain::database::begin_write(db).await?;
                 let queued = role_drift::finish(&txn, report, &job, checked, &entries).await?;
                 if job.report_id.is_none() {
                     let guild = RoleGuild { guild_id: job.guild_id };

@@ -42,6 +42,7 @@ on_both_databases!(
     random_interleavings_end_with_the_sources_final_state,
     a_burst_into_several_channels_stays_under_discords_limits,
     images_are_uploaded_from_our_store_and_follow_edits,
+    messages_in_a_thread_are_mirrored_into_one_thread_of_the_target,
 );
 
 async fn a_signal_is_copied_edited_and_deleted_in_the_target(backend: Backend) {
@@ -399,4 +400,73 @@ async fn images_are_uploaded_from_our_store_and_follow_edits(backend: Backend) {
             .all(|j| j.status == JobStatus::Done)
     );
     assert_eq!(rig.fake.with(|w| w.pings), 0);
+}
+
+const SOURCE_THREAD: u64 = 1_500_000_000_000_000_777;
+
+fn in_thread(mut event: Value) -> Value {
+    event["thread_id"] = json!(SOURCE_THREAD.to_string());
+    event
+}
+
+/// Messages of one source thread, mirrored at once by several workers: one thread is made in the
+/// target (with the source thread's name), every copy goes into it, edits and deletes follow
+/// there, and nothing lands in the target channel itself.
+async fn messages_in_a_thread_are_mirrored_into_one_thread_of_the_target(backend: Backend) {
+    let mut rig = rig(backend, Limits::discord(), 60).await;
+    rig.ingest(vec![json!({
+        "type": "thread_create", "guild_id": support::mirror::SOURCE_GUILD.to_string(),
+        "channel_id": support::mirror::SOURCE.to_string(), "thread_id": SOURCE_THREAD.to_string(),
+        "name": "BTC plan", "created_at": "2026-12-01T09:59:00Z",
+    })])
+    .await;
+    // Queued before the bot starts, so its workers take them together.
+    rig.ingest((1..=4).map(|i| in_thread(create(i, &format!("step {i}")))).collect())
+        .await;
+    rig.start_bot();
+    let ok = rig
+        .fake
+        .wait_for(Duration::from_secs(15), |w| {
+            w.threads_of(TARGET).len() == 1 && w.channel_messages(w.threads_of(TARGET)[0].id).len() == 4
+        })
+        .await;
+    assert!(ok, "threads: {:?}", rig.fake.with(|w| w.threads_of(TARGET)));
+    let thread = rig.fake.with(|w| w.threads_of(TARGET))[0].clone();
+    assert_eq!((thread.name.as_str(), thread.kind), ("BTC plan", 11));
+    let contents = |rig: &support::mirror::Rig| {
+        rig.fake.with(|w| {
+            let mut c: Vec<String> = w
+                .channel_messages(thread.id)
+                .iter()
+                .map(|m| m.body["content"].as_str().unwrap_or("").to_owned())
+                .collect();
+            c.sort();
+            c
+        })
+    };
+    assert_eq!(contents(&rig), ["step 1", "step 2", "step 3", "step 4"]);
+    assert!(rig.target().is_empty(), "nothing in the target channel itself");
+
+    rig.ingest(vec![in_thread(update(2, "step 2, revised", 1)), in_thread(delete(3))])
+        .await;
+    let ok = rig
+        .fake
+        .wait_for(Duration::from_secs(15), |w| {
+            let mut c: Vec<String> = w
+                .channel_messages(thread.id)
+                .iter()
+                .map(|m| m.body["content"].as_str().unwrap_or("").to_owned())
+                .collect();
+            c.sort();
+            c == ["step 1", "step 2, revised", "step 4"]
+        })
+        .await;
+    assert!(ok, "thread holds {:?}", contents(&rig));
+    assert_eq!(rig.fake.with(|w| w.threads_of(TARGET)).len(), 1, "one thread, ever");
+    assert!(
+        rig.until_jobs_settle()
+            .await
+            .iter()
+            .all(|j| j.status == JobStatus::Done)
+    );
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use entity::user_account;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, SqlErr, TransactionTrait,
+    QueryOrder, Set, SqlErr,
 };
 
 use crate::secret::Secret;
@@ -300,7 +300,7 @@ pub async fn change_password(
         return Err(AccountError::WrongCurrentPassword);
     }
     let hash = hash_password(new).await?;
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let mut active: user_account::ActiveModel = model.into();
     active.password_hash = Set(hash);
     active.password_changed_at = Set(Utc::now());
@@ -316,7 +316,7 @@ pub async fn set_role(db: &DatabaseConnection, email: &str, role: Role) -> Resul
     let email = normalize_email(email)?;
     let model = find_by_email(db, &email).await?.ok_or(AccountError::NotFound)?;
     let demoted = Role::parse(&model.role) == Role::Admin && role != Role::Admin;
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let mut active: user_account::ActiveModel = model.into();
     active.role = Set(role.as_str().to_owned());
     let account: Account = active.update(&txn).await?.into();

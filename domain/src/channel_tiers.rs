@@ -8,8 +8,7 @@
 
 use entity::{channel, channel_mapping, tier};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
 };
 
 use crate::discovery::DiscoveryError;
@@ -93,7 +92,7 @@ pub async fn set_min_tier(
     channel_id: Snowflake,
     tier_id: Option<i32>,
 ) -> Result<channel::Model, DiscoveryError> {
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let tiers = crate::entitlements::tiers(&txn).await?;
     if let Some(id) = tier_id
         && !tiers.iter().any(|t| t.id == id)

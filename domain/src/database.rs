@@ -141,6 +141,21 @@ pub async fn ping(db: &DatabaseConnection) -> Result<Duration, sea_orm::DbErr> {
     Ok(started.elapsed())
 }
 
+/// Opens a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`IMMEDIATE`): a deferred transaction that reads and then writes fails at once ("database is
+/// locked", 517) when another connection commits in between — the server's own background
+/// workers, or the bot — while an immediate one waits its turn under `busy_timeout`. Every
+/// transaction that writes opens with this; PostgreSQL ignores the mode.
+pub async fn begin_write<C: sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+    db: &C,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,7 @@
 
 use chrono::Utc;
 use entity::discord_link::{self, Model as Link};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr};
 
 use crate::role_sync::{self, RoleGuild, RoleSyncJob};
 
@@ -51,7 +49,7 @@ pub async fn link(
     discord_user_id: i64,
     username: &str,
 ) -> Result<Link, LinkError> {
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let holder = discord_link::Entity::find()
         .filter(discord_link::Column::DiscordUserId.eq(discord_user_id))
         .one(&txn)
@@ -85,7 +83,7 @@ pub async fn link(
 
 /// Removes the customer's link and queues the removal of every managed role from that account.
 pub async fn unlink(db: &DatabaseConnection, guild: Option<&RoleGuild>, user_id: i64) -> Result<Option<Link>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let Some(old) = for_user(&txn, user_id).await? else {
         return Ok(None);
     };

@@ -7,7 +7,7 @@ use entity::{channel, channel_mapping, discovery_request, guild};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set, TransactionTrait,
+    Set,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -111,7 +111,7 @@ pub async fn record_guilds(
         });
     }
     let ids: Vec<i64> = guilds.iter().map(|g| g.id.get()).collect();
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     // A snapshot never takes a guild away from the connector that owns it.
     if let Some(taken) = guild::Entity::find()
         .filter(guild::Column::Id.is_in(ids.clone()))
@@ -182,7 +182,7 @@ pub async fn record_channels(
             updated_at: Set(Utc::now()),
         });
     }
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let known = guild::Entity::find_by_id(guild_id.get()).one(&txn).await?;
     match known {
         Some(g) if g.connector_id != connector.id => {
@@ -298,7 +298,7 @@ pub async fn reassign_guild(
         crate::connectors::ConnectorError::Db(e) => DiscoveryError::Db(e),
         _ => invalid("connector", "choose one of the connectors"),
     })?;
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let g = guild::Entity::find_by_id(guild_id.get())
         .one(&txn)
         .await?
@@ -389,7 +389,7 @@ pub async fn set_flag(
     role: Role,
     on: bool,
 ) -> Result<channel::Model, DiscoveryError> {
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let Some(ch) = channel::Entity::find_by_id(channel_id.get()).one(&txn).await? else {
         return Err(DiscoveryError::UnknownChannel);
     };

@@ -11,7 +11,7 @@ use entity::user_account;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, Set, TransactionTrait,
+    QueryFilter, Set,
 };
 
 use crate::Config;
@@ -185,7 +185,7 @@ async fn mark_verified(
 
 /// Uses a verification link. Returns the verified address.
 pub async fn verify(db: &DatabaseConnection, token: &str, roles: Option<&RoleGuild>) -> Result<String, ProofError> {
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let t = consume(&txn, token, Purpose::Verify).await?;
     mark_verified(&txn, t.user_id, &t.email, roles).await?;
     txn.commit().await?;
@@ -227,7 +227,7 @@ pub async fn reset_password(
 ) -> Result<(), ProofError> {
     accounts::check_password_policy(new_password.expose())?;
     let hash = accounts::hash_password(new_password).await?;
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let t = consume(&txn, token, Purpose::Reset).await?;
     user_account::Entity::update_many()
         .col_expr(user_account::Column::PasswordHash, Expr::value(hash))

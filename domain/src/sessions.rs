@@ -7,7 +7,7 @@ use entity::session;
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait, sea_query::Expr,
+    QueryOrder, Set, sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 
@@ -145,7 +145,7 @@ async fn revoke_matching(db: &impl ConnectionTrait, user_id: i64, which: Conditi
 }
 
 async fn revoke_in_transaction(db: &DatabaseConnection, user_id: i64, which: Condition) -> Result<u64, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let n = revoke_matching(&txn, user_id, which).await?;
     txn.commit().await?;
     Ok(n)

@@ -18,6 +18,7 @@ pub mod guild_reassignment;
 pub mod job;
 pub mod mirror_copy;
 pub mod mirror_delivery;
+pub mod mirror_thread;
 pub mod oauth_state;
 pub mod payment_customer;
 pub mod rights_change;

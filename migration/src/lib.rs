@@ -17,6 +17,7 @@ mod m20261201_000010_channel_tier;
 mod m20261201_000011_attachment_blob;
 mod m20261201_000012_mirror_parts;
 mod m20261201_000013_mirror_delivery;
+mod m20261201_000014_mirror_thread;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_attachment_blob::Migration),
             Box::new(m20261201_000012_mirror_parts::Migration),
             Box::new(m20261201_000013_mirror_delivery::Migration),
+            Box::new(m20261201_000014_mirror_thread::Migration),
         ]
     }
 }

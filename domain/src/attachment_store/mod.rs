@@ -19,7 +19,6 @@ use entity::job::JobKind;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -211,7 +210,7 @@ async fn fetch_signal(
 /// open dashboards show our copy without a reload.
 async fn announce(db: &DatabaseConnection, feed: &Feed, signal: &entity::signal::Model) -> Result<(), DbErr> {
     let _order = feed.append_gate().await;
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     Feed::lock_in_transaction(&txn).await?;
     let row = entity::feed_log::ActiveModel {
         signal_id: Set(Some(signal.id)),

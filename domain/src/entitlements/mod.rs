@@ -489,8 +489,7 @@ pub async fn admin_grant(
     roles: Option<&crate::role_sync::RoleGuild>,
     g: NewGrant,
 ) -> Result<Option<GrantRow>, DbErr> {
-    use sea_orm::TransactionTrait;
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let granted = grant(&txn, g).await?;
     if let (Some(map), Some(user)) = (roles, granted.as_ref().and_then(|g| g.user_id)) {
         crate::role_sync::sync_user(&txn, map, user).await?;
@@ -506,8 +505,7 @@ pub async fn admin_revoke(
     reason: &str,
     cause: &str,
 ) -> Result<Option<GrantRow>, DbErr> {
-    use sea_orm::TransactionTrait;
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let revoked = revoke_grant(&txn, grant_id, reason, cause).await?;
     if let (Some(map), Some(user)) = (roles, revoked.as_ref().and_then(|g| g.user_id)) {
         crate::role_sync::sync_user(&txn, map, user).await?;
@@ -528,14 +526,14 @@ pub async fn record_expiries(
     roles: Option<&crate::role_sync::RoleGuild>,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
-    use sea_orm::{SqlErr, TransactionTrait};
+    use sea_orm::SqlErr;
     let due = user_account::Entity::find()
         .filter(user_account::Column::AccessChangesAt.lte(now))
         .all(db)
         .await?;
     let mut recorded = 0;
     for user in due {
-        let txn = db.begin().await?;
+        let txn = crate::database::begin_write(db).await?;
         // Claim this due change: a process racing us on the same customer updates nothing.
         let claimed = user_account::Entity::update_many()
             .col_expr(

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use entity::{channel, connector, feed_log, guild, signal, signal_thread};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait, sea_query::Expr,
+    sea_query::Expr,
 };
 use serde::Serialize;
 
@@ -120,7 +120,7 @@ pub async fn ingest(
     items: Vec<Result<Event, Rejection>>,
 ) -> Result<Ingested, DbErr> {
     let _order = feed.append_gate().await;
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     // The first statement writes, so a SQLite transaction takes the write lock up front (waiting
     // for it) instead of failing when it upgrades from a read later.
     connector::Entity::update_many()
@@ -302,17 +302,16 @@ impl<C: ConnectionTrait> Run<'_, C> {
         Ok(())
     }
 
-    /// Queues the signal's copies (in this transaction) when forwarding is on. Messages in
-    /// threads wait for thread mirroring.
+    /// Queues the signal's copies (in this transaction) when forwarding is on. A message in a
+    /// thread goes to the targets of the thread's channel (into a thread there: the worker).
     async fn mirror(
         &mut self,
         signal_id: i64,
         channel_id: i64,
-        thread_id: Option<i64>,
         op: MirrorOp,
         source_at: Option<DateTime<Utc>>,
     ) -> Result<(), DbErr> {
-        if !self.forwarding || thread_id.is_some() {
+        if !self.forwarding {
             return Ok(());
         }
         let targets = self.targets.of(self.txn, channel_id).await?;
@@ -363,14 +362,8 @@ impl<C: ConnectionTrait> Run<'_, C> {
                 .await?;
                 self.log(Op::MessageCreated, Some(inserted.id), place.thread_id).await?;
                 crate::attachment_store::queue(self.txn, inserted.id, &attachments).await?;
-                self.mirror(
-                    inserted.id,
-                    place.channel_id,
-                    place.thread_id,
-                    MirrorOp::Create,
-                    Some(m.posted_at),
-                )
-                .await?;
+                self.mirror(inserted.id, place.channel_id, MirrorOp::Create, Some(m.posted_at))
+                    .await?;
                 Ok(ItemResult::accepted())
             }
             Outcome::Replace(Stored::Live(s)) => {
@@ -387,14 +380,8 @@ impl<C: ConnectionTrait> Run<'_, C> {
                 active.update(self.txn).await?;
                 self.log(Op::MessageUpdated, Some(row.id), row.thread_id).await?;
                 crate::attachment_store::queue(self.txn, row.id, &attachments).await?;
-                self.mirror(
-                    row.id,
-                    row.channel_id,
-                    row.thread_id,
-                    MirrorOp::Update,
-                    s.edited_at.or(Some(now)),
-                )
-                .await?;
+                self.mirror(row.id, row.channel_id, MirrorOp::Update, s.edited_at.or(Some(now)))
+                    .await?;
                 Ok(ItemResult::accepted())
             }
             Outcome::Insert(Stored::Deleted { .. }) | Outcome::Replace(Stored::Deleted { .. }) => {
@@ -458,8 +445,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
                     // An earlier time for a delete we already had is a correction, not news.
                     if was_live {
                         self.log(Op::MessageDeleted, Some(row.id), row.thread_id).await?;
-                        self.mirror(row.id, row.channel_id, row.thread_id, MirrorOp::Delete, Some(at))
-                            .await?;
+                        self.mirror(row.id, row.channel_id, MirrorOp::Delete, Some(at)).await?;
                         accepted += 1;
                     }
                 }

@@ -14,6 +14,7 @@
 
 pub mod ledger;
 pub mod render;
+pub mod thread;
 
 use std::collections::HashMap;
 

@@ -9,7 +9,7 @@ use entity::{payment_customer, user_account, webhook_event};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 
@@ -84,7 +84,7 @@ pub async fn process_one(
     event: &StoredEvent,
     roles: Option<&RoleGuild>,
 ) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     // A write first: on SQLite the transaction takes the write lock now (waiting for it)
     // rather than failing to upgrade from a read later.
     webhook_event::Entity::update_many()

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use entity::entitlement_grant;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde_json::Value;
 use url::Url;
 
@@ -163,7 +163,7 @@ async fn repair(
     } else {
         return Ok(());
     };
-    let txn = db.begin().await?;
+    let txn = crate::database::begin_write(db).await?;
     let outcome = processing::apply_order(&txn, event, order, format!("reconciliation #{}", order.id)).await;
     if let (Some(map), Ok(Outcome::Granted(Some(user)) | Outcome::Revoked(Some(user)))) = (roles, &outcome) {
         crate::role_sync::sync_user(&txn, map, *user).await?;

@@ -276,6 +276,10 @@ fn route(
             Some(c) => create_message(&mut w, c, headers, body),
             None => error(404, 10003, "Unknown Channel"),
         },
+        ("POST", ["channels", c, "threads"], Caller::Bot) => match id(c) {
+            Some(c) => create_thread(&mut w, c, body),
+            None => error(404, 10003, "Unknown Channel"),
+        },
         ("GET", ["channels", c, "messages"], Caller::Bot) => match id(c) {
             Some(c) => list_messages(&w, c, query),
             None => error(404, 10003, "Unknown Channel"),
@@ -452,6 +456,29 @@ fn check_message(body: &Value) -> Option<Response> {
         })
         .sum();
     (total > 6000).then(|| error(400, 50035, "Invalid Form Body: embeds exceed 6000 characters."))
+}
+
+/// `POST /channels/{id}/threads` without a message: a public thread (type 11) under a text
+/// channel, answered with the thread's channel object.
+fn create_thread(w: &mut World, channel: u64, body: &Bytes) -> Response {
+    let Some(guild) = w.guild_of(channel) else {
+        return error(404, 10003, "Unknown Channel");
+    };
+    let Ok(payload) = serde_json::from_slice::<Value>(body) else {
+        return error(400, 50109, "The request body contains invalid JSON.");
+    };
+    let name = payload.get("name").and_then(Value::as_str).unwrap_or("");
+    if name.is_empty() || name.chars().count() > 100 {
+        return error(400, 50035, "Invalid Form Body: name must be 1 to 100 characters.");
+    }
+    let kind = payload.get("type").and_then(Value::as_u64).unwrap_or(12) as u8;
+    let id = w.snowflake();
+    w.add_channel(guild, id, name, kind, Some(channel));
+    json_status(
+        StatusCode::CREATED,
+        json!({"id": id.to_string(), "type": kind, "name": name, "parent_id": channel.to_string(),
+               "guild_id": guild.to_string(), "thread_metadata": {"archived": false, "auto_archive_duration": 10080}}),
+    )
 }
 
 fn create_message(w: &mut World, channel: u64, headers: &HeaderMap, body: &Bytes) -> Response {

@@ -236,6 +236,19 @@ impl World {
     }
 
     /// The guild a channel belongs to, if the fake knows the channel.
+    /// The threads made under `channel`, oldest first.
+    pub fn threads_of(&self, channel: u64) -> Vec<Channel> {
+        let mut threads: Vec<Channel> = self
+            .guilds
+            .values()
+            .flat_map(|g| g.channels.values())
+            .filter(|c| c.parent_id == Some(channel) && matches!(c.kind, 10..=12))
+            .cloned()
+            .collect();
+        threads.sort_by_key(|c| c.id);
+        threads
+    }
+
     pub fn guild_of(&self, channel: u64) -> Option<u64> {
         self.guilds
             .values()
