@@ -155,6 +155,7 @@ async fn fetch_signal(
         .await?;
     let mut retry = None;
     let mut changed = false;
+    let mut stored_any = false;
     for row in todo {
         // Refused for good earlier: not fetched again.
         if row.state == state::UNAVAILABLE && row.error.as_deref().is_some_and(|e| e.starts_with("refused")) {
@@ -177,6 +178,7 @@ async fn fetch_signal(
                         active.size = Set(Some(size));
                         active.error = Set(None);
                         changed = true;
+                        stored_any = true;
                     }
                     Err(e) => {
                         tracing::warn!(signal_id, error = %e, "cannot write an attachment to the blob store");
@@ -188,8 +190,8 @@ async fn fetch_signal(
             }
             Err(e) => {
                 tracing::info!(signal_id, attachment = row.attachment_id, error = %e, "attachment not stored");
-                // A refusal is final: the dashboard learns it now. A failure is retried, and the
-                // attachment shows as being saved until then.
+                // A refusal is final: the dashboard learns it now. A failure shows as unavailable
+                // until a retry stores it (then the dashboard and the mirror catch up).
                 match e {
                     fetch::FetchError::Failed(_) => retry = Some(e.to_string()),
                     fetch::FetchError::Refused(_) => changed = true,
@@ -202,6 +204,30 @@ async fn fetch_signal(
     }
     if changed {
         announce(db, feed, &signal).await?;
+    }
+    if stored_any {
+        // A copy already made in Discord gets the file too: its job runs again. (A copy still
+        // waiting reads the stored files when its job runs.)
+        let targets: Vec<i64> = entity::mirror_copy::Entity::find()
+            .filter(entity::mirror_copy::Column::SignalId.eq(signal.id))
+            .filter(entity::mirror_copy::Column::State.eq(crate::mirror::state::LIVE))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| c.target_channel_id)
+            .collect();
+        if !targets.is_empty() {
+            let txn = crate::database::begin_write(db).await?;
+            crate::mirror::queue(
+                &txn,
+                signal.id,
+                &targets,
+                crate::mirror::MirrorOp::Update,
+                signal.edited_at,
+            )
+            .await?;
+            txn.commit().await?;
+        }
     }
     Ok(retry)
 }

@@ -16,13 +16,14 @@ use axum::routing::get;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::capture::{GUILD, SIGNALS, Source};
+use crate::capture::{GENERAL, GUILD, SIGNALS, Source};
 use crate::helpers::{Backend, PASSWORD};
 use crate::on_both_databases;
 
 on_both_databases!(
     s7_only_checked_files_from_allowed_sources_are_stored_and_served,
     a_customer_who_may_not_read_the_signal_gets_403_for_its_files,
+    a_file_stored_after_its_copy_was_made_is_mirrored_too,
 );
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde";
@@ -312,4 +313,57 @@ async fn a_customer_who_may_not_read_the_signal_gets_403_for_its_files(backend: 
     .await
     .unwrap();
     assert_eq!(fetch(&s, &path, Some(&reader)).await.status(), 403);
+}
+
+/// The copy went out while its file could not be fetched (the source answered 503); when the
+/// retry stores it, the copy's mirror job runs again so the file reaches Discord too.
+async fn a_file_stored_after_its_copy_was_made_is_mirrored_too(backend: Backend) {
+    let cdn = cdn().await;
+    let s = start(backend, &cdn).await;
+    let db = &s.app.ctx.db;
+    domain::discovery::set_flag(db, GENERAL.parse().unwrap(), domain::discovery::Role::Target, true)
+        .await
+        .unwrap();
+    domain::discovery::create_mapping(db, SIGNALS.parse().unwrap(), GENERAL.parse().unwrap())
+        .await
+        .unwrap();
+    domain::connectors::set_forwarding(db, &s.connector.pid, true)
+        .await
+        .unwrap();
+    let mut event = post_with_files(&cdn, 1);
+    event["attachments"] = json!([attachment(&cdn, 907, "/a/7/flaky.png", "flaky.png")]);
+    assert_eq!(s.event(event).await["status"], "accepted");
+    let record = || async { entity::attachment_blob::Entity::find().one(db).await.unwrap().unwrap() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while record().await.state != "unavailable" {
+        assert!(tokio::time::Instant::now() < deadline, "the first fetch never failed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Meanwhile the bot made the copy without the file (recorded as its worker records it).
+    let copy = entity::mirror_copy::Entity::find().one(db).await.unwrap().unwrap();
+    assert_eq!(copy.last_op, "create");
+    domain::mirror::update_copy(
+        db,
+        copy.id,
+        domain::mirror::CopyUpdate {
+            state: Some(domain::mirror::state::LIVE),
+            answered_at: Some(chrono::Utc::now()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while record().await.state != "stored" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the retry never stored the file"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let copy = entity::mirror_copy::Entity::find().one(db).await.unwrap().unwrap();
+    assert_eq!(
+        copy.last_op, "update",
+        "the copy is brought in line again, now with its file"
+    );
 }
