@@ -179,19 +179,7 @@ async fn converge(
     let hash = render::hash(&parts);
     if !ids.is_empty() && copy.sent_hash.as_deref() == Some(hash.as_str()) && ids.len() == parts.len() {
         // Already says this (a repeated or coalesced job).
-        return record(
-            db,
-            claimed,
-            copy.id,
-            CopyUpdate {
-                state: Some(state::LIVE),
-                answered_at: Some(Utc::now()),
-                delivered: Some(Delivered::of(&copy, claimed_at)),
-                last_error: Some(None),
-                ..Default::default()
-            },
-        )
-        .await;
+        return record(db, claimed, copy.id, answered(&copy, claimed, state::LIVE)).await;
     }
     let target = channel_for(db, api, &signal, job).await?;
     let mut sent = mirror::part_hashes(&copy);
@@ -271,14 +259,10 @@ async fn converge(
         claimed,
         copy.id,
         CopyUpdate {
-            state: Some(state::LIVE),
             message_ids: Some(ids),
             part_hashes: Some(sent),
             sent_hash: Some(Some(hash)),
-            answered_at: Some(Utc::now()),
-            delivered: Some(Delivered::of(&copy, claimed_at)),
-            last_error: Some(None),
-            ..Default::default()
+            ..answered(&copy, claimed, state::LIVE)
         },
     )
     .await
@@ -319,6 +303,18 @@ async fn channel_for(
                 }
             }
         }
+    }
+}
+
+/// The record of an operation Discord has answered: the copy's new state, no error, and the
+/// ledger's row for the operation as the job found it when it claimed it.
+fn answered(copy: &mirror_copy::Model, claimed: &Claimed, state: &'static str) -> CopyUpdate {
+    CopyUpdate {
+        state: Some(state),
+        answered_at: Some(Utc::now()),
+        delivered: Some(Delivered::of(copy, claimed.job.claimed_at.unwrap_or_else(Utc::now))),
+        last_error: Some(None),
+        ..Default::default()
     }
 }
 
@@ -392,12 +388,8 @@ async fn delete_all(
         claimed,
         copy.id,
         CopyUpdate {
-            state: Some(end),
             sent_hash: Some(None),
-            answered_at: Some(Utc::now()),
-            delivered: Some(Delivered::of(copy, claimed.job.claimed_at.unwrap_or_else(Utc::now))),
-            last_error: Some(None),
-            ..Default::default()
+            ..answered(copy, claimed, end)
         },
     )
     .await

@@ -238,19 +238,17 @@ async fn announce(db: &DatabaseConnection, feed: &Feed, signal: &entity::signal:
     let _order = feed.append_gate().await;
     let txn = crate::database::begin_write(db).await?;
     Feed::lock_in_transaction(&txn).await?;
-    let row = entity::feed_log::ActiveModel {
-        signal_id: Set(Some(signal.id)),
-        thread_id: Set(signal.thread_id),
-        connector_id: Set(signal.connector_id),
-        op: Set("message_updated".into()),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let seq = Feed::log(
+        &txn,
+        signal.connector_id,
+        "message_updated",
+        Some(signal.id),
+        signal.thread_id,
+    )
     .await?;
-    Feed::notify_in_transaction(&txn, row.seq).await?;
+    Feed::notify_in_transaction(&txn, seq).await?;
     txn.commit().await?;
-    feed.committed(row.seq);
+    feed.committed(seq);
     Ok(())
 }
 

@@ -91,6 +91,29 @@ impl Feed {
         Ok(())
     }
 
+    /// Appends one change to the feed log (inside the transaction that holds the append lock);
+    /// returns its sequence number.
+    pub(crate) async fn log(
+        txn: &impl ConnectionTrait,
+        connector_id: i64,
+        op: &str,
+        signal_id: Option<i64>,
+        thread_id: Option<i64>,
+    ) -> Result<i64, DbErr> {
+        use sea_orm::{ActiveModelTrait, Set};
+        let row = entity::feed_log::ActiveModel {
+            signal_id: Set(signal_id),
+            thread_id: Set(thread_id),
+            connector_id: Set(connector_id),
+            op: Set(op.to_owned()),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        Ok(row.seq)
+    }
+
     /// Wakes this process's followers; call after commit (or when another process committed).
     pub fn committed(&self, seq: i64) {
         // No subscriber is fine: nobody is following yet.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{channel, connector, feed_log, guild, signal, signal_thread};
+use entity::{channel, connector, guild, signal, signal_thread};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
     sea_query::Expr,
@@ -288,17 +288,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
     }
 
     async fn log(&mut self, op: Op, signal_id: Option<i64>, thread_id: Option<i64>) -> Result<(), DbErr> {
-        let row = feed_log::ActiveModel {
-            signal_id: Set(signal_id),
-            thread_id: Set(thread_id),
-            connector_id: Set(self.connector_id),
-            op: Set(op.as_str().to_owned()),
-            created_at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .insert(self.txn)
-        .await?;
-        self.last_seq = Some(row.seq);
+        self.last_seq = Some(Feed::log(self.txn, self.connector_id, op.as_str(), signal_id, thread_id).await?);
         Ok(())
     }
 

@@ -286,13 +286,7 @@ async fn a_customer_who_may_not_read_the_signal_gets_403_for_its_files(backend: 
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "no_access");
 
     // The channel opens from Pro up: a Basic customer is refused its files.
-    let pro = domain::entitlements::tiers(&s.app.ctx.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|t| t.slug == "pro")
-        .unwrap()
-        .id;
+    let pro = s.app.tier_id("pro").await;
     domain::channel_tiers::set_min_tier(&s.app.ctx.db, SIGNALS.parse().unwrap(), Some(pro))
         .await
         .unwrap();

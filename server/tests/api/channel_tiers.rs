@@ -28,16 +28,6 @@ fn in_general(id: u64, content: &str) -> Value {
     e
 }
 
-async fn tier_id(app: &TestApp, slug: &str) -> i32 {
-    domain::entitlements::tiers(&app.ctx.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|t| t.slug == slug)
-        .unwrap()
-        .id
-}
-
 /// #signals opens to every tier, #general from Pro up.
 async fn two_channels(backend: Backend) -> Source {
     let s = Source::start(backend).await;
@@ -45,7 +35,7 @@ async fn two_channels(backend: Backend) -> Source {
     domain::discovery::set_flag(db, GENERAL.parse().unwrap(), domain::discovery::Role::Source, true)
         .await
         .unwrap();
-    let pro = tier_id(&s.app, "pro").await;
+    let pro = s.app.tier_id("pro").await;
     domain::channel_tiers::set_min_tier(db, GENERAL.parse().unwrap(), Some(pro))
         .await
         .unwrap();
@@ -64,7 +54,7 @@ async fn grant(app: &TestApp, email: &str, slug: &str, starts_at: chrono::DateTi
             user_id: Some(uid),
             email: email.into(),
             order_id: None,
-            tier_id: tier_id(app, slug).await,
+            tier_id: app.tier_id(slug).await,
             days,
             starts_at,
             cause: "admin",
@@ -237,7 +227,7 @@ async fn the_admin_sets_a_channel_tier_with_clear_refusals(backend: Backend) {
     let s = Source::start(backend).await;
     let admin = s.app.sign_up_verified("ops@example.com", PASSWORD).await;
     s.app.make_admin("ops@example.com").await;
-    let pro = tier_id(&s.app, "pro").await.to_string();
+    let pro = s.app.tier_id("pro").await.to_string();
     let set = |channel: &'static str, tier: String| {
         let (app, admin) = (&s.app, admin.clone());
         async move {

@@ -163,6 +163,17 @@ impl TestApp {
         self._database.settings()
     }
 
+    /// The id of the tier with this slug (basic, advanced, pro).
+    pub async fn tier_id(&self, slug: &str) -> i32 {
+        domain::entitlements::tiers(&self.ctx.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.slug == slug)
+            .unwrap()
+            .id
+    }
+
     pub async fn make_admin(&self, email: &str) {
         domain::accounts::set_role(&self.ctx.db, email, domain::accounts::Role::Admin)
             .await

@@ -269,13 +269,7 @@ async fn latency_per_operation_shows_on_the_page_and_in_metrics(backend: Backend
 async fn a_mapping_never_copies_a_channel_to_readers_its_tier_does_not_open(backend: Backend) {
     let m = mirrored(backend, true).await;
     let db = &m.app.ctx.db;
-    let pro = domain::entitlements::tiers(db)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|t| t.slug == "pro")
-        .unwrap()
-        .id;
+    let pro = m.app.tier_id("pro").await;
     let call = |path: &'static str, form: Vec<(&'static str, String)>| {
         let (app, admin) = (&m.app, m.admin.clone());
         async move {
