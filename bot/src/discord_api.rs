@@ -14,6 +14,14 @@ use serenity::model::id::{ChannelId, GuildId, MessageId, RoleId, UserId};
 
 use crate::rate_limit::{RateLimiter, Seen};
 
+/// Which messages of a channel a read asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    After(u64),
+    Before(u64),
+    Newest,
+}
+
 /// A file sent with a message.
 #[derive(Debug, Clone)]
 pub struct Upload {
@@ -123,7 +131,13 @@ impl DiscordApi {
         body: Option<Vec<u8>>,
         reason: Option<&str>,
     ) -> Result<Vec<u8>, ApiError> {
-        self.send_with(route, method, body, None, reason).await
+        self.send_with(route, method, body, None, reason, None).await
+    }
+
+    /// A GET with query parameters.
+    async fn get(&self, route: Route<'_>, params: Vec<(&'static str, String)>) -> Result<Vec<u8>, ApiError> {
+        self.send_with(route, LightMethod::Get, None, None, None, Some(params))
+            .await
     }
 
     /// `send`, with uploads: a `multipart/form-data` body of `payload_json` and `files[i]`.
@@ -134,6 +148,7 @@ impl DiscordApi {
         body: Option<Vec<u8>>,
         uploads: Option<(String, Vec<Upload>)>,
         reason: Option<&str>,
+        params: Option<Vec<(&'static str, String)>>,
     ) -> Result<Vec<u8>, ApiError> {
         let bucket = route.ratelimiting_bucket();
         self.limiter.acquire(bucket).await.map_err(ApiError::RateLimited)?;
@@ -143,6 +158,7 @@ impl DiscordApi {
         }
         let mut builder = Request::new(route, method)
             .body(body)
+            .params(params)
             .headers(Some(headers))
             .build(&self.client, self.http.token(), self.http.proxy.as_deref())
             .map_err(|e| ApiError::Transport(e.to_string()))?;
@@ -311,7 +327,7 @@ impl DiscordApi {
         let payload = (body.to_string(), files);
         let m: ApiMessage = Self::decode(
             &self
-                .send_with(route, LightMethod::Post, None, Some(payload), None)
+                .send_with(route, LightMethod::Post, None, Some(payload), None, None)
                 .await?,
         )?;
         Ok(m.id.get())
@@ -337,6 +353,41 @@ impl DiscordApi {
         self.send(route, LightMethod::Patch, Some(bytes), None)
             .await
             .map(|_| ())
+    }
+
+    /// Up to `limit` (1–100) messages of `channel`: the oldest after an id, the newest before
+    /// one, or the newest of all; oldest first. Discord's message objects, as sent.
+    pub async fn messages(&self, channel: u64, page: Page, limit: u8) -> Result<Vec<serde_json::Value>, ApiError> {
+        let route = Route::ChannelMessages {
+            channel_id: ChannelId::new(channel),
+        };
+        let mut params = vec![("limit", limit.clamp(1, 100).to_string())];
+        match page {
+            Page::After(a) => params.push(("after", a.to_string())),
+            Page::Before(b) => params.push(("before", b.to_string())),
+            Page::Newest => {}
+        }
+        // Discord lists newest first whatever the query.
+        let mut list: Vec<serde_json::Value> = Self::decode(&self.get(route, params).await?)?;
+        list.sort_by_key(|m| m["id"].as_str().and_then(|i| i.parse::<u64>().ok()).unwrap_or(0));
+        Ok(list)
+    }
+
+    /// One message as Discord holds it now.
+    pub async fn message(&self, channel: u64, message: u64) -> Result<serde_json::Value, ApiError> {
+        let route = Route::ChannelMessage {
+            channel_id: ChannelId::new(channel),
+            message_id: MessageId::new(message),
+        };
+        Self::decode(&self.send(route, LightMethod::Get, None, None).await?)
+    }
+
+    /// A guild's channels (channel objects, as sent; threads are not among them).
+    pub async fn guild_channels(&self, guild: u64) -> Result<Vec<serde_json::Value>, ApiError> {
+        let route = Route::GuildChannels {
+            guild_id: GuildId::new(guild),
+        };
+        Self::decode(&self.send(route, LightMethod::Get, None, None).await?)
     }
 
     pub async fn delete_message(&self, channel: u64, message: u64) -> Result<(), ApiError> {

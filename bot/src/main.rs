@@ -3,6 +3,7 @@
 //! console. Any number of bot processes may share one database: the queue hands each job to one.
 //! Without DISCORD_BOT_TOKEN it says clearly that it is idle, and why.
 
+mod capture;
 mod discord_api;
 mod mirror;
 mod rate_limit;
@@ -113,7 +114,21 @@ async fn run(config: Config) -> Result<(), String> {
             tracing::warn!(error = %e, "cannot schedule the hourly role-drift sweep");
         }
     }
-    tracing::info!(database = backend, instance = %status.id, "bot working: role sync, role-drift sweeps, mirroring");
+    let capturer = tokio::spawn(capture::run(
+        db.clone(),
+        api.clone(),
+        capture::Settings {
+            token: token.expose().to_owned(),
+            api_url: config.discord_api_url.to_string(),
+            // Which process captures, for the operator (and a test that kills it).
+            instance: format!("{}@pid{}", status.id, std::process::id()),
+            attachment_sources: config.attachment_sources.clone(),
+            recheck_messages: config.capture_recheck_messages,
+            sweep: config.capture_sweep,
+        },
+        stop.clone(),
+    ));
+    tracing::info!(database = backend, instance = %status.id, "bot working: gateway capture, role sync, role-drift sweeps, mirroring");
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
             let (db, api, status, files) = (db.clone(), api.clone(), status.clone(), files.clone());
@@ -149,6 +164,7 @@ async fn run(config: Config) -> Result<(), String> {
     }
     let _ = reporter.await;
     let _ = sharer.await;
+    let _ = capturer.await;
     listener.abort();
     report(&db, &status, "stopped", "stopped by a signal", None, &json!([])).await;
     close(db).await

@@ -169,6 +169,16 @@ pub const SETTINGS: &[Setting] = &[
         "where fetched attachments are kept: s3://bucket[/prefix] (credentials from the AWS_* variables); unset = DATA_DIR/blobs",
     ),
     Setting::new(
+        "CAPTURE_RECHECK_MESSAGES",
+        Some("100"),
+        "after each reconnect the bot re-reads this many newest messages per source channel, applying edits and marking the ones Discord no longer has deleted (0-1000; 0 = off)",
+    ),
+    Setting::new(
+        "CAPTURE_SWEEP_SECONDS",
+        Some("60"),
+        "how often the capturing bot re-reads each source channel after its cursor, a net under any event it failed to store (10-3600)",
+    ),
+    Setting::new(
         "PAYMENT_ALERT_THRESHOLD",
         Some("10"),
         "webhook failures + signature rejections in 15 minutes that raise the alert",
@@ -276,6 +286,10 @@ pub struct Config {
     /// Origins attachments may be fetched from (scheme, host and port).
     pub attachment_sources: Vec<url::Origin>,
     pub attachment_max_bytes: u64,
+    /// Newest messages per source channel the capture re-checks after a reconnect (0: off).
+    pub capture_recheck_messages: usize,
+    /// How often the capture re-reads each source channel after its cursor.
+    pub capture_sweep: std::time::Duration,
     pub attachment_fetch_timeout: std::time::Duration,
     pub blob_store: BlobStoreTarget,
 }
@@ -564,6 +578,16 @@ impl Config {
             "a number of seconds from 1 to 300",
             1..=300,
         )?);
+        let capture_recheck_messages = whole(
+            "CAPTURE_RECHECK_MESSAGES",
+            "a number of messages from 0 to 1000",
+            0..=1000,
+        )? as usize;
+        let capture_sweep = std::time::Duration::from_secs(whole(
+            "CAPTURE_SWEEP_SECONDS",
+            "a number of seconds from 10 to 3600",
+            10..=3600,
+        )?);
         let blob_store = match get("BLOB_STORE_URL") {
             None => BlobStoreTarget::Local(data_dir.join("blobs")),
             Some(raw) => {
@@ -583,6 +607,8 @@ impl Config {
             attachment_sources,
             attachment_max_bytes,
             attachment_fetch_timeout,
+            capture_recheck_messages,
+            capture_sweep,
             blob_store,
             app_name,
             bind_addr,
@@ -805,6 +831,8 @@ mod tests {
             ("ATTACHMENT_SOURCES", "ftp://cdn.example"),
             ("ATTACHMENT_SOURCES", "https://cdn.example/attachments"),
             ("ATTACHMENT_MAX_BYTES", "0"),
+            ("CAPTURE_RECHECK_MESSAGES", "1001"),
+            ("CAPTURE_SWEEP_SECONDS", "1"),
             ("BLOB_STORE_URL", "gs://bucket"),
         ] {
             let err = from_env(&[(var, value)]).unwrap_err().to_string();

@@ -179,6 +179,7 @@ pub async fn record_channels(
             is_target: Set(false),
             present: Set(true),
             min_tier_id: Set(None),
+            capture_warning: Set(None),
             updated_at: Set(Utc::now()),
         });
     }

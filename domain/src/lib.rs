@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod attachment_store;
 pub mod blobs;
+pub mod capture;
 pub mod channel_tiers;
 pub mod client_address;
 pub mod config;

@@ -19,6 +19,8 @@ pub struct Model {
     pub present: bool,
     /// The lowest tier that opens this channel (`None`: every tier). See `domain::channel_tiers`.
     pub min_tier_id: Option<i32>,
+    /// Why the bot's capture cannot read this channel (`None`: nothing wrong seen).
+    pub capture_warning: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -23,6 +23,10 @@ pub struct Model {
     pub version: Option<String>,
     /// When the connector last said hello (its process started).
     pub started_at: Option<DateTimeUtc>,
+    /// `api` (a collector posting to the ingest API) or `discord_bot` (our bot on the gateway).
+    pub kind: String,
+    /// A problem only the operator can fix, shown on /admin/connectors (e.g. a missing intent).
+    pub alert: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

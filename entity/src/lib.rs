@@ -5,6 +5,8 @@ pub mod access_change;
 pub mod access_policy;
 pub mod attachment_blob;
 pub mod bot_instance;
+pub mod capture_cursor;
+pub mod capture_lease;
 pub mod channel;
 pub mod channel_mapping;
 pub mod connector;

@@ -27,6 +27,8 @@ pub struct Model {
     pub posted_at: Option<DateTimeUtc>,
     pub edited_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
+    /// Why it counts as deleted when no delete event was seen (a re-check found it gone).
+    pub delete_reason: Option<String>,
     pub ingested_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

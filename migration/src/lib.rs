@@ -18,6 +18,7 @@ mod m20261201_000011_attachment_blob;
 mod m20261201_000012_mirror_parts;
 mod m20261201_000013_mirror_delivery;
 mod m20261201_000014_mirror_thread;
+mod m20261201_000015_gateway_capture;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_mirror_parts::Migration),
             Box::new(m20261201_000013_mirror_delivery::Migration),
             Box::new(m20261201_000014_mirror_thread::Migration),
+            Box::new(m20261201_000015_gateway_capture::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 // Each test binary uses some of these.
 #![allow(dead_code)]
 
+pub mod capture;
 pub mod mirror;
 
 use std::collections::BTreeMap;
@@ -20,7 +21,11 @@ pub fn spawn_bot(settings: &BTreeMap<String, String>, log: &str) -> tokio::proce
         .env("RUST_LOG", log)
         .current_dir(std::env::temp_dir())
         .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
+        .stdout(if std::env::var_os("BOT_LOG").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        })
         .spawn()
         .expect("the bot binary starts")
 }

@@ -154,6 +154,8 @@ pub enum Event {
         place: Place,
         message_ids: Vec<Snowflake>,
         at: DateTime<Utc>,
+        /// Why, when no one saw the delete happen (the capture's re-check); never from the wire.
+        reason: Option<String>,
     },
     ThreadCreated(Thread),
     ThreadUpdated(Thread),
@@ -222,6 +224,7 @@ pub fn parse_with(value: Value, now: DateTime<Utc>, sources: &[url::Origin]) -> 
                 },
                 message_ids: vec![raw.message_id],
                 at: not_future("deleted_at", raw.deleted_at, now)?.unwrap_or(now),
+                reason: None,
             })
         }
         "message_bulk_delete" => {
@@ -240,6 +243,7 @@ pub fn parse_with(value: Value, now: DateTime<Utc>, sources: &[url::Origin]) -> 
                 },
                 message_ids: raw.message_ids,
                 at: not_future("deleted_at", raw.deleted_at, now)?.unwrap_or(now),
+                reason: None,
             })
         }
         "thread_create" | "thread_update" => {
@@ -525,7 +529,8 @@ mod tests {
                     thread_id: None
                 },
                 message_ids: vec!["3".parse().unwrap()],
-                at: now()
+                at: now(),
+                reason: None,
             }
         );
         let bulk = json!({"type": "message_bulk_delete", "guild_id": "1", "channel_id": "2", "message_ids": []});

@@ -180,7 +180,12 @@ impl<C: ConnectionTrait> Run<'_, C> {
         match event {
             Event::MessageCreated(m) => self.message(m, true).await,
             Event::MessageUpdated(m) => self.message(m, false).await,
-            Event::MessageDeleted { place, message_ids, at } => self.delete(place, &message_ids, at).await,
+            Event::MessageDeleted {
+                place,
+                message_ids,
+                at,
+                reason,
+            } => self.delete(place, &message_ids, at, reason).await,
             Event::ThreadCreated(t) | Event::ThreadUpdated(t) => self.thread(t).await,
             Event::ThreadDeleted {
                 guild_id,
@@ -382,7 +387,13 @@ impl<C: ConnectionTrait> Run<'_, C> {
         }
     }
 
-    async fn delete(&mut self, place: Place, ids: &[Snowflake], at: DateTime<Utc>) -> Result<ItemResult, DbErr> {
+    async fn delete(
+        &mut self,
+        place: Place,
+        ids: &[Snowflake],
+        at: DateTime<Utc>,
+        reason: Option<String>,
+    ) -> Result<ItemResult, DbErr> {
         let resolved = match self.resolve(place).await? {
             Ok(p) => p,
             Err(answer) => return Ok(answer),
@@ -415,6 +426,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
                         posted_at: Set(None),
                         edited_at: Set(None),
                         deleted_at: Set(Some(at)),
+                        delete_reason: Set(reason.clone()),
                         ingested_at: Set(now),
                         updated_at: Set(now),
                         ..Default::default()
@@ -430,6 +442,9 @@ impl<C: ConnectionTrait> Run<'_, C> {
                     let was_live = row.deleted_at.is_none();
                     let mut active: signal::ActiveModel = row.clone().into();
                     active.deleted_at = Set(Some(at));
+                    if was_live {
+                        active.delete_reason = Set(reason.clone());
+                    }
                     active.updated_at = Set(now);
                     active.update(self.txn).await?;
                     // An earlier time for a delete we already had is a correction, not news.

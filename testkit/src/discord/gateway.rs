@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
@@ -45,6 +45,8 @@ pub struct Gateway {
     pub heartbeats: usize,
     /// RESUMEs answered with INVALID_SESSION.
     pub invalid_sessions: usize,
+    /// While true the gateway refuses connections (503): an outage a client sits out.
+    pub down: bool,
     sessions: BTreeMap<String, Session>,
     next_conn: u64,
 }
@@ -59,6 +61,7 @@ impl Default for Gateway {
             resumes: 0,
             heartbeats: 0,
             invalid_sessions: 0,
+            down: false,
             sessions: BTreeMap::new(),
             next_conn: 0,
         }
@@ -161,6 +164,19 @@ impl World {
         closed
     }
 
+    /// A gateway outage: every connection is closed (resumable, 4000), every session forgotten
+    /// (a RESUME afterwards is refused), and new connections are refused until `up`.
+    pub fn gateway_outage(&mut self) {
+        self.gateway.down = true;
+        self.close_gateway(4000);
+        self.forget_gateway_sessions();
+    }
+
+    /// Ends an outage: connections are accepted again.
+    pub fn gateway_up(&mut self) {
+        self.gateway.down = false;
+    }
+
     /// Forgets every session: the next RESUME gets INVALID_SESSION (as after a long outage).
     pub fn forget_gateway_sessions(&mut self) {
         self.gateway.sessions.clear();
@@ -237,28 +253,38 @@ impl World {
         true
     }
 
+    /// A guild's channels (threads excluded), as GUILD_CREATE and `GET /guilds/{id}/channels` list them.
+    pub(super) fn guild_channels_json(&self, id: u64) -> Option<Value> {
+        let g = self.guilds.get(&id)?;
+        Some(Value::Array(
+            g.channels
+                .values()
+                .filter(|c| !matches!(c.kind, 10..=12))
+                .map(|c| {
+                    json!({"id": c.id.to_string(), "type": c.kind, "name": c.name, "position": c.position,
+                           "parent_id": c.parent_id.map(|p| p.to_string()), "permission_overwrites": [],
+                           "guild_id": id.to_string(), "nsfw": false})
+                })
+                .collect(),
+        ))
+    }
+
+    /// A thread channel object, as GUILD_CREATE, THREAD_CREATE and THREAD_UPDATE carry it.
+    pub fn thread_json(&self, guild: u64, id: u64, parent: u64, name: &str, archived: bool) -> Value {
+        json!({"id": id.to_string(), "type": 11, "name": name, "guild_id": guild.to_string(),
+               "parent_id": parent.to_string(), "owner_id": self.bot_user.id.to_string(),
+               "thread_metadata": {"archived": archived, "auto_archive_duration": 1440,
+                                   "archive_timestamp": "2026-01-01T00:00:00+00:00", "locked": false}})
+    }
+
     fn guild_json(&self, id: u64) -> Option<Value> {
         let g = self.guilds.get(&id)?;
-        let channels: Vec<Value> = g
-            .channels
-            .values()
-            .filter(|c| !matches!(c.kind, 10..=12))
-            .map(|c| {
-                json!({"id": c.id.to_string(), "type": c.kind, "name": c.name, "position": c.position,
-                       "parent_id": c.parent_id.map(|p| p.to_string()), "permission_overwrites": [],
-                       "guild_id": id.to_string(), "nsfw": false})
-            })
-            .collect();
+        let channels = self.guild_channels_json(id)?;
         let threads: Vec<Value> = g
             .channels
             .values()
             .filter(|c| matches!(c.kind, 10..=12))
-            .map(|c| {
-                json!({"id": c.id.to_string(), "type": c.kind, "name": c.name, "guild_id": id.to_string(),
-                       "parent_id": c.parent_id.map(|p| p.to_string()), "owner_id": self.bot_user.id.to_string(),
-                       "thread_metadata": {"archived": false, "auto_archive_duration": 1440,
-                                           "archive_timestamp": "2026-01-01T00:00:00+00:00", "locked": false}})
-            })
+            .map(|c| self.thread_json(id, c.id, c.parent_id.unwrap_or(0), &c.name, false))
             .collect();
         Some(json!({
             "id": id.to_string(), "name": g.name, "icon": null, "splash": null, "discovery_splash": null,
@@ -277,6 +303,9 @@ impl World {
 type Shared = Arc<Mutex<World>>;
 
 pub(super) async fn upgrade(State(world): State<Shared>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if world.lock().unwrap().gateway.down {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())

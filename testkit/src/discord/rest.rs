@@ -252,6 +252,10 @@ fn route(
             ),
             None => error(404, 10004, "Unknown Guild"),
         },
+        ("GET", ["guilds", g, "channels"], Caller::Bot) => match id(g).and_then(|g| w.guild_channels_json(g)) {
+            Some(channels) => json_status(StatusCode::OK, channels),
+            None => error(404, 10004, "Unknown Guild"),
+        },
         ("GET", ["guilds", g, "roles"], Caller::Bot) => match id(g).and_then(|g| w.guilds.get(&g)) {
             Some(guild) => json_status(StatusCode::OK, Value::Array(roles_json(guild))),
             None => error(404, 10004, "Unknown Guild"),
@@ -284,6 +288,16 @@ fn route(
             Some(c) => list_messages(&w, c, query),
             None => error(404, 10003, "Unknown Channel"),
         },
+        ("GET", ["channels", c, "messages", m], Caller::Bot) => {
+            let (Some(c), Some(m)) = (id(c), id(m)) else {
+                return error(404, 10008, "Unknown Message");
+            };
+            let guild = w.guild_of(c);
+            match w.messages.get(&c).and_then(|v| v.iter().find(|x| x.id == m)) {
+                Some(msg) => json_status(StatusCode::OK, msg.to_json(guild)),
+                None => error(404, 10008, "Unknown Message"),
+            }
+        }
         ("PATCH", ["channels", c, "messages", m], Caller::Bot) => {
             let (Some(c), Some(m)) = (id(c), id(m)) else {
                 return error(404, 10008, "Unknown Message");
