@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectorRow {
     pub id: String,
     pub name: String,
@@ -20,6 +20,24 @@ pub struct ConnectorRow {
     pub previous_token_until: Option<String>,
     /// The latest feed entries this connector caused, newest first.
     pub events: Vec<EventRow>,
+    /// "Discord bot" (the built-in gateway capture) or "API collector".
+    pub kind: String,
+    /// True for the built-in connector (no token: nothing to rotate).
+    pub builtin: bool,
+    /// A problem only the operator can fix (e.g. the Message Content intent withheld).
+    pub alert: Option<String>,
+    /// The gateway capture's state (the built-in connector only).
+    pub capture: Option<CaptureView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaptureView {
+    /// The bot process capturing now (instance@pid) and since when; `None`: none is.
+    pub holder: Option<(String, String)>,
+    /// Capture latency over the last hour: (p50 ms, p95 ms, messages).
+    pub latency: Option<(f64, f64, usize)>,
+    /// Where to add the bot to a server (needs DISCORD_CLIENT_ID).
+    pub invite_url: Option<String>,
 }
 
 /// A token as shown once, right after it was made.
@@ -60,6 +78,8 @@ pub struct ChannelRow {
     pub tier_id: String,
     /// "every tier", or e.g. "Pro and up".
     pub tier_label: String,
+    /// Why the bot cannot capture this channel (it lacks a permission there).
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +143,7 @@ mod server {
         match e {
             ConnectorError::BadName => AppError::invalid("name", e.to_string()),
             ConnectorError::NotFound => AppError::NotFound,
+            ConnectorError::BuiltIn => AppError::invalid("id", e.to_string()),
             ConnectorError::Db(e) => crate::error::unavailable("connector change", e),
         }
     }
@@ -145,10 +166,15 @@ mod server {
             .map_err(|e: domain::snowflake::InvalidSnowflake| AppError::invalid(field, e.to_string()))
     }
 
-    pub fn row(c: domain::connectors::Connector, events: Vec<EventRow>) -> ConnectorRow {
+    pub fn row(c: domain::connectors::Connector, events: Vec<EventRow>, capture: Option<CaptureView>) -> ConnectorRow {
         let now = chrono::Utc::now();
+        let builtin = c.kind == domain::capture::DISCORD_BOT;
         ConnectorRow {
             events,
+            kind: if builtin { "Discord bot" } else { "API collector" }.to_owned(),
+            builtin,
+            alert: c.alert,
+            capture,
             id: c.pid,
             name: c.name,
             enabled: c.enabled,
@@ -176,6 +202,7 @@ mod server {
             is_source: c.is_source,
             is_target: c.is_target,
             present: c.present,
+            warning: c.capture_warning,
         }
     }
 }
@@ -186,6 +213,18 @@ pub async fn list_connectors() -> Result<Vec<ConnectorRow>, AppError> {
     let ctx = server::admin().await?;
     let unavailable = |e| crate::error::unavailable("listing connectors", e);
     let all = domain::connectors::list(&ctx.db).await.map_err(unavailable)?;
+    let capture = domain::capture::status(&ctx.db)
+        .await
+        .map_err(unavailable)?
+        .map(|(_, s)| CaptureView {
+            holder: s.holder.map(|(h, since)| (h, since.to_rfc3339())),
+            latency: s.latency.map(|l| (l.p50_ms, l.p95_ms, l.samples)),
+            invite_url: ctx
+                .config
+                .discord_oauth
+                .as_ref()
+                .map(|o| domain::capture::invite_url(&o.client_id)),
+        });
     let mut rows = Vec::with_capacity(all.len());
     for c in all {
         let events = domain::ingest::recent::recent(&ctx.db, c.id, RECENT_EVENTS)
@@ -201,7 +240,8 @@ pub async fn list_connectors() -> Result<Vec<ConnectorRow>, AppError> {
                 excerpt: e.excerpt,
             })
             .collect();
-        rows.push(server::row(c, events));
+        let builtin = c.kind == domain::capture::DISCORD_BOT;
+        rows.push(server::row(c, events, if builtin { capture.clone() } else { None }));
     }
     Ok(rows)
 }

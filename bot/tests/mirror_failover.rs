@@ -82,6 +82,17 @@ async fn f1_mirror_four_bots_one_killed_at_random_no_copy_lost_or_doubled() {
         .await
         .unwrap();
     assert_eq!(dead, 0, "no mirror job gave up");
+    // How often jobs were claimed again (kills, lost leases): printed so a slow run can be read.
+    let retried: Vec<(i64, i32, Option<String>)> = job::Entity::find()
+        .filter(job::Column::Kind.eq(JobKind::Mirror))
+        .filter(job::Column::Attempts.gt(1))
+        .all(&rig.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.id, j.attempts, j.last_error))
+        .collect();
+    println!("F1 mirror: {} jobs claimed more than once: {retried:?}", retried.len());
 
     let mut want: Vec<String> = (1..=SIGNALS)
         .filter(|id| id % 10 != 0)

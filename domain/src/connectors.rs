@@ -30,6 +30,9 @@ pub enum ConnectorError {
     BadName,
     #[error("no such connector")]
     NotFound,
+    /// The bot's built-in connector captures in-process: it has no token to rotate.
+    #[error("the Discord bot captures through the gateway and has no token to rotate")]
+    BuiltIn,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -105,6 +108,9 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Connector>, DbErr> {
 /// Issues a new token; the old one keeps working until `now + ROTATION_GRACE`.
 pub async fn rotate(db: &impl ConnectionTrait, pid: &str) -> Result<(Connector, Secret<String>), ConnectorError> {
     let current = find(db, pid).await?;
+    if current.kind == crate::capture::DISCORD_BOT {
+        return Err(ConnectorError::BuiltIn);
+    }
     let token = new_token();
     let mut active = current.clone().into_active_model();
     active.previous_token_hash = Set(Some(current.token_hash));

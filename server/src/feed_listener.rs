@@ -4,6 +4,10 @@
 //! (re)connects, and every few seconds regardless, the process compares the feed head with what
 //! it last saw and wakes its followers if anything was committed meanwhile. The same connection
 //! listens for rights changes (revocations) and wakes this process's [`RightsWatch`].
+//!
+//! SQLite has no cross-process notification, yet the bot process appends to the feed when it
+//! captures from the gateway: there the head of the feed log (one primary-key read) is polled
+//! every [`SQLITE_POLL`], which bounds what a captured signal waits before customers see it.
 
 use std::time::Duration;
 
@@ -16,6 +20,7 @@ use crate::rights_watch::RightsWatch;
 
 const POLL: Duration = Duration::from_secs(2);
 const RECONNECT: Duration = Duration::from_secs(1);
+pub const SQLITE_POLL: Duration = Duration::from_millis(25);
 
 pub fn spawn(
     ctx: AppContext,
@@ -23,7 +28,17 @@ pub fn spawn(
     mut stop: watch::Receiver<bool>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     if Backend::of(&ctx.db) != Backend::Postgres {
-        return None;
+        return Some(tokio::spawn(async move {
+            let mut seen = view::head(&ctx.db).await.unwrap_or(0);
+            let mut poll = tokio::time::interval(SQLITE_POLL);
+            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = poll.tick() => wake_if_advanced(&ctx, &mut seen).await,
+                    _ = stop.changed() => return,
+                }
+            }
+        }));
     }
     Some(tokio::spawn(async move {
         let mut seen = view::head(&ctx.db).await.unwrap_or(0);

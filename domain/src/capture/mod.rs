@@ -96,3 +96,39 @@ pub async fn set_channel_warning(
     }
     Ok(res.rows_affected > 0)
 }
+
+/// What /admin/connectors and /metrics say about the gateway capture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureStatus {
+    /// The bot process holding the capture (instance@pid) and since when; `None`: nobody does.
+    pub holder: Option<(String, chrono::DateTime<Utc>)>,
+    pub latency: Option<latency::Latency>,
+}
+
+/// The built-in connector and its capture's state, if the bot has ever run with a token.
+pub async fn status(db: &impl ConnectionTrait) -> Result<Option<(Connector, CaptureStatus)>, DbErr> {
+    let Some(c) = connector::Entity::find()
+        .filter(connector::Column::Kind.eq(DISCORD_BOT))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let status = CaptureStatus {
+        holder: lease::holder(db, lease::CAPTURE).await?,
+        latency: latency::last_hour(db, c.id, Utc::now()).await?,
+    };
+    Ok(Some((c, status)))
+}
+
+/// The invite link the operator opens to add the bot to a server, with the permissions capture,
+/// mirroring and role sync need. (Intents are not part of a link: Message Content is switched on
+/// in the Developer Portal.)
+pub fn invite_url(client_id: &str) -> String {
+    format!("https://discord.com/oauth2/authorize?client_id={client_id}&scope=bot&permissions={BOT_PERMISSIONS}")
+}
+
+/// View Channel, Send Messages, Embed Links, Attach Files, Read Message History, Manage Roles,
+/// Create Public Threads, Send Messages in Threads.
+pub const BOT_PERMISSIONS: u64 =
+    (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 28) | (1 << 35) | (1 << 38);

@@ -48,6 +48,11 @@ pub async fn render(ctx: &AppContext) -> axum::response::Response {
         Ok(ops) => text.push_str(&mirror_summary(&ops)),
         Err(e) => tracing::warn!(error = %e, "cannot read the mirror ledger for /metrics"),
     }
+    match domain::capture::status(&ctx.db).await {
+        Ok(Some((_, status))) => text.push_str(&capture_summary(&status)),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the capture status for /metrics"),
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -68,6 +73,26 @@ fn mirror_summary(ops: &[domain::mirror::ledger::OpLatency]) -> String {
         out.push_str(&format!("{name}_sum{{op=\"{}\"}} {}\n", o.op, o.sum_ms as f64 / 1000.0));
         out.push_str(&format!("{name}_count{{op=\"{}\"}} {}\n", o.op, o.count));
     }
+    out
+}
+
+/// The gateway capture: latency over the last hour (Discord's timestamp → ingest accepted), and
+/// whether a bot process holds the capture.
+fn capture_summary(status: &domain::capture::CaptureStatus) -> String {
+    let name = "signaldesk_capture_latency_seconds";
+    let mut out = format!(
+        "# HELP {name} Gateway capture latency over the last hour: the message's Discord timestamp → ingest accepted.\n# TYPE {name} summary\n"
+    );
+    if let Some(l) = status.latency {
+        for (q, ms) in [("0.5", l.p50_ms), ("0.95", l.p95_ms)] {
+            out.push_str(&format!("{name}{{quantile=\"{q}\"}} {}\n", ms / 1000.0));
+        }
+        out.push_str(&format!("{name}_count {}\n", l.samples));
+    }
+    out.push_str(&format!(
+        "# HELP signaldesk_capture_held Whether a bot process holds the gateway capture.\n# TYPE signaldesk_capture_held gauge\nsignaldesk_capture_held {}\n",
+        u8::from(status.holder.is_some())
+    ));
     out
 }
 

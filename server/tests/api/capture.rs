@@ -32,6 +32,7 @@ on_both_databases!(
     snapshots_keep_flags_and_mark_missing_channels,
     replay_tool_posts_a_jsonl_file,
     admin_functions_manage_connectors_flags_and_mappings,
+    the_bot_connector_shows_its_capture_and_has_no_token,
 );
 
 /// F2: while PostgreSQL refuses connections, ingest answers 503 (nothing acknowledged is lost);
@@ -971,4 +972,145 @@ async fn admin_functions_manage_connectors_flags_and_mappings(backend: Backend) 
     assert_eq!(status, 200);
     let res = s.send(reqwest::Method::GET, "/api/v1/connector/config", None).await;
     assert_eq!(res.json::<Value>().await.unwrap()["forwarding"], true);
+}
+
+/// The built-in connector on /admin/connectors: kind "Discord bot", which process captures, the
+/// capture latency (Discord's timestamp → ingest accepted) over the last hour, its alert, no
+/// token to rotate; the latency and the lease in /metrics; a channel's capture warning on
+/// /admin/channels.
+async fn the_bot_connector_shows_its_capture_and_has_no_token(backend: Backend) {
+    use crate::helpers::PASSWORD;
+    let s = Source::start_with(
+        backend,
+        &[("DISCORD_CLIENT_ID", "123456"), ("DISCORD_CLIENT_SECRET", "x")],
+    )
+    .await;
+    let db = &s.app.ctx.db;
+    let admin = s.app.sign_up("ops@example.com", PASSWORD).await;
+    s.app.make_admin("ops@example.com").await;
+    let bot = domain::capture::bot_connector(db).await.unwrap();
+    assert_eq!(
+        domain::capture::bot_connector(db).await.unwrap().id,
+        bot.id,
+        "one built-in connector"
+    );
+    // The guild moves to the bot (as an admin would reassign it), and a message it captured
+    // 1.5 s after Discord stamped it.
+    entity::guild::Entity::update_many()
+        .col_expr(
+            entity::guild::Column::ConnectorId,
+            sea_orm::sea_query::Expr::value(bot.id),
+        )
+        .exec(db)
+        .await
+        .unwrap();
+    let posted = chrono::Utc::now() - chrono::Duration::milliseconds(1500);
+    let mut event = create(42, "captured by the bot");
+    event["created_at"] = json!(posted.to_rfc3339());
+    let feed = domain::feed::Feed::new();
+    let item = domain::ingest::parse(event, chrono::Utc::now());
+    let done = domain::ingest::ingest(db, &feed, &bot, vec![item]).await.unwrap();
+    assert_eq!(done.results[0].status, domain::ingest::Status::Accepted);
+    assert!(
+        domain::capture::lease::hold(
+            db,
+            domain::capture::lease::CAPTURE,
+            "abc@pid7",
+            chrono::Duration::seconds(30)
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !domain::capture::lease::hold(
+            db,
+            domain::capture::lease::CAPTURE,
+            "other@pid8",
+            chrono::Duration::seconds(30)
+        )
+        .await
+        .unwrap(),
+        "one holder at a time"
+    );
+    domain::capture::set_alert(db, &bot, Some(domain::capture::NO_MESSAGE_CONTENT))
+        .await
+        .unwrap();
+    domain::capture::set_channel_warning(db, SIGNALS.parse().unwrap(), Some(domain::capture::CANNOT_READ))
+        .await
+        .unwrap();
+
+    let res = s.app.call("/rpc/admin/connectors", &[], Some(&admin)).await;
+    let list: Value = res.json().await.unwrap();
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "Discord bot")
+        .expect("the bot's row")
+        .clone();
+    assert_eq!(row["builtin"], true);
+    assert_eq!(row["capture"]["holder"][0], "abc@pid7");
+    let (p50, samples) = (
+        row["capture"]["latency"][0].as_f64().unwrap(),
+        row["capture"]["latency"][2].as_u64().unwrap(),
+    );
+    assert_eq!(samples, 1);
+    assert!(
+        (1500.0..10_000.0).contains(&p50),
+        "latency from Discord's timestamp: {p50} ms"
+    );
+    assert!(row["alert"].as_str().unwrap().contains("Message Content Intent"));
+    let invite = row["capture"]["invite_url"].as_str().unwrap();
+    assert!(
+        invite.contains("client_id=123456")
+            && invite.contains("scope=bot")
+            && invite.contains(&format!("permissions={}", domain::capture::BOT_PERMISSIONS)),
+        "{invite}"
+    );
+    assert_eq!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "Collector")
+            .unwrap()["kind"],
+        "API collector"
+    );
+
+    let res = s
+        .app
+        .call(
+            "/rpc/admin/connectors/rotate",
+            &[("id", row["id"].as_str().unwrap())],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), 422, "the bot's connector has no token to rotate");
+
+    let metrics = s.app.metrics().await;
+    assert!(
+        metrics.contains("signaldesk_capture_latency_seconds{quantile=\"0.95\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("signaldesk_capture_latency_seconds_count 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("signaldesk_capture_held 1\n"), "{metrics}");
+
+    let res = s
+        .app
+        .call("/rpc/admin/channels", &[("guild", GUILD)], Some(&admin))
+        .await;
+    let view: Value = res.json().await.unwrap();
+    let signals = view["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == SIGNALS)
+        .unwrap()
+        .clone();
+    assert!(
+        signals["warning"].as_str().unwrap().contains("Read Message History"),
+        "{signals}"
+    );
 }

@@ -24,7 +24,31 @@ on_both_databases!(
     s9_the_dashboard_lists_signals_only_for_customers_with_access,
     demo_mode_gives_a_newcomer_a_live_feed,
     open_feeds_are_capped_per_account_and_per_process,
+    a_change_another_process_commits_reaches_open_feeds_at_once,
 );
+
+/// The bot captures from the gateway in its own process: what it commits reaches the server's
+/// open feeds at once — through NOTIFY on PostgreSQL, through the feed-head poll on SQLite.
+async fn a_change_another_process_commits_reaches_open_feeds_at_once(backend: Backend) {
+    let s = Source::start(backend).await;
+    let session = customer_with_access(&s.app, "bot@example.com", chrono::Duration::hours(1)).await;
+    let mut ws = connect(&s.app, Some(&session), &s.app.address, None).await.unwrap();
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "access");
+    // "Another process": its own connection and its own notifier, nothing shared with the app.
+    let settings = s.app.database_settings();
+    let config =
+        domain::Config::from_sources(&std::collections::BTreeMap::new(), |k| settings.get(k).cloned()).unwrap();
+    let db = domain::database::connect(&config).await.unwrap();
+    let feed = domain::feed::Feed::new();
+    let item = domain::ingest::parse(create(7, "from the bot process"), Utc::now());
+    domain::ingest::ingest(&db, &feed, &s.connector, vec![item])
+        .await
+        .unwrap();
+    let e = next(&mut ws, Duration::from_millis(1000))
+        .await
+        .expect("the change arrives within a second");
+    assert_eq!(e["signal"]["content"], "from the bot process");
+}
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 

@@ -215,7 +215,12 @@ fn ChannelLine(
     let tier_label = format!("Tier that opens #{}", c.name);
     view! {
         <tr data-testid="channel" data-name=c.name.clone()>
-            <td>{name}</td>
+            <td>
+                {name}
+                {c.warning.clone().map(|w| view! {
+                    <p class="error small" role="alert" data-testid="channel-warning">{format!("Not captured: {w}")}</p>
+                })}
+            </td>
             <td><code>{c.id.clone()}</code></td>
             <td>{c.kind.clone()}</td>
             <td>{toggle(c.id.clone(), "source", c.is_source)}</td>

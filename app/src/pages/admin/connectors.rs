@@ -6,7 +6,8 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::capture_api::{
-    CreateConnector, EventRow, RotateConnector, SetConnectorEnabled, SetConnectorForwarding, list_connectors,
+    CaptureView, CreateConnector, EventRow, RotateConnector, SetConnectorEnabled, SetConnectorForwarding,
+    list_connectors,
 };
 use crate::components::field::{Field, FormError};
 use crate::components::time::short_utc;
@@ -95,7 +96,12 @@ pub fn ConnectorsPage() -> impl IntoView {
                                             <span class="badge" data-testid="connector-forwarding">
                                                 {if c.forwarding { "forwarding on" } else { "forwarding off" }}
                                             </span>
+                                            <span class="badge" data-testid="connector-kind">{c.kind.clone()}</span>
                                         </header>
+                                        {c.alert.clone().map(|a| view! {
+                                            <p class="error" role="alert" data-testid="connector-alert">{a}</p>
+                                        })}
+                                        {c.capture.clone().map(|cap| view! { <CaptureState cap=cap /> })}
                                         <p class="muted">
                                             {format!(
                                                 "Last seen {} · version {} · created {}",
@@ -108,10 +114,12 @@ pub fn ConnectorsPage() -> impl IntoView {
                                             <p class="muted">{format!("Previous token still accepted until {}", short_utc(t))}</p>
                                         })}
                                         <div class="actions">
-                                            <ActionForm action=rotate>
-                                                <input type="hidden" name="id" value=rotate_id />
-                                                <button type="submit" class="button small" data-testid="rotate">"Rotate token"</button>
-                                            </ActionForm>
+                                            {(!c.builtin).then(|| view! {
+                                                <ActionForm action=rotate>
+                                                    <input type="hidden" name="id" value=rotate_id />
+                                                    <button type="submit" class="button small" data-testid="rotate">"Rotate token"</button>
+                                                </ActionForm>
+                                            })}
                                             <ActionForm action=enabled>
                                                 <input type="hidden" name="id" value=enable_id />
                                                 <input type="hidden" name="enabled" value=(!c.enabled).to_string() />
@@ -137,6 +145,34 @@ pub fn ConnectorsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// The built-in connector's capture: which bot process captures, how fast, and how to invite it.
+#[component]
+fn CaptureState(cap: CaptureView) -> impl IntoView {
+    let holder = match &cap.holder {
+        Some((who, since)) => format!(
+            "Capturing from the gateway: bot process {who} since {}",
+            short_utc(since)
+        ),
+        None => {
+            "Not capturing: no bot process holds the capture (is the bot running with DISCORD_BOT_TOKEN?)".to_owned()
+        }
+    };
+    let latency = match cap.latency {
+        Some((p50, p95, n)) => format!("Capture latency, last hour: p50 {p50:.0} ms · p95 {p95:.0} ms ({n} messages)"),
+        None => "Capture latency, last hour: no messages captured".to_owned(),
+    };
+    view! {
+        <p class="muted" data-testid="capture-holder">{holder}</p>
+        <p class="muted" data-testid="capture-latency">{latency}</p>
+        {cap.invite_url.map(|url| view! {
+            <p class="muted">
+                <a href=url.clone() rel="noopener" target="_blank" data-testid="invite-url">"Invite the bot to a server"</a>
+                " (asks for View Channel, Read Message History, Send Messages, Embed Links, Attach Files, threads and Manage Roles; switch on the Message Content intent in the Developer Portal)"
+            </p>
+        })}
     }
 }
 
