@@ -182,6 +182,14 @@ impl World {
         self.gateway.sessions.clear();
     }
 
+    /// The bot joined `guild` (or it became available): GUILD_CREATE to every session.
+    pub fn announce_guild(&mut self, guild: u64) -> usize {
+        match self.guild_json(guild) {
+            Some(g) => self.dispatch("GUILD_CREATE", g),
+            None => 0,
+        }
+    }
+
     /// Sends RECONNECT (op 7) on every open connection.
     pub fn request_reconnect(&mut self) {
         for s in self.gateway.sessions.values() {

@@ -312,7 +312,9 @@ fn post_message(w: &mut World, v: &Value) -> Response {
     axum::Json(json!({"id": id.to_string()})).into_response()
 }
 
-/// `POST /_fake/guilds {"id", "name", "bot_top", "roles": [{"id", "name", "position"}]}`.
+/// `POST /_fake/guilds {"id", "name", "bot_top", "roles": [{"id", "name", "position"}],
+/// "channels": [{"id", "name", "type", "parent_id"}], "invite": bool}`. With `invite`, the bot
+/// joins it as when an operator adds it: open gateway sessions get its GUILD_CREATE.
 fn seed_guild(w: &mut World, v: &Value) -> Response {
     let num = |v: &Value| v.as_u64().or_else(|| v.as_str()?.parse().ok());
     let Some(id) = v.get("id").and_then(num) else {
@@ -327,6 +329,16 @@ fn seed_guild(w: &mut World, v: &Value) -> Response {
             let pos = r.get("position").and_then(Value::as_i64).unwrap_or(1);
             w.add_role(id, rid, name, pos);
         }
+    }
+    for c in v.get("channels").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(cid) = c.get("id").and_then(num) {
+            let name = c.get("name").and_then(Value::as_str).unwrap_or("channel");
+            let kind = c.get("type").and_then(Value::as_u64).unwrap_or(0) as u8;
+            w.add_channel(id, cid, name, kind, c.get("parent_id").and_then(num));
+        }
+    }
+    if v.get("invite").and_then(Value::as_bool).unwrap_or(false) {
+        w.announce_guild(id);
     }
     StatusCode::NO_CONTENT.into_response()
 }
