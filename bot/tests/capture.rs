@@ -13,24 +13,10 @@ use serde_json::json;
 use testkit::database::Backend;
 use testkit::discord::Fault;
 
+#[macro_use]
 mod support;
 
 use support::capture::{CATEGORY, CHAT, GUILD, SIGNALS, TRADER, eventually, rig};
-
-macro_rules! on_both_databases {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(testkit::database::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(testkit::database::Backend::Postgres).await
-            }
-        }
-    )+};
-}
 
 on_both_databases!(
     every_dispatch_type_becomes_the_right_signal_change,

@@ -11,24 +11,10 @@ use serde_json::{Value, json};
 use testkit::database::Backend;
 use testkit::discord::{Fault, Limits};
 
+#[macro_use]
 mod support;
 
 use support::mirror::{TARGET, create, delete, rig, rig_with, source, target, update};
-
-macro_rules! on_both_databases {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(testkit::database::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(testkit::database::Backend::Postgres).await
-            }
-        }
-    )+};
-}
 
 on_both_databases!(
     a_signal_is_copied_edited_and_deleted_in_the_target,

@@ -14,6 +14,9 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use testkit::database::{Backend, TestDatabase};
 use testkit::discord::{FakeDiscord, Fault};
 
+#[macro_use]
+mod support;
+
 const GUILD: u64 = 1_300_000_000_000_000_000;
 const BASIC: u64 = 1_300_000_000_000_000_001;
 const PRO: u64 = 1_300_000_000_000_000_002;
@@ -22,21 +25,6 @@ const HIGH: u64 = 1_300_000_000_000_000_009;
 /// A role the server's own moderators give: never ours to touch.
 const OTHER: u64 = 1_300_000_000_000_000_050;
 const BOT_TOP: i64 = 10;
-
-macro_rules! on_both_databases {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(testkit::database::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(testkit::database::Backend::Postgres).await
-            }
-        }
-    )+};
-}
 
 on_both_databases!(
     a_linked_paying_customer_gets_the_tier_role,
@@ -186,8 +174,6 @@ impl Rig {
         );
     }
 }
-
-mod support;
 
 fn bot_process(settings: &BTreeMap<String, String>) -> tokio::process::Child {
     support::spawn_bot(settings, "warn")

@@ -405,12 +405,17 @@ pub async fn set_flag(
         };
         return Err(DiscoveryError::NotAllowed(format!("#{} cannot be {what}", ch.name)));
     }
+    let ch_was_source = ch.is_source;
     let mut active: channel::ActiveModel = ch.into();
     match role {
         Role::Source => active.is_source = Set(on),
         Role::Target => active.is_target = Set(on),
     }
     let model = active.update(&txn).await?;
+    if on && role == Role::Source && !ch_was_source {
+        // The gateway capture starts from now (a backfill reads nothing from before).
+        crate::capture::cursor::start(&txn, channel_id.get(), Utc::now()).await?;
+    }
     if !on {
         let column = match role {
             Role::Source => channel_mapping::Column::SourceChannelId,

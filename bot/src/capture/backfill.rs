@@ -16,8 +16,6 @@ use super::handler::Shared;
 use crate::discord_api::{ApiError, Page, codes};
 
 const PAGE: u8 = 100;
-/// A channel never captured before starts from its newest page, not its whole history.
-const FIRST_PAGE: u8 = 50;
 
 /// Backfills every Source channel (and known thread) of `guild`; `recheck` after a new session.
 pub async fn guild(s: &Shared, guild: u64, recheck: bool) {
@@ -72,20 +70,25 @@ fn id_of(m: &serde_json::Value) -> u64 {
     m["id"].as_str().and_then(|i| i.parse().ok()).unwrap_or(0)
 }
 
-/// Reads and stores everything after the cursor; returns how many messages it read.
+/// Reads and stores everything after the cursor; returns how many messages it read. A channel
+/// without a cursor (flagged Source before the capture kept cursors, or a thread first seen
+/// now) starts from a minute ago, never from its whole history: that would post old signals to
+/// customers as if new.
 pub async fn channel(s: &Shared, id: u64, place: Place) -> Result<usize, String> {
-    let mut after = cursor::of(&s.db, id as i64)
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|c| c as u64);
+    let mut after = match cursor::of(&s.db, id as i64).await.map_err(|e| e.to_string())? {
+        Some(c) => c as u64,
+        None => {
+            cursor::start(&s.db, id as i64, Utc::now())
+                .await
+                .map_err(|e| e.to_string())?;
+            recheck::snowflake_at(Utc::now() - cursor::START_MARGIN) as u64
+        }
+    };
     let mut total = 0;
     loop {
-        let limit = if after.is_some() { PAGE } else { FIRST_PAGE };
-        let from = after.map_or(Page::Newest, Page::After);
-        let Some(page) = read(s, id, place, from, limit).await? else {
+        let Some(page) = read(s, id, place, Page::After(after), PAGE).await? else {
             return Ok(total);
         };
-        let newest = page.iter().map(id_of).max();
         let events: Vec<serde_json::Value> = page
             .iter()
             .filter_map(|m| match discord::created(m, place) {
@@ -95,23 +98,12 @@ pub async fn channel(s: &Shared, id: u64, place: Place) -> Result<usize, String>
             .collect();
         total += events.len();
         s.ingest(events, None).await?;
-        let full = page.len() == usize::from(limit) && after.is_some();
-        match newest {
-            Some(n) => {
-                cursor::advance(&s.db, id as i64, n as i64, !full)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                after = Some(n);
-            }
-            None => {
-                // Nothing there yet: start from now, so the next read does not re-read history.
-                let now = recheck::snowflake_at(Utc::now()) as u64;
-                if after.is_none() {
-                    cursor::advance(&s.db, id as i64, now as i64, true)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-            }
+        let full = page.len() == usize::from(PAGE);
+        if let Some(newest) = page.iter().map(id_of).max() {
+            cursor::advance(&s.db, id as i64, newest as i64, !full)
+                .await
+                .map_err(|e| e.to_string())?;
+            after = newest;
         }
         if !full {
             return Ok(total);
@@ -125,34 +117,39 @@ pub async fn channel(s: &Shared, id: u64, place: Place) -> Result<usize, String>
 async fn recheck_channel(s: &Shared, id: u64, place: Place) -> Result<(), String> {
     let asked = s.settings.recheck_messages;
     let read_at = Utc::now();
-    let mut present: Vec<i64> = Vec::new();
+    let mut read_back: Vec<serde_json::Value> = Vec::new();
     let mut before: Option<u64> = None;
-    while present.len() < asked {
-        let limit = (asked - present.len()).min(usize::from(PAGE)) as u8;
+    while read_back.len() < asked {
+        let limit = (asked - read_back.len()).min(usize::from(PAGE)) as u8;
         let Some(page) = read(s, id, place, before.map_or(Page::Newest, Page::Before), limit).await? else {
             return Ok(());
         };
-        let updates: Vec<serde_json::Value> = page
-            .iter()
-            .filter_map(|m| match discord::created(m, place) {
-                Converted::Event(mut e) => {
-                    e["type"] = "message_update".into();
-                    Some(e)
-                }
-                _ => None,
-            })
-            .collect();
-        s.ingest(updates, None).await?;
-        present.extend(page.iter().map(|m| id_of(m) as i64));
+        let short = page.len() < usize::from(limit);
         before = page.iter().map(id_of).min();
-        if page.len() < usize::from(limit) {
+        read_back.extend(page);
+        if short {
             break;
         }
     }
+    let present: Vec<i64> = read_back.iter().map(|m| id_of(m) as i64).collect();
     let span = recheck::Span::of(&present, asked, read_at);
     let live = recheck::live_ids(&s.db, place.channel_id as i64, place.thread_id.map(|t| t as i64), span)
         .await
         .map_err(|e| e.to_string())?;
+    // Edits of messages we hold (never an import of history we do not hold).
+    let held: std::collections::HashSet<i64> = live.iter().copied().collect();
+    let updates: Vec<serde_json::Value> = read_back
+        .iter()
+        .filter(|m| held.contains(&(id_of(m) as i64)))
+        .filter_map(|m| match discord::created(m, place) {
+            Converted::Event(mut e) => {
+                e["type"] = "message_update".into();
+                Some(e)
+            }
+            _ => None,
+        })
+        .collect();
+    s.ingest(updates, None).await?;
     let gone = recheck::vanished(&live, &present, span);
     if gone.is_empty() {
         return Ok(());

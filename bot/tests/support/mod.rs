@@ -4,6 +4,23 @@
 // Each test binary uses some of these.
 #![allow(dead_code)]
 
+/// Runs each named `async fn(Backend)` as two tests: on SQLite and on PostgreSQL.
+#[allow(unused_macros)]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(testkit::database::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(testkit::database::Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
 pub mod capture;
 pub mod mirror;
 

@@ -7,6 +7,32 @@ use entity::capture_cursor;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 
+/// How far before the moment a channel becomes Source its capture starts: a margin for a clock
+/// behind Discord's (what the backfill reads in it is ingested idempotently).
+pub const START_MARGIN: chrono::Duration = chrono::Duration::minutes(1);
+
+/// A channel's capture starts at `at` (it was just flagged Source): nothing before it is read.
+pub async fn start(db: &impl ConnectionTrait, channel_id: i64, at: chrono::DateTime<Utc>) -> Result<(), DbErr> {
+    let from = super::recheck::snowflake_at(at - START_MARGIN);
+    capture_cursor::Entity::insert(capture_cursor::ActiveModel {
+        channel_id: Set(channel_id),
+        newest_message_id: Set(from),
+        backfilled_at: Set(None),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(capture_cursor::Column::ChannelId)
+            .update_columns([
+                capture_cursor::Column::NewestMessageId,
+                capture_cursor::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
 /// The newest message id seen in `channel_id`, if the capture has seen any.
 pub async fn of(db: &impl ConnectionTrait, channel_id: i64) -> Result<Option<i64>, DbErr> {
     Ok(capture_cursor::Entity::find_by_id(channel_id)
