@@ -2,7 +2,7 @@
 //! over within seconds when its holder dies), it runs a serenity gateway client whose events go
 //! through [`handler`] into the domain's ingest, in-process. Losing the lease (or stopping)
 //! shuts the client down; a refused Message Content intent raises the connector's alert and the
-//! client tries again a minute later, so enabling the intent is all the operator has to do.
+//! client tries again half a minute later, so enabling the intent is all the operator has to do.
 
 mod backfill;
 mod discovery;
