@@ -188,6 +188,15 @@ async fn every_dispatch_type_becomes_the_right_signal_change(backend: Backend) {
         rig.signal(chatter).await.is_none(),
         "a non-Source channel is not captured"
     );
+
+    // Disabled on /admin/connectors: the bot stores nothing, like a collector whose token is refused.
+    domain::connectors::set_enabled(&rig.db, &bot.pid, false).await.unwrap();
+    let ignored = rig.fake.with(|w| w.post_message(SIGNALS, TRADER, "while disabled"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        rig.signal(ignored).await.is_none(),
+        "a disabled connector captures nothing"
+    );
 }
 
 /// Traffic on both sides of an outage: 100 messages seen live; then the gateway goes down (its
@@ -374,12 +383,15 @@ async fn the_capture_lease_moves_when_its_holder_is_killed() {
     let killed_at = tokio::time::Instant::now();
     bots[victim].start_kill().unwrap();
     let _ = bots[victim].wait().await;
+    // Posted while nobody captures: the new holder's backfill must bring it in.
+    let gap = rig.fake.with(|w| w.post_message(SIGNALS, TRADER, "in the gap"));
     let second = eventually(30, "another process takes the capture over", || async {
         holder().await.filter(|h| *h != first)
     })
     .await;
     let took = killed_at.elapsed();
     assert!(took < Duration::from_secs(15), "taken over in {took:?}");
+    rig.signal_where(gap, "the message posted in the gap", |_| true).await;
     let m = rig.fake.with(|w| w.post_message(SIGNALS, TRADER, "after"));
     rig.signal_where(m, "captured by the new holder", |_| true).await;
     assert_ne!(first, second);
