@@ -131,13 +131,11 @@ impl Shared {
     }
 
     async fn place_of(&self, channel_id: u64) -> Option<Place> {
-        for max_age in [source::REFRESH, source::ON_MISS] {
-            if let Some(place) = self.sources.place(channel_id) {
-                return Some(place);
-            }
-            if let Some(connector) = self.connector().await {
-                self.sources.refresh(&self.db, &connector, max_age).await;
-            }
+        if let Some(place) = self.sources.place(channel_id) {
+            return Some(place);
+        }
+        if let Some(connector) = self.connector().await {
+            self.sources.refresh(&self.db, &connector, source::ON_MISS).await;
         }
         self.sources.place(channel_id)
     }

@@ -10,9 +10,6 @@ use domain::capture::discord::Place;
 use domain::connectors::Connector;
 use sea_orm::DatabaseConnection;
 
-/// How stale the Source flags may be: a channel unflagged stops being captured within this long
-/// (ingest checks the flag itself too).
-pub const REFRESH: Duration = Duration::from_secs(2);
 /// A message in a channel not known as Source re-reads the flags (a few indexed reads), so a
 /// channel just flagged is captured from its very next message.
 pub const ON_MISS: Duration = Duration::ZERO;
