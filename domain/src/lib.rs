@@ -27,6 +27,7 @@ pub mod role_sync;
 pub mod secret;
 pub mod sessions;
 pub mod snowflake;
+pub mod sqlite_wal;
 pub mod telemetry;
 pub mod throttle;
 pub mod tiers;

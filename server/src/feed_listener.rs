@@ -6,12 +6,17 @@
 //! listens for rights changes (revocations) and wakes this process's [`RightsWatch`].
 //!
 //! SQLite has no cross-process notification, yet the bot process appends to the feed when it
-//! captures from the gateway: there the head of the feed log (one primary-key read) is polled
-//! every [`SQLITE_POLL`], which bounds what a captured signal waits before customers see it.
+//! captures from the gateway: there a change of the database's write-ahead log
+//! ([`domain::sqlite_wal`]) makes the process read the head of the feed log (one primary-key
+//! read), and the head is also polled every [`SQLITE_SAFETY_POLL`] in case a change was missed.
+//! Where the log cannot be watched the head is polled every [`SQLITE_POLL`], which then bounds
+//! what a captured signal waits before customers see it.
 
 use std::time::Duration;
 
+use domain::config::DatabaseTarget;
 use domain::feed::view;
+use domain::sqlite_wal::WalChanges;
 use domain::{AppContext, Backend};
 use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::watch;
@@ -21,6 +26,7 @@ use crate::rights_watch::RightsWatch;
 const POLL: Duration = Duration::from_secs(2);
 const RECONNECT: Duration = Duration::from_secs(1);
 pub const SQLITE_POLL: Duration = Duration::from_millis(25);
+pub const SQLITE_SAFETY_POLL: Duration = Duration::from_secs(1);
 
 pub fn spawn(
     ctx: AppContext,
@@ -28,17 +34,7 @@ pub fn spawn(
     mut stop: watch::Receiver<bool>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     if Backend::of(&ctx.db) != Backend::Postgres {
-        return Some(tokio::spawn(async move {
-            let mut seen = view::head(&ctx.db).await.unwrap_or(0);
-            let mut poll = tokio::time::interval(SQLITE_POLL);
-            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = poll.tick() => wake_if_advanced(&ctx, &mut seen).await,
-                    _ = stop.changed() => return,
-                }
-            }
-        }));
+        return Some(tokio::spawn(follow_sqlite(ctx, stop)));
     }
     Some(tokio::spawn(async move {
         let mut seen = view::head(&ctx.db).await.unwrap_or(0);
@@ -88,6 +84,35 @@ pub fn spawn(
             }
         }
     }))
+}
+
+async fn follow_sqlite(ctx: AppContext, mut stop: watch::Receiver<bool>) {
+    let mut seen = view::head(&ctx.db).await.unwrap_or(0);
+    let mut log = match &ctx.config.database {
+        DatabaseTarget::Sqlite { path } => WalChanges::watch(path)
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot watch the SQLite log; polling the feed instead"))
+            .ok(),
+        DatabaseTarget::Postgres { .. } => None,
+    };
+    let every = |log: &Option<WalChanges>| {
+        let mut poll = tokio::time::interval(if log.is_some() { SQLITE_SAFETY_POLL } else { SQLITE_POLL });
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        poll
+    };
+    let mut poll = every(&log);
+    loop {
+        tokio::select! {
+            watching = async { log.as_mut()?.changed().await.then_some(()) }, if log.is_some() => {
+                if watching.is_none() {
+                    log = None;
+                    poll = every(&log);
+                }
+                wake_if_advanced(&ctx, &mut seen).await;
+            }
+            _ = poll.tick() => wake_if_advanced(&ctx, &mut seen).await,
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn wake_if_advanced(ctx: &AppContext, seen: &mut i64) {
