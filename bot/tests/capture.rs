@@ -7,8 +7,10 @@
 use std::time::Duration;
 
 use domain::capture::{self, recheck};
-use entity::{capture_lease, channel, connector, guild, signal_thread};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use domain::discovery::{self, Role};
+use domain::snowflake::Snowflake;
+use entity::{capture_lease, channel, connector, guild, mirror_copy, signal_thread};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use testkit::database::Backend;
 use testkit::discord::Fault;
@@ -23,6 +25,7 @@ on_both_databases!(
     an_outage_during_traffic_ends_equal_to_discord,
     a_refused_resume_triggers_a_backfill,
     a_channel_the_bot_cannot_read_is_flagged,
+    the_forwarding_switch_applies_to_what_the_bot_captures,
 );
 
 async fn every_dispatch_type_becomes_the_right_signal_change(backend: Backend) {
@@ -203,7 +206,7 @@ async fn every_dispatch_type_becomes_the_right_signal_change(backend: Backend) {
 /// sessions forgotten, so the RESUME after it is refused) while 100 more are posted, 30 edited
 /// and 10 deleted. After it, the database says exactly what Discord does: nothing lost, nothing
 /// doubled, nothing deleted brought back — edits and deletes of earlier messages found by the
-/// re-check, with its reason.
+/// re-check, with its reason — and so does the dashboard's own query.
 async fn an_outage_during_traffic_ends_equal_to_discord(backend: Backend) {
     let rig = rig(backend).await;
     let _bot = rig.spawn_bot();
@@ -257,6 +260,27 @@ async fn an_outage_during_traffic_ends_equal_to_discord(backend: Backend) {
     })
     .await;
     assert_eq!(got.len(), 190);
+    // What a customer's dashboard lists (its own query, at the highest tier): the same messages,
+    // each once, and a deleted one only as deleted.
+    let top = domain::entitlements::tiers(&rig.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.rank)
+        .max()
+        .unwrap();
+    let shown = domain::feed::view::latest(&rig.db, top, None, 1000).await.unwrap();
+    let mut once: Vec<&str> = shown.iter().map(|v| v.message_id.as_str()).collect();
+    once.sort_unstable();
+    once.dedup();
+    assert_eq!(once.len(), shown.len(), "the dashboard lists no message twice");
+    let mut dashboard: Vec<(i64, String)> = shown
+        .iter()
+        .filter(|v| v.deleted_at.is_none())
+        .map(|v| (v.message_id.parse().unwrap(), v.content.clone()))
+        .collect();
+    dashboard.sort_unstable();
+    assert_eq!(dashboard, want, "the dashboard shows what Discord has");
     for id in deleted {
         if let Some(s) = rig.signal(*id).await {
             assert!(s.deleted_at.is_some(), "a deleted message stays deleted");
@@ -329,6 +353,61 @@ async fn a_channel_the_bot_cannot_read_is_flagged(backend: Backend) {
     assert!(warned.contains("View Channel / Read Message History"), "{warned}");
 }
 
+/// The bot connector's forwarding switch works like any connector's: off, a captured message is
+/// stored but not copied; on, the same bot process mirrors what it captures into the mapped
+/// channel of the customers' server (found, like the source, from its GUILD_CREATE).
+async fn the_forwarding_switch_applies_to_what_the_bot_captures(backend: Backend) {
+    const CUSTOMERS: u64 = 1_700_000_000_000_000_100;
+    const COPIES: u64 = 1_700_000_000_000_000_101;
+    let rig = rig(backend).await;
+    rig.fake.with(|w| {
+        w.add_guild(CUSTOMERS, "Customers", 10);
+        w.add_channel(CUSTOMERS, COPIES, "copies", 0, None);
+    });
+    let _bot = rig.spawn_bot();
+    rig.discovered().await;
+    let db = rig.db.clone();
+    eventually(30, "the customers' server is discovered too", || {
+        let db = db.clone();
+        async move { channel::Entity::find_by_id(COPIES as i64).one(&db).await.unwrap() }
+    })
+    .await;
+    let copies = Snowflake::from_db(COPIES as i64);
+    discovery::set_flag(&rig.db, copies, Role::Target, true).await.unwrap();
+    discovery::create_mapping(&rig.db, Snowflake::from_db(SIGNALS as i64), copies)
+        .await
+        .unwrap();
+    let bot = capture::bot_connector(&rig.db).await.unwrap();
+    assert!(!bot.forwarding, "forwarding starts off, as for every connector");
+
+    let kept = rig
+        .fake
+        .with(|w| w.post_message(SIGNALS, TRADER, "kept, not forwarded"));
+    let kept = rig
+        .signal_where(kept, "captured while forwarding is off", |_| true)
+        .await;
+    let queued = mirror_copy::Entity::find()
+        .filter(mirror_copy::Column::SignalId.eq(kept.id))
+        .count(&rig.db)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "no copy queued while forwarding is off");
+
+    domain::connectors::set_forwarding(&rig.db, &bot.pid, true)
+        .await
+        .unwrap();
+    rig.fake
+        .with(|w| w.post_message(SIGNALS, TRADER, "BTC long, forwarded"));
+    let copied = eventually(30, "the copy in the customers' channel", || async {
+        let made = rig.fake.with(|w| w.channel_messages(COPIES));
+        (!made.is_empty()).then_some(made)
+    })
+    .await;
+    assert_eq!(copied.len(), 1, "only the message captured with forwarding on");
+    let text = copied[0].body.to_string();
+    assert!(text.contains("BTC long, forwarded"), "{text}");
+}
+
 /// Discord refuses the Message Content intent (4014): one alert on the connector, nothing
 /// captured empty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,6 +426,31 @@ async fn a_withheld_message_content_intent_is_reported() {
     })
     .await;
     assert!(alert.contains("Message Content Intent"), "{alert}");
+}
+
+/// What a session without the Message Content intent receives — messages with no content, embeds
+/// or attachments — raises the same alert once five arrive in a row; fewer do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_arriving_empty_raise_the_message_content_alert() {
+    let rig = rig(Backend::Sqlite).await;
+    let _bot = rig.spawn_bot();
+    rig.discovered().await;
+    let alert = || async { capture::bot_connector(&rig.db).await.unwrap().alert };
+    for _ in 0..4 {
+        rig.fake.with(|w| w.post_message(SIGNALS, TRADER, ""));
+    }
+    let real = rig.fake.with(|w| w.post_message(SIGNALS, TRADER, "ETH short"));
+    rig.signal_where(real, "the message after four empty ones", |_| true)
+        .await;
+    assert_eq!(alert().await, None, "four empty messages are not yet a pattern");
+
+    let mut last = 0;
+    for _ in 0..5 {
+        last = rig.fake.with(|w| w.post_message(SIGNALS, TRADER, ""));
+    }
+    rig.signal_where(last, "the fifth empty message", |_| true).await;
+    let said = eventually(30, "the connector's alert", || async { alert().await }).await;
+    assert!(said.contains("Message Content Intent"), "{said}");
 }
 
 /// Several bot processes on one PostgreSQL database: exactly one holds the capture; killed
