@@ -1,28 +1,23 @@
 //! Feed benchmark: `cargo bench -p server --bench feed [-- --clients N --events E --rate R]`.
 //!
-//! N websocket clients follow the live feed from a separate process (this same binary, started
-//! with `--clients-only`), so the server's memory is measured alone and 10,000 clients fit in the
-//! file-descriptor limit. Events are ingested over HTTP at R per second; each client records
+//! N websocket clients follow the live feed from a separate process (`testkit::feed_clients`),
+//! so the server's memory is measured alone and 10,000 clients fit in the file-descriptor limit.
+//! Events are ingested over HTTP at R per second; each client records
 //! ingest-request-start → receive latency against the wall clock both processes share. The same
 //! load then runs against nchan (Debian's nginx + libnginx-mod-nchan: HTTP publish, websocket
 //! subscribe) and the ratio of the p95s is printed. Memory: the server process's RSS growth per
 //! connected idle client (ours: this process, which runs the server; nchan: nginx's worker).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::Duration;
 
-use futures_util::StreamExt;
-use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use testkit::feed_clients::{Clients, now_us, rss_kib};
 
-const GUILD: &str = "1400000000000000001";
-const CHANNEL: &str = "1400000000000000002";
-/// Connections opened at once by the client process.
-const CONNECT_PARALLEL: usize = 32;
+#[path = "support/setup.rs"]
+mod setup;
+
+use setup::ApiSource;
 
 struct Args {
     clients: usize,
@@ -51,134 +46,12 @@ fn args() -> Args {
     a
 }
 
-fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0))
-        })
-        .unwrap_or(0)
-}
-
-/// The client process: connects `--n` websockets to `--url` (with optional `--origin` and
-/// `--cookie`), prints `ready`, records the latency of every message carrying `T0=<µs>`, and
-/// prints the figures as one JSON line when its standard input closes.
-fn clients_only(argv: &[String]) {
-    let get = |name: &str| argv.windows(2).find(|w| w[0] == name).map(|w| w[1].clone());
-    let n: usize = get("--n").and_then(|v| v.parse().ok()).unwrap_or(1);
-    let url = get("--url").expect("--url");
-    let origin = get("--origin");
-    let cookie = get("--cookie");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let lat: Arc<Mutex<Vec<u32>>> = Arc::default();
-        let connects = futures_util::stream::iter(0..n)
-            .map(|_| {
-                let mut r = url.as_str().into_client_request().unwrap();
-                if let Some(o) = &origin {
-                    r.headers_mut().insert("origin", o.parse().unwrap());
-                }
-                if let Some(c) = &cookie {
-                    r.headers_mut().insert("cookie", c.parse().unwrap());
-                }
-                tokio_tungstenite::connect_async(r)
-            })
-            .buffer_unordered(CONNECT_PARALLEL);
-        let sockets: Vec<_> = connects.map(|r| r.expect("websocket connects").0).collect().await;
-        let tasks: Vec<_> = sockets
-            .into_iter()
-            .map(|mut ws| {
-                let lat = lat.clone();
-                tokio::spawn(async move {
-                    while let Some(Ok(m)) = ws.next().await {
-                        if let Message::Text(t) = m
-                            && let Some(i) = t.find("T0=")
-                        {
-                            let digits: String = t[i + 3..].chars().take_while(char::is_ascii_digit).collect();
-                            if let Ok(sent) = digits.parse::<u64>() {
-                                let us = now_us().saturating_sub(sent).min(u32::MAX as u64) as u32;
-                                lat.lock().unwrap().push(us);
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
-        println!("ready");
-        std::io::stdout().flush().unwrap();
-        // The parent closes our stdin when it has published everything and waited.
-        tokio::task::spawn_blocking(|| {
-            let mut sink = String::new();
-            while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {}
-        })
-        .await
-        .unwrap();
-        for t in tasks {
-            t.abort();
-        }
-        let mut l = lat.lock().unwrap().clone();
-        l.sort_unstable();
-        let p = |q: f64| l.get(((l.len() as f64 - 1.0) * q).round() as usize).map_or(0, |v| *v);
-        println!(
-            "{}",
-            json!({"count": l.len(), "p50": p(0.5), "p95": p(0.95), "p99": p(0.99), "max": l.last().copied().unwrap_or(0)})
-        );
-    });
-}
-
-struct Clients {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Clients {
-    /// Starts the client process and waits until every client is connected.
-    fn connect(n: usize, url: &str, origin: Option<&str>, cookie: Option<&str>) -> Self {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--clients-only", "--n", &n.to_string(), "--url", url]);
-        if let Some(o) = origin {
-            cmd.args(["--origin", o]);
-        }
-        if let Some(c) = cookie {
-            cmd.args(["--cookie", c]);
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("client process starts");
-        let stdin = child.stdin.take();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "client process failed to connect its clients");
-        Self { child, stdin, stdout }
-    }
-
-    fn finish(mut self) -> serde_json::Value {
-        drop(self.stdin.take());
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        let _ = self.child.wait();
-        serde_json::from_str(&line).expect("client figures")
-    }
-}
-
 struct Figures {
     p95_ms: f64,
 }
 
 fn report(name: &str, a: &Args, f: &serde_json::Value, kib_per_client: f64) -> Figures {
+    let f = &f[""];
     let ms = |k: &str| f[k].as_u64().unwrap_or(0) as f64 / 1000.0;
     println!(
         "{name:<9} {:>6} clients  delivered {:>8}/{:<8} p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  server {kib_per_client:>5.1} KiB/idle client",
@@ -211,68 +84,21 @@ where
 }
 
 async fn ours(engine: &str, mut settings: BTreeMap<String, String>, a: &Args) -> Figures {
-    // Every simulated client is the same account: lift the per-account cap (and the process cap
-    // above the client count) so the benchmark measures fan-out, not the caps.
-    settings.insert("FEED_MAX_PER_USER".to_owned(), "1000000".to_owned());
-    settings.insert("FEED_MAX_CONNECTIONS".to_owned(), "1000000".to_owned());
+    setup::lift_feed_caps(&mut settings);
     let config = domain::Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).expect("config");
     let app = server::Application::build(config).await.expect("app");
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.context().db.clone();
-    let (_, token) = domain::connectors::create(&db, "bench").await.unwrap();
-    let token = token.expose().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::new();
-    http.put(format!("{base}/api/v1/discovery/guilds"))
-        .bearer_auth(&token)
-        .json(&json!({"guilds": [{"id": GUILD, "name": "B"}]}))
-        .send()
-        .await
-        .unwrap();
-    http.put(format!("{base}/api/v1/discovery/guilds/{GUILD}/channels"))
-        .bearer_auth(&token)
-        .json(&json!({"channels": [{"id": CHANNEL, "name": "signals", "type": 0}]}))
-        .send()
-        .await
-        .unwrap();
-    domain::discovery::set_flag(&db, CHANNEL.parse().unwrap(), domain::discovery::Role::Source, true)
-        .await
-        .unwrap();
-    let account = domain::accounts::sign_up(
-        &db,
-        "bench@example.com",
-        domain::Secret::new("correct horse battery staple".into()),
-    )
-    .await
-    .unwrap();
-    let tier = domain::entitlements::tiers(&db).await.unwrap()[0].id;
-    domain::entitlements::grant(
-        &db,
-        domain::entitlements::NewGrant {
-            user_id: Some(account.id),
-            email: account.email.clone(),
-            order_id: None,
-            tier_id: tier,
-            days: 30,
-            starts_at: chrono::Utc::now(),
-            cause: "admin",
-            reason: "bench".into(),
-            change_cause: "bench".into(),
-            amount_minor: None,
-            currency: None,
-        },
-    )
-    .await
-    .unwrap();
-    let (session, _) = domain::sessions::start(&db, account.id, "bench").await.unwrap();
-    let cookie = format!("sd_session={}", session.expose());
+    let source = ApiSource::create(&db, &base).await;
+    let cookie = setup::customer_cookie(&db).await;
     let ws_url = format!("{}/api/v1/feed/ws", base.replace("http://", "ws://"));
 
     // Warm the server (first query, first frame) before measuring memory.
-    ingest(&http, &base, &token, u64::MAX / 2, 0).await;
+    source.ingest(u64::MAX / 2, "warm-up").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let me = std::process::id();
     let before = rss_kib(me);
@@ -280,26 +106,15 @@ async fn ours(engine: &str, mut settings: BTreeMap<String, String>, a: &Args) ->
     tokio::time::sleep(Duration::from_millis(500)).await;
     let per_client = rss_kib(me).saturating_sub(before) as f64 / a.clients as f64;
 
-    publish(a, |i, t0| ingest(&http, &base, &token, i as u64, t0)).await;
+    publish(a, |i, t0| {
+        let source = &source;
+        async move { source.ingest(i as u64, &format!("BTC long T0={t0} ")).await }
+    })
+    .await;
     let f = clients.finish();
     let _ = stop.send(());
     let _ = served.await;
     report(engine, a, &f, per_client)
-}
-
-async fn ingest(http: &reqwest::Client, base: &str, token: &str, i: u64, t0: u64) {
-    let body = json!({"type": "message_create", "guild_id": GUILD, "channel_id": CHANNEL,
-        "message_id": (1_400_000_000_000_000_000u64 + i % 1_000_000_000).to_string(),
-        "author": {"id": "1400000000000000003", "name": "Bench"}, "content": format!("BTC long T0={t0} "),
-        "created_at": "2026-11-27T12:00:00Z"});
-    let res = http
-        .post(format!("{base}/api/v1/events"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "ingest failed: {}", res.status());
 }
 
 async fn nchan(a: &Args) -> Option<Figures> {
@@ -357,9 +172,8 @@ async fn nchan(a: &Args) -> Option<Figures> {
 }
 
 fn main() {
-    let argv: Vec<String> = std::env::args().collect();
-    if argv.iter().any(|a| a == "--clients-only") {
-        return clients_only(&argv);
+    if testkit::feed_clients::serve_if_asked() {
+        return;
     }
     let a = args();
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -4,4 +4,5 @@
 
 pub mod database;
 pub mod discord;
+pub mod feed_clients;
 pub mod smtp_sink;

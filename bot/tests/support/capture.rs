@@ -27,8 +27,13 @@ pub struct Rig {
 }
 
 pub async fn rig(backend: Backend) -> Rig {
+    rig_with(backend, Limits::none()).await
+}
+
+/// The rig with the fake enforcing `limits`.
+pub async fn rig_with(backend: Backend, limits: Limits) -> Rig {
     let database = TestDatabase::create(backend).await;
-    let fake = FakeDiscord::start_with(0, Limits::none()).await.unwrap();
+    let fake = FakeDiscord::start_with(0, limits).await.unwrap();
     fake.with(|w| {
         w.add_guild(GUILD, "Signals HQ", 10);
         w.add_channel(GUILD, CATEGORY, "Trading", 4, None);
