@@ -11,6 +11,7 @@ pub mod components;
 pub mod customers_api;
 pub mod dashboard_api;
 pub mod discord_admin_api;
+pub mod discord_markdown;
 pub mod error;
 #[cfg(feature = "hydrate")]
 pub mod live_feed;

@@ -85,3 +85,46 @@ test('a customer without access sees the plans', async ({ page }, info) => {
   await expect(page.getByTestId('no-access')).toBeVisible();
   await expect(page.getByTestId('plans').locator('li')).not.toHaveCount(0);
 });
+
+test('signal text renders as Discord shows it, live and before the wasm, and nothing in it runs', async ({ page, request, browser, baseURL }, info) => {
+  const email = `md-${info.project.name}-${Date.now()}@example.com`;
+  await signUp(page, email);
+  serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  const source = await sourceChannel(request, info.project.name);
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+
+  await page.goto('/dashboard');
+  await waitForHydration(page);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  const content = [
+    '**ETH** long <@123> ~~3,000~~',
+    '> entry 3,100',
+    '[chart](https://example.com/c) [bad](javascript:alert(1)) <script>alert(1)</script> <img src=x onerror=alert(1)>',
+  ].join('\n');
+  await source.post({ type: 'message_create', message_id: id(300), author, content, created_at: new Date().toISOString() });
+
+  // The same renderer live (hydrated, from the feed) and from the server (JavaScript off).
+  const check = async (body: ReturnType<typeof page.getByTestId>) => {
+    await expect(body.locator('strong')).toHaveText('ETH');
+    await expect(body.locator('s')).toHaveText('3,000');
+    await expect(body.locator('blockquote')).toHaveText('entry 3,100');
+    await expect(body.locator('.mention')).toHaveText('@user');
+    const link = body.locator('a');
+    await expect(link).toHaveCount(1);
+    await expect(link).toHaveText('chart');
+    await expect(link).toHaveAttribute('href', 'https://example.com/c');
+    await expect(link).toHaveAttribute('rel', 'noopener noreferrer nofollow');
+    await expect(body.locator('script, img')).toHaveCount(0);
+    await expect(body).toContainText('[bad](javascript:alert(1)) <script>alert(1)</script> <img src=x onerror=alert(1)>');
+  };
+  await check(page.getByTestId('signal').filter({ hasText: 'chart' }).first().getByTestId('content'));
+
+  const noJs = await browser.newContext({ javaScriptEnabled: false, baseURL });
+  await noJs.addCookies(await page.context().cookies());
+  const still = await noJs.newPage();
+  await still.goto('/dashboard');
+  await check(still.getByTestId('signal').filter({ hasText: 'chart' }).first().getByTestId('content'));
+  await noJs.close();
+  expect(dialogs).toEqual([]);
+});

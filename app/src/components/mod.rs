@@ -2,5 +2,6 @@
 
 pub mod countdown;
 pub mod field;
+pub mod message_body;
 pub mod minute_chart;
 pub mod time;

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::countdown::Countdown;
+use crate::components::message_body::MessageBody;
 use crate::components::time::short_utc;
 use crate::dashboard_api::{AccessCard, AttachmentCard, DashboardView, SignalCard, dashboard};
 
@@ -164,7 +165,7 @@ fn SignalItem(c: SignalCard) -> impl IntoView {
                     <p class="deleted" data-testid="deleted">{format!("Deleted at source {}", short_utc(at))}</p>
                 }.into_any(),
                 None => view! {
-                    <p class="content" data-testid="content">{c.content.clone()}</p>
+                    <MessageBody content=c.content.clone() />
                     <div class="attachments">
                         {c.attachments.into_iter().map(|a| view! { <Attachment a /> }).collect_view()}
                     </div>
