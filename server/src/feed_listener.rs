@@ -27,6 +27,7 @@ const POLL: Duration = Duration::from_secs(2);
 const RECONNECT: Duration = Duration::from_secs(1);
 pub const SQLITE_POLL: Duration = Duration::from_millis(25);
 pub const SQLITE_SAFETY_POLL: Duration = Duration::from_secs(1);
+const SQLITE_SETTLE: Duration = Duration::from_millis(5);
 
 pub fn spawn(
     ctx: AppContext,
@@ -72,13 +73,17 @@ pub fn spawn(
                             }
                         }
                         // Connection lost: the next try_recv reconnects; catch up meanwhile.
-                        Ok(None) => wake_if_advanced(&ctx, &mut seen).await,
+                        Ok(None) => {
+                            wake_if_advanced(&ctx, &mut seen).await;
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "feed listener lost its connection; reconnecting");
                             break;
                         }
                     },
-                    _ = poll.tick() => wake_if_advanced(&ctx, &mut seen).await,
+                    _ = poll.tick() => {
+                        wake_if_advanced(&ctx, &mut seen).await;
+                    }
                     _ = stop.changed() => return,
                 }
             }
@@ -100,6 +105,9 @@ async fn follow_sqlite(ctx: AppContext, mut stop: watch::Receiver<bool>) {
         poll
     };
     let mut poll = every(&log);
+    // The log is written before the commit becomes visible (SQLite then updates its shared
+    // index): a read right after the write may still see the old head, so look once more.
+    let mut settle: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             watching = async { log.as_mut()?.changed().await.then_some(()) }, if log.is_some() => {
@@ -107,19 +115,28 @@ async fn follow_sqlite(ctx: AppContext, mut stop: watch::Receiver<bool>) {
                     log = None;
                     poll = every(&log);
                 }
+                if !wake_if_advanced(&ctx, &mut seen).await {
+                    settle = Some(tokio::time::Instant::now() + SQLITE_SETTLE);
+                }
+            }
+            _ = async { tokio::time::sleep_until(settle.unwrap_or_else(tokio::time::Instant::now)).await }, if settle.is_some() => {
+                settle = None;
                 wake_if_advanced(&ctx, &mut seen).await;
             }
-            _ = poll.tick() => wake_if_advanced(&ctx, &mut seen).await,
+            _ = poll.tick() => { wake_if_advanced(&ctx, &mut seen).await; }
             _ = stop.changed() => return,
         }
     }
 }
 
-async fn wake_if_advanced(ctx: &AppContext, seen: &mut i64) {
+/// Wakes this process's followers if the feed advanced; says whether it did.
+async fn wake_if_advanced(ctx: &AppContext, seen: &mut i64) -> bool {
     if let Ok(head) = view::head(&ctx.db).await
         && head > *seen
     {
         *seen = head;
         ctx.feed.committed(head);
+        return true;
     }
+    false
 }
