@@ -5,13 +5,14 @@ import { serverCli } from './cli';
 const base = BigInt(Date.now()) * 1000n;
 const id = (n: number) => String(base + BigInt(n));
 
-/** A connector with a Source channel, set up the way an operator would (CLI + collector API). */
-async function sourceChannel(request: APIRequestContext, project: string) {
+/** A connector with a Source channel, set up the way an operator would (CLI + collector API).
+ *  Each test passes its own `offset`: a guild belongs to the connector that reported it first. */
+async function sourceChannel(request: APIRequestContext, project: string, offset = 0) {
   const out = serverCli(project, ['connector', 'create', '--name', `dash-${Date.now()}`]);
   const token = out.match(/token \(shown once, store it now\): (\S+)/)![1];
   const headers = { authorization: `Bearer ${token}` };
-  const guild = id(1);
-  const channel = id(2);
+  const guild = id(1 + offset);
+  const channel = id(2 + offset);
   expect((await request.put('/api/v1/discovery/guilds', { headers, data: { guilds: [{ id: guild, name: 'Alpha' }] } })).status()).toBe(200);
   expect((await request.put(`/api/v1/discovery/guilds/${guild}/channels`, { headers, data: { channels: [{ id: channel, name: 'signals', type: 0 }] } })).status()).toBe(200);
   serverCli(project, ['channel', 'source', '--id', channel]);
@@ -90,7 +91,7 @@ test('signal text renders as Discord shows it, live and before the wasm, and not
   const email = `md-${info.project.name}-${Date.now()}@example.com`;
   await signUp(page, email);
   serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
-  const source = await sourceChannel(request, info.project.name);
+  const source = await sourceChannel(request, info.project.name, 1000);
   const dialogs: string[] = [];
   page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
 
