@@ -28,10 +28,15 @@ impl ApiSource {
             http: reqwest::Client::new(),
         };
         source
-            .put("discovery/guilds", json!({"guilds": [{"id": GUILD, "name": "B"}]}))
+            .send(
+                reqwest::Method::PUT,
+                "discovery/guilds",
+                json!({"guilds": [{"id": GUILD, "name": "B"}]}),
+            )
             .await;
         source
-            .put(
+            .send(
+                reqwest::Method::PUT,
                 &format!("discovery/guilds/{GUILD}/channels"),
                 json!({"channels": [{"id": CHANNEL, "name": "signals", "type": 0}]}),
             )
@@ -42,10 +47,11 @@ impl ApiSource {
         source
     }
 
-    async fn put(&self, path: &str, body: serde_json::Value) {
+    /// Sends `body` to `/api/v1/{path}` as the connector; the benchmark stops on any error.
+    async fn send(&self, method: reqwest::Method, path: &str, body: serde_json::Value) {
         let res = self
             .http
-            .put(format!("{}/api/v1/{path}", self.base))
+            .request(method, format!("{}/api/v1/{path}", self.base))
             .bearer_auth(&self.token)
             .json(&body)
             .send()
@@ -60,15 +66,7 @@ impl ApiSource {
             "message_id": (1_400_000_000_000_000_000u64 + i % 1_000_000_000).to_string(),
             "author": {"id": "1400000000000000003", "name": "Bench"}, "content": content,
             "created_at": "2026-11-27T12:00:00Z"});
-        let res = self
-            .http
-            .post(format!("{}/api/v1/events", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(res.status().is_success(), "ingest failed: {}", res.status());
+        self.send(reqwest::Method::POST, "events", body).await;
     }
 }
 
