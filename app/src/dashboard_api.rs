@@ -38,6 +38,12 @@ pub struct SignalCard {
     #[serde(default)]
     pub avatar_url: Option<String>,
     pub content: String,
+    /// As stored: read field by field when shown (`crate::embed`), so one odd field never costs
+    /// the signal its card.
+    #[serde(default)]
+    pub embeds: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub mentions: crate::components::message_body::Names,
     #[serde(default)]
     pub attachments: Vec<AttachmentCard>,
     #[serde(default)]

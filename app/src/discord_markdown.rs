@@ -483,7 +483,7 @@ fn boundary_before(s: &str, at: usize) -> bool {
     !s[..at].chars().next_back().is_some_and(char::is_alphanumeric)
 }
 
-fn is_http(url: &str) -> bool {
+pub(crate) fn is_http(url: &str) -> bool {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     lower.starts_with("https://") || lower.starts_with("http://")
 }

@@ -12,6 +12,7 @@ pub mod customers_api;
 pub mod dashboard_api;
 pub mod discord_admin_api;
 pub mod discord_markdown;
+pub mod embed;
 pub mod error;
 #[cfg(feature = "hydrate")]
 pub mod live_feed;

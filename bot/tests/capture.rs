@@ -26,6 +26,7 @@ on_both_databases!(
     a_refused_resume_triggers_a_backfill,
     a_channel_the_bot_cannot_read_is_flagged,
     the_forwarding_switch_applies_to_what_the_bot_captures,
+    mentions_are_captured_by_name,
 );
 
 async fn every_dispatch_type_becomes_the_right_signal_change(backend: Backend) {
@@ -500,4 +501,34 @@ async fn the_capture_lease_moves_when_its_holder_is_killed() {
     rig.signal_where(m, "captured by the new holder", |_| true).await;
     assert_ne!(first, second);
     println!("capture lease taken over {took:?} after kill -9");
+}
+
+/// Discord's message carries user objects for `<@id>` and only ids for `<@&id>`: the capture
+/// stores the names readers see — users from the message, roles from the guild's GUILD_CREATE —
+/// and an edit replaces them with the names of what the edited text mentions.
+async fn mentions_are_captured_by_name(backend: Backend) {
+    const VIP: u64 = 1_700_000_000_000_000_500;
+    const ALICE: u64 = 1_700_000_000_000_000_501;
+    let rig = rig(backend).await;
+    rig.fake.with(|w| {
+        w.add_role(GUILD, VIP, "VIP", 3);
+        w.add_user(ALICE, "alice");
+    });
+    let _bot = rig.spawn_bot();
+    rig.discovered().await;
+
+    let text = format!("<@{ALICE}> <@&{VIP}> entry now; <@123> and <@&456> are unknown");
+    let m = rig.fake.with(|w| w.post_message(SIGNALS, TRADER, &text));
+    let s = rig.signal_where(m, "the post is captured", |s| s.content == text).await;
+    let names: serde_json::Value = serde_json::from_str(&s.mentions_json).unwrap();
+    assert_eq!(
+        names,
+        json!({"users": {ALICE.to_string(): "alice"}, "roles": {VIP.to_string(): "VIP"}})
+    );
+
+    rig.fake.with(|w| w.edit_message(SIGNALS, m, "no one mentioned now"));
+    let s = rig
+        .signal_where(m, "the edit is captured", |s| s.content == "no one mentioned now")
+        .await;
+    assert_eq!(s.mentions_json, "{}");
 }

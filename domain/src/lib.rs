@@ -31,6 +31,7 @@ pub mod sqlite_wal;
 pub mod telemetry;
 pub mod throttle;
 pub mod tiers;
+pub mod trade;
 
 pub use config::{Config, ConfigError};
 pub use database::{Backend, DatabaseError};

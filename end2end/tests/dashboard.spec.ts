@@ -103,14 +103,15 @@ test('signal text renders as Discord shows it, live and before the wasm, and not
     '> entry 3,100',
     '[chart](https://example.com/c) [bad](javascript:alert(1)) <script>alert(1)</script> <img src=x onerror=alert(1)>',
   ].join('\n');
-  await source.post({ type: 'message_create', message_id: id(300), author, content, created_at: new Date().toISOString() });
+  const mentions = { users: [{ id: '123', name: 'alice' }] };
+  await source.post({ type: 'message_create', message_id: id(300), author, content, mentions, created_at: new Date().toISOString() });
 
   // The same renderer live (hydrated, from the feed) and from the server (JavaScript off).
   const check = async (body: ReturnType<typeof page.getByTestId>) => {
     await expect(body.locator('strong')).toHaveText('ETH');
     await expect(body.locator('s')).toHaveText('3,000');
     await expect(body.locator('blockquote')).toHaveText('entry 3,100');
-    await expect(body.locator('.mention')).toHaveText('@user');
+    await expect(body.locator('.mention')).toHaveText('@alice');
     const link = body.locator('a');
     await expect(link).toHaveCount(1);
     await expect(link).toHaveText('chart');
@@ -128,4 +129,48 @@ test('signal text renders as Discord shows it, live and before the wasm, and not
   await check(still.getByTestId('signal').filter({ hasText: 'chart' }).first().getByTestId('content'));
   await noJs.close();
   expect(dialogs).toEqual([]);
+});
+
+test('an embed-only signal shows its fields, live and before the wasm', async ({ page, request, browser, baseURL }, info) => {
+  const email = `embed-${info.project.name}-${Date.now()}@example.com`;
+  await signUp(page, email);
+  serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  const source = await sourceChannel(request, info.project.name, 2000);
+  await page.goto('/dashboard');
+  await waitForHydration(page);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  const embeds = [{
+    title: 'SOL/USDT LONG', url: 'https://example.com/sol', color: 0x2ecc71,
+    description: 'Entry **142.5**', footer: { text: 'Signal bot' }, timestamp: '2026-11-30T12:00:00Z',
+    fields: [
+      { name: 'TP1', value: '150', inline: true },
+      { name: 'TP2', value: '160', inline: true },
+      { name: 'Stop loss', value: '135', inline: false },
+    ],
+  }];
+  await source.post({ type: 'message_create', message_id: id(2300), author, content: '', embeds, created_at: new Date().toISOString() });
+
+  const check = async (card: ReturnType<typeof page.getByTestId>) => {
+    const embed = card.getByTestId('embed');
+    await expect(embed).toHaveCount(1);
+    await expect(embed.locator('.embed-title a')).toHaveText('SOL/USDT LONG');
+    await expect(embed.locator('.embed-title a')).toHaveAttribute('href', 'https://example.com/sol');
+    await expect(embed.locator('.embed-description strong')).toHaveText('142.5');
+    const fields = embed.getByTestId('embed-field');
+    await expect(fields).toHaveCount(3);
+    await expect(fields.nth(0)).toHaveText(/TP1\s*150/);
+    await expect(fields.nth(2)).toHaveText(/Stop loss\s*135/);
+    await expect(fields.nth(0)).toHaveClass(/inline/);
+    await expect(fields.nth(2)).not.toHaveClass(/inline/);
+    await expect(embed.locator('.embed-bar rect')).toHaveAttribute('fill', '#2ecc71');
+    await expect(embed.locator('.embed-footer')).toContainText('Signal bot');
+  };
+  await check(page.getByTestId('signal').filter({ hasText: 'SOL/USDT LONG' }).first());
+
+  const noJs = await browser.newContext({ javaScriptEnabled: false, baseURL });
+  await noJs.addCookies(await page.context().cookies());
+  const still = await noJs.newPage();
+  await still.goto('/dashboard');
+  await check(still.getByTestId('signal').filter({ hasText: 'SOL/USDT LONG' }).first());
+  await noJs.close();
 });

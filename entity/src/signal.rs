@@ -23,6 +23,9 @@ pub struct Model {
     pub embeds_json: String,
     #[sea_orm(column_type = "Text")]
     pub attachments_json: String,
+    /// Names of the users and roles the content mentions, as reported with it.
+    #[sea_orm(column_type = "Text")]
+    pub mentions_json: String,
     /// When Discord says the message was posted (unknown for a delete that arrived first).
     pub posted_at: Option<DateTimeUtc>,
     pub edited_at: Option<DateTimeUtc>,

@@ -19,6 +19,7 @@ mod m20261201_000012_mirror_parts;
 mod m20261201_000013_mirror_delivery;
 mod m20261201_000014_mirror_thread;
 mod m20261201_000015_gateway_capture;
+mod m20261201_000016_mentions;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_mirror_delivery::Migration),
             Box::new(m20261201_000014_mirror_thread::Migration),
             Box::new(m20261201_000015_gateway_capture::Migration),
+            Box::new(m20261201_000016_mentions::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Small pieces shared by several pages.
 
 pub mod countdown;
+pub mod embed_view;
 pub mod field;
 pub mod message_body;
 pub mod minute_chart;

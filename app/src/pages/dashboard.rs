@@ -7,8 +7,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::countdown::Countdown;
+use crate::components::embed_view::Embeds;
 use crate::components::message_body::MessageBody;
-use crate::components::time::short_utc;
+use crate::components::time::{PostedAt, short_utc};
 use crate::dashboard_api::{AccessCard, AttachmentCard, DashboardView, SignalCard, dashboard};
 
 #[component]
@@ -127,6 +128,7 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
                     c.edited_at.clone(),
                     c.deleted_at.clone(),
                     c.content.clone(),
+                    serde_json::to_string(&c.embeds).unwrap_or_default(),
                     c.attachments.iter().map(|a| a.state.clone()).collect::<Vec<_>>(),
                 )
                 children=|c| view! { <SignalItem c /> }
@@ -155,7 +157,7 @@ fn SignalItem(c: SignalCard) -> impl IntoView {
             <header class="signal-head">
                 <span class="channel">{place}</span>
                 <strong class="author">{c.author.clone()}</strong>
-                <time class="muted">{c.posted_at.as_deref().map(short_utc).unwrap_or_default()}</time>
+                {c.posted_at.clone().map(|rfc3339| view! { <PostedAt rfc3339 /> })}
                 {c.edited_at.as_deref().filter(|_| c.deleted_at.is_none()).map(|t| view! {
                     <span class="edited" data-testid="edited">{format!("edited {}", short_utc(t))}</span>
                 })}
@@ -165,7 +167,8 @@ fn SignalItem(c: SignalCard) -> impl IntoView {
                     <p class="deleted" data-testid="deleted">{format!("Deleted at source {}", short_utc(at))}</p>
                 }.into_any(),
                 None => view! {
-                    <MessageBody content=c.content.clone() />
+                    <MessageBody content=c.content.clone() names=c.mentions.clone() />
+                    <Embeds embeds=crate::embed::embeds(&serde_json::Value::Array(c.embeds.clone())) names=c.mentions.clone() />
                     <div class="attachments">
                         {c.attachments.into_iter().map(|a| view! { <Attachment a /> }).collect_view()}
                     </div>

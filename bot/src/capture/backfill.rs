@@ -108,7 +108,7 @@ pub async fn channel(s: &Shared, id: u64, place: Place) -> Result<usize, String>
         };
         let events: Vec<serde_json::Value> = page
             .iter()
-            .filter_map(|m| match discord::created(m, place) {
+            .filter_map(|m| match s.created(m, place) {
                 Converted::Event(e) => Some(e),
                 _ => None,
             })
@@ -158,7 +158,7 @@ async fn recheck_channel(s: &Shared, id: u64, place: Place) -> Result<(), String
     let updates: Vec<serde_json::Value> = read_back
         .iter()
         .filter(|m| held.contains(&(id_of(m) as i64)))
-        .filter_map(|m| match discord::created(m, place) {
+        .filter_map(|m| match s.created(m, place) {
             Converted::Event(mut e) => {
                 e["type"] = "message_update".into();
                 Some(e)

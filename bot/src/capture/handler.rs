@@ -46,6 +46,8 @@ pub struct Shared {
     /// Who is reading which channel's history right now.
     pub readers: super::backfill::Readers,
     guilds: Mutex<Guilds>,
+    /// Role names by id, from GUILD_CREATE: messages carry only the ids of roles they mention.
+    roles: Mutex<std::collections::HashMap<u64, String>>,
     empty_in_a_row: Mutex<usize>,
 }
 
@@ -67,6 +69,7 @@ impl Handler {
             feed: Feed::new(),
             readers: Default::default(),
             guilds: Mutex::new(Guilds::default()),
+            roles: Mutex::default(),
             empty_in_a_row: Mutex::new(0),
         }))
     }
@@ -143,6 +146,15 @@ impl Shared {
         self.sources.place(channel_id)
     }
 
+    /// A full message object (gateway or REST) as an ingest event, its role mentions named.
+    pub fn created(&self, m: &Value, place: Place) -> Converted {
+        let mut converted = discord::created(m, place);
+        if let Converted::Event(e) = &mut converted {
+            discord::name_roles(e, m, &self.roles.lock().unwrap());
+        }
+        converted
+    }
+
     /// Watches for messages arriving empty: the Message Content intent withheld.
     async fn check_content(&self, m: &Value) {
         let empty = m["content"].as_str().unwrap_or("").is_empty()
@@ -170,7 +182,7 @@ impl Shared {
             return;
         };
         self.check_content(&m).await;
-        if let Converted::Event(e) = discord::created(&m, place) {
+        if let Converted::Event(e) = self.created(&m, place) {
             self.ingest_logged(vec![e]).await;
         }
     }
@@ -197,9 +209,12 @@ impl Shared {
             }
         };
         let event = match discord::updated(&m, place, stored.as_ref()) {
-            Converted::Event(e) => e,
+            Converted::Event(mut e) => {
+                discord::name_roles(&mut e, &m, &self.roles.lock().unwrap());
+                e
+            }
             Converted::NeedsFetch => match self.api.message(channel, id as u64).await {
-                Ok(full) => match discord::created(&full, place) {
+                Ok(full) => match self.created(&full, place) {
                     Converted::Event(mut e) => {
                         e["type"] = "message_update".into();
                         e
@@ -344,6 +359,14 @@ impl Shared {
         let Some(id) = g["id"].as_str().and_then(|v| v.parse::<u64>().ok()) else {
             return;
         };
+        if let Some(roles) = g["roles"].as_array() {
+            let mut known = self.roles.lock().unwrap();
+            for r in roles {
+                if let (Some(id), Some(name)) = (r["id"].as_str().and_then(|i| i.parse().ok()), r["name"].as_str()) {
+                    known.insert(id, name.to_owned());
+                }
+            }
+        }
         let info = GuildInfo {
             id: Snowflake::from_db(id as i64),
             name: g["name"].as_str().unwrap_or("").to_owned(),

@@ -41,6 +41,52 @@ fn author(m: &Value) -> Value {
     json!({"id": a["id"], "name": name, "avatar": a["avatar"]})
 }
 
+/// The users a message mentions, by the name Discord shows (`mentions`: user objects). Role
+/// names are not in a message; [`name_roles`] adds them from the guild's roles.
+fn mentions(m: &Value) -> Value {
+    let users: Vec<Value> = m["mentions"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter(|u| u["id"].is_string())
+                .map(|u| json!({"id": u["id"], "name": author(&json!({"author": u}))["name"]}))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({"users": users})
+}
+
+/// Names the roles a message mentions (`mention_roles`, ids only) from the guild's roles as the
+/// gateway last reported them; a role not known stays unnamed (shown neutrally).
+pub fn name_roles(event: &mut Value, m: &Value, roles: &std::collections::HashMap<u64, String>) {
+    let Some(ids) = m["mention_roles"].as_array() else {
+        return;
+    };
+    let named: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| {
+            let id = id.as_str()?;
+            let name = roles.get(&id.parse().ok()?)?;
+            Some(json!({"id": id, "name": name}))
+        })
+        .collect();
+    if !named.is_empty() && event["mentions"].is_object() {
+        event["mentions"]["roles"] = Value::Array(named);
+    }
+}
+
+/// A stored signal's mention names back in the wire shape.
+fn stored_mentions(s: &signal::Model) -> Value {
+    let stored: Value = serde_json::from_str(&s.mentions_json).unwrap_or(json!({}));
+    let list = |kind: &str| -> Vec<Value> {
+        stored[kind]
+            .as_object()
+            .map(|o| o.iter().map(|(id, name)| json!({"id": id, "name": name})).collect())
+            .unwrap_or_default()
+    };
+    json!({"users": list("users"), "roles": list("roles")})
+}
+
 /// Discord attachment objects, in the fields ingest reads (it validates URL, host and sizes).
 fn attachments(m: &Value) -> Value {
     let list = m["attachments"].as_array().cloned().unwrap_or_default();
@@ -72,6 +118,7 @@ pub fn created(m: &Value, place: Place) -> Converted {
         "content": m["content"].as_str().unwrap_or(""),
         "embeds": m["embeds"].as_array().cloned().unwrap_or_default(),
         "attachments": attachments(m),
+        "mentions": mentions(m),
         "created_at": m["timestamp"],
         "edited_at": m["edited_timestamp"],
     }))
@@ -105,6 +152,7 @@ pub fn updated(m: &Value, place: Place, stored: Option<&signal::Model>) -> Conve
             }
             "created_at" => s.posted_at.map(|t| json!(t.to_rfc3339())).unwrap_or(Value::Null),
             "edited_at" => s.edited_at.map(|t| json!(t.to_rfc3339())).unwrap_or(Value::Null),
+            "mentions" => stored_mentions(s),
             _ => Value::Null,
         }
     };
@@ -119,6 +167,8 @@ pub fn updated(m: &Value, place: Place, stored: Option<&signal::Model>) -> Conve
         "content": pick("content", "content", m["content"].clone()),
         "embeds": pick("embeds", "embeds", m["embeds"].clone()),
         "attachments": pick("attachments", "attachments", attachments(m)),
+        // Mentions come with the content they name.
+        "mentions": pick("content", "mentions", mentions(m)),
         "created_at": pick("timestamp", "created_at", m["timestamp"].clone()),
         "edited_at": pick("edited_timestamp", "edited_at", m["edited_timestamp"].clone()),
     }))

@@ -42,6 +42,8 @@ pub struct SignalView {
     /// Empty once deleted at source.
     pub content: String,
     pub embeds: Value,
+    /// Names for the mentions in the content: `{"users":{id:name},"roles":{..},"channels":{..}}`.
+    pub mentions: Value,
     pub attachments: Vec<AttachmentView>,
     pub posted_at: Option<DateTime<Utc>>,
     pub edited_at: Option<DateTime<Utc>>,
@@ -102,6 +104,27 @@ fn attachment(signal_id: i64, a: Attachment, records: &Records) -> AttachmentVie
 
 type Records = HashMap<(i64, i64), entity::attachment_blob::Model>;
 
+/// The names the content's mentions show: users and roles as reported with the message, and
+/// channels it mentions that customers know (Source channels; any other stays "#channel", as
+/// Discord shows a channel the reader cannot see).
+fn mentions(s: &signal::Model, channels: &HashMap<i64, channel::Model>) -> Value {
+    let mut names: Value = serde_json::from_str(&s.mentions_json).unwrap_or_else(|_| Value::Object(Default::default()));
+    if !names.is_object() {
+        names = Value::Object(Default::default());
+    }
+    let mut named = serde_json::Map::new();
+    for piece in s.content.split("<#").skip(1) {
+        let digits: &str = &piece[..piece.find(|c: char| !c.is_ascii_digit()).unwrap_or(piece.len())];
+        if let Some(c) = digits.parse::<i64>().ok().and_then(|id| channels.get(&id)) {
+            named.insert(digits.to_owned(), Value::String(c.name.clone()));
+        }
+    }
+    if !named.is_empty() {
+        names["channels"] = Value::Object(named);
+    }
+    names
+}
+
 fn view(
     s: signal::Model,
     channels: &HashMap<i64, channel::Model>,
@@ -114,6 +137,11 @@ fn view(
     } else {
         serde_json::from_str(&s.attachments_json).unwrap_or_default()
     };
+    let names = if deleted {
+        Value::Object(Default::default())
+    } else {
+        mentions(&s, channels)
+    };
     SignalView {
         id: s.id,
         message_id: s.message_id.to_string(),
@@ -123,6 +151,7 @@ fn view(
         thread: s.thread_id.and_then(|t| threads.get(&t)).map(|t| t.name.clone()),
         avatar_url: avatar_url(s.author_id, s.author_avatar.as_deref()),
         author: s.author_name,
+        mentions: names,
         content: if deleted { String::new() } else { s.content },
         embeds: if deleted {
             Value::Array(Vec::new())

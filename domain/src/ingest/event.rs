@@ -18,6 +18,9 @@ pub const EMBEDS_MAX_BYTES: usize = 32 * 1024;
 pub const ATTACHMENTS_MAX: usize = 10;
 pub const NAME_MAX_CHARS: usize = 100;
 pub const BULK_DELETE_MAX: usize = 100;
+/// Names listed per kind of mention (users, roles): more than a message of 4,000 characters
+/// can hold.
+pub const MENTIONS_MAX: usize = 200;
 /// How far into the future a reported time (created, edited, deleted) may lie: collectors' clocks
 /// drift a little, but a time far ahead would win every later merge (an `edited_at` in 2100 makes
 /// every real edit look stale), so it is refused.
@@ -50,6 +53,21 @@ pub struct Author {
     pub avatar: Option<String>,
 }
 
+/// Who a message mentions, by name, so readers see `@alice` where the content says `<@123>`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct RawMentions {
+    #[serde(default)]
+    users: Vec<Mentioned>,
+    #[serde(default)]
+    roles: Vec<Mentioned>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Mentioned {
+    id: Snowflake,
+    name: String,
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RawMessage {
     guild_id: Snowflake,
@@ -64,6 +82,8 @@ pub struct RawMessage {
     embeds: Vec<Value>,
     #[serde(default)]
     attachments: Vec<RawAttachment>,
+    #[serde(default)]
+    mentions: RawMentions,
     created_at: DateTime<Utc>,
     #[serde(default)]
     edited_at: Option<DateTime<Utc>>,
@@ -350,6 +370,7 @@ fn message(raw: RawMessage, now: DateTime<Utc>, sources: &[url::Origin]) -> Resu
         })
         .collect::<Result<_, _>>()?;
     let attachments_json = serde_json::to_string(&attachments).unwrap_or_else(|_| "[]".into());
+    let mentions_json = mentions_json(&raw.mentions)?;
     let author = Author {
         id: raw.author.id,
         name: display_name(&raw.author.name, "author.name")?,
@@ -368,9 +389,38 @@ fn message(raw: RawMessage, now: DateTime<Utc>, sources: &[url::Origin]) -> Resu
             content: raw.content,
             embeds_json,
             attachments_json,
+            mentions_json,
             edited_at: raw.edited_at,
         },
     })
+}
+
+/// `{"users":{"id":"name"},"roles":{"id":"name"}}`, sorted (equal mentions, equal text); names
+/// cleaned like every other name shown to customers.
+fn mentions_json(raw: &RawMentions) -> Result<String, Rejection> {
+    let mut out = serde_json::Map::new();
+    for (kind, list) in [("users", &raw.users), ("roles", &raw.roles)] {
+        if list.len() > MENTIONS_MAX {
+            return Err(Rejection::new(
+                format!("mentions.{kind}"),
+                format!("more than {MENTIONS_MAX} entries"),
+            ));
+        }
+        let names = list
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                Ok((
+                    m.id.get().to_string(),
+                    display_name(&m.name, &format!("mentions.{kind}[{i}].name"))?,
+                ))
+            })
+            .collect::<Result<std::collections::BTreeMap<_, _>, Rejection>>()?;
+        if !names.is_empty() {
+            out.insert(kind.into(), serde_json::to_value(names).unwrap_or_default());
+        }
+    }
+    Ok(Value::Object(out).to_string())
 }
 
 /// Names are shown to customers: no control or bidi characters, bounded length.
@@ -483,6 +533,34 @@ mod tests {
         let mut v = create();
         v["author"].as_object_mut().unwrap().remove("name");
         assert_eq!(parse(v, now()).unwrap_err().field, "author.name");
+    }
+
+    #[test]
+    fn mention_names_are_kept_sorted_and_checked() {
+        let mut v = create();
+        v["mentions"] = json!({"users": [{"id": "9", "name": "zoe"}, {"id": "10", "name": " Al\u{202E}ice "}],
+                               "roles": [{"id": "7", "name": "VIP"}]});
+        let Event::MessageCreated(m) = parse(v, now()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(&m.snapshot.mentions_json).unwrap(),
+            json!({"users": {"10": "Alice", "9": "zoe"}, "roles": {"7": "VIP"}})
+        );
+        let Event::MessageCreated(m) = parse(create(), now()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.snapshot.mentions_json, "{}", "no mentions: an empty object");
+
+        let mut v = create();
+        v["mentions"] = json!({"users": [{"id": "9", "name": ""}]});
+        assert_eq!(parse(v, now()).unwrap_err().field, "mentions.users[0].name");
+        let mut v = create();
+        v["mentions"] = json!({"roles": [{"id": "x", "name": "VIP"}]});
+        assert_eq!(parse(v, now()).unwrap_err().field, "mentions.roles[0].id");
+        let mut v = create();
+        v["mentions"] = json!({"users": vec![json!({"id": "1", "name": "a"}); MENTIONS_MAX + 1]});
+        assert_eq!(parse(v, now()).unwrap_err().field, "mentions.users");
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub struct Snapshot {
     pub content: String,
     pub embeds_json: String,
     pub attachments_json: String,
+    /// Follows the content it names; not part of a version's identity.
+    pub mentions_json: String,
     pub edited_at: Option<DateTime<Utc>>,
 }
 
@@ -118,6 +120,7 @@ mod tests {
             content: content.into(),
             embeds_json: "[]".into(),
             attachments_json: "[]".into(),
+            mentions_json: "{}".into(),
             edited_at: edited.map(t),
         }
     }

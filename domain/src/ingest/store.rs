@@ -346,6 +346,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
                     content: Set(s.content),
                     embeds_json: Set(s.embeds_json),
                     attachments_json: Set(s.attachments_json),
+                    mentions_json: Set(s.mentions_json),
                     posted_at: Set(Some(m.posted_at)),
                     edited_at: Set(s.edited_at),
                     deleted_at: Set(None),
@@ -368,6 +369,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
                 active.content = Set(s.content);
                 active.embeds_json = Set(s.embeds_json);
                 active.attachments_json = Set(s.attachments_json);
+                active.mentions_json = Set(s.mentions_json);
                 active.edited_at = Set(s.edited_at);
                 active.author_name = Set(m.author.name);
                 active.author_avatar = Set(m.author.avatar);
@@ -423,6 +425,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
                         content: Set(String::new()),
                         embeds_json: Set("[]".into()),
                         attachments_json: Set("[]".into()),
+                        mentions_json: Set("{}".into()),
                         posted_at: Set(None),
                         edited_at: Set(None),
                         deleted_at: Set(Some(at)),
@@ -582,6 +585,7 @@ fn stored(row: &signal::Model) -> Stored {
             content: row.content.clone(),
             embeds_json: row.embeds_json.clone(),
             attachments_json: row.attachments_json.clone(),
+            mentions_json: row.mentions_json.clone(),
             edited_at: row.edited_at,
         }),
     }

@@ -10,6 +10,7 @@ mod attachments;
 mod capture;
 mod channel_tiers;
 mod demo;
+mod desk;
 mod discord_admin;
 mod discord_link;
 mod email_proof;

@@ -203,6 +203,28 @@ impl World {
     }
 
     /// A user posts in a channel: stored (so a REST read sees it) and dispatched as MESSAGE_CREATE.
+    /// What Discord adds to a message about its mentions: `mentions` (the user objects of
+    /// `<@id>` / `<@!id>` for users it knows) and `mention_roles` (the ids of `<@&id>`).
+    fn mention_fields(&self, content: &str) -> (Value, Value) {
+        let mut users = Vec::new();
+        let mut roles = Vec::new();
+        for piece in content.split("<@").skip(1) {
+            let (role, rest) = match piece.strip_prefix('&') {
+                Some(r) => (true, r),
+                None => (false, piece.strip_prefix('!').unwrap_or(piece)),
+            };
+            let Some(id) = rest.split('>').next().and_then(|d| d.parse::<u64>().ok()) else {
+                continue;
+            };
+            if role {
+                roles.push(json!(id.to_string()));
+            } else if let Some(u) = self.users.get(&id) {
+                users.push(user_json(u.id, &u.username, u.bot));
+            }
+        }
+        (Value::Array(users), Value::Array(roles))
+    }
+
     pub fn post_message(&mut self, channel: u64, author: u64, content: &str) -> u64 {
         let id = self.snowflake();
         let name = self.users.get(&author).map(|u| u.username.clone()).unwrap_or_default();
@@ -214,7 +236,10 @@ impl World {
                 username: name,
                 bot: false,
             },
-            body: json!({ "content": content }),
+            body: {
+                let (mentions, mention_roles) = self.mention_fields(content);
+                json!({ "content": content, "mentions": mentions, "mention_roles": mention_roles })
+            },
             attachments: Vec::new(),
             edited: None,
         };
@@ -229,6 +254,7 @@ impl World {
     pub fn edit_message(&mut self, channel: u64, id: u64, content: &str) -> bool {
         let guild = self.guild_of(channel);
         let now = super::world::snowflake_time(self.snowflake());
+        let (mentions, mention_roles) = self.mention_fields(content);
         let Some(m) = self
             .messages
             .get_mut(&channel)
@@ -237,6 +263,8 @@ impl World {
             return false;
         };
         m.body["content"] = json!(content);
+        m.body["mentions"] = mentions;
+        m.body["mention_roles"] = mention_roles;
         m.edited = Some(now);
         let data = m.to_json(guild);
         self.dispatch("MESSAGE_UPDATE", data);
