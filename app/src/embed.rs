@@ -66,20 +66,6 @@ impl Embed {
             && self.image.is_none()
             && self.thumbnail.is_none()
     }
-
-    /// The embed's words, in reading order: what search and the trade parser read.
-    pub fn text(&self) -> String {
-        let mut parts: Vec<&str> = Vec::new();
-        parts.extend(self.author.as_ref().map(|a| a.text.as_str()));
-        parts.extend(self.title.as_deref());
-        parts.extend(self.description.as_deref());
-        for f in &self.fields {
-            parts.push(&f.name);
-            parts.push(&f.value);
-        }
-        parts.extend(self.footer.as_ref().map(|f| f.text.as_str()));
-        parts.join("\n")
-    }
 }
 
 /// The embeds of a stored message, at most [`limits::EMBEDS`], the empty ones left out.
@@ -286,7 +272,6 @@ mod tests {
         assert_eq!(e.thumbnail, None);
         assert_eq!(e.timestamp, Some(1_733_000_000));
         assert_eq!(e.footer.as_ref().unwrap().text, "not financial advice");
-        assert!(e.text().contains("TP1\n65,000"));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod role_drift;
 pub mod session;
 pub mod sign_in_failure;
 pub mod signal;
+pub mod signal_revision;
 pub mod signal_thread;
 pub mod tier;
 pub mod tier_role;

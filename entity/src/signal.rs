@@ -30,6 +30,12 @@ pub struct Model {
     pub posted_at: Option<DateTimeUtc>,
     pub edited_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
+    /// Content then the embeds' text: what search and the trade parser read (`feed::search`).
+    #[sea_orm(column_type = "Text")]
+    pub search_text: String,
+    /// The trade the text states (`domain::trade`), for filters: "BTC/USDT", "long" / "short".
+    pub pair: Option<String>,
+    pub side: Option<String>,
     /// Why it counts as deleted when no delete event was seen (a re-check found it gone).
     pub delete_reason: Option<String>,
     pub ingested_at: DateTimeUtc,

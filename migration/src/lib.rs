@@ -20,6 +20,7 @@ mod m20261201_000013_mirror_delivery;
 mod m20261201_000014_mirror_thread;
 mod m20261201_000015_gateway_capture;
 mod m20261201_000016_mentions;
+mod m20261201_000017_desk_search;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_mirror_thread::Migration),
             Box::new(m20261201_000015_gateway_capture::Migration),
             Box::new(m20261201_000016_mentions::Migration),
+            Box::new(m20261201_000017_desk_search::Migration),
         ]
     }
 }

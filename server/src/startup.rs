@@ -38,6 +38,15 @@ impl Application {
         if config.run_migrations {
             domain::database::migrate(&db).await?;
         }
+        // Signals stored before search existed get indexed in the background (a batch at a time).
+        let backlog = db.clone();
+        tokio::spawn(async move {
+            match domain::feed::search::fill_missing(&backlog).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(signals = n, "indexed signals stored before search existed"),
+                Err(e) => tracing::warn!(error = %e, "cannot index older signals for search"),
+            }
+        });
         domain::role_sync::seed_from_config(&db, &config).await.map_err(|e| {
             domain::database::DatabaseError::Migration(format!("seeding the tier roles from TIER_ROLES: {e}"))
         })?;

@@ -10,19 +10,38 @@ use crate::components::countdown::Countdown;
 use crate::components::embed_view::Embeds;
 use crate::components::message_body::MessageBody;
 use crate::components::time::{PostedAt, short_utc};
-use crate::dashboard_api::{AccessCard, AttachmentCard, DashboardView, SignalCard, dashboard};
+use crate::dashboard_api::{
+    AccessCard, AttachmentCard, ChangeCard, DashboardView, RevisionCard, SearchForm, SignalCard, TradeCard, dashboard,
+};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let query = use_query_map();
     let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
-    let data = Resource::new(before, dashboard);
+    let search = move || {
+        let q = query.read();
+        let get = |k: &str| q.get(k).unwrap_or_default();
+        let form = SearchForm {
+            q: get("q"),
+            channel: get("channel"),
+            pair: get("pair"),
+            side: get("side"),
+        };
+        (!form.is_empty()).then_some(form)
+    };
+    let data = Resource::new(
+        move || (before(), search()),
+        |(before, search)| dashboard(before, search),
+    );
     view! {
         <main class="page wide">
             <Suspense fallback=|| view! { <p class="muted">"Loading your feed…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(v) => view! { <DashboardBody v paging=before().is_some() /> }.into_any(),
+                        Ok(v) => {
+                            let paging = before().is_some() || v.search.is_some();
+                            view! { <DashboardBody v paging /> }.into_any()
+                        }
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -61,6 +80,12 @@ fn Plans(v: DashboardView) -> impl IntoView {
 
 #[component]
 fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
+    let searching = v.search.is_some();
+    let form = v.search.clone().unwrap_or_default();
+    let older_href = v.older.map(|id| match &v.search {
+        Some(s) => format!("/dashboard?{}&before={id}", s.query_string()),
+        None => format!("/dashboard?before={id}"),
+    });
     let cards = RwSignal::new(v.signals);
     let state = RwSignal::new(if paging { "paused" } else { "connecting" });
     let ended = RwSignal::new(access.seconds_left <= 0);
@@ -76,6 +101,7 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
         "resyncing" => "Resyncing…",
         "ended" => "Stopped",
         "signed_out" => "Signed out",
+        "paused" if searching => "Search results (not live)",
         "paused" => "Older signals (not live)",
         _ => "Connecting…",
     };
@@ -116,8 +142,18 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
                 _ => None,
             }}
         </section>
-        {move || (cards.with(Vec::is_empty)).then(|| view! {
-            <p class="muted" data-testid="feed-empty">"No signals yet. New ones appear here the moment they are posted."</p>
+        <SearchBox form channels=v.channels.clone() />
+        {move || (cards.with(Vec::is_empty)).then(|| if searching {
+            view! {
+                <p class="muted" data-testid="search-empty">
+                    "Nothing matches. Try fewer words, another channel or no side, or "
+                    <a href="/dashboard">"go back to the live feed"</a>"."
+                </p>
+            }.into_any()
+        } else {
+            view! {
+                <p class="muted" data-testid="feed-empty">"No signals yet. New ones appear here the moment they are posted."</p>
+            }.into_any()
         })}
         <ol class="feed" data-testid="feed">
             <For
@@ -134,7 +170,7 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
                 children=|c| view! { <SignalItem c /> }
             />
         </ol>
-        {v.older.map(|id| view! { <p><a href=format!("/dashboard?before={id}") data-testid="older">"Older signals →"</a></p> })}
+        {older_href.map(|href| view! { <p><a href=href data-testid="older">{if searching { "Older results →" } else { "Older signals →" }}</a></p> })}
         {paging.then(|| view! { <p><a href="/dashboard">"← Back to the live feed"</a></p> })}
     }
 }
@@ -167,11 +203,14 @@ fn SignalItem(c: SignalCard) -> impl IntoView {
                     <p class="deleted" data-testid="deleted">{format!("Deleted at source {}", short_utc(at))}</p>
                 }.into_any(),
                 None => view! {
+                    {c.trade.clone().map(|t| view! { <TradeLine t /> })}
+                    {(!c.changes.is_empty()).then(|| view! { <LevelChanges changes=c.changes.clone() /> })}
                     <MessageBody content=c.content.clone() names=c.mentions.clone() />
                     <Embeds embeds=crate::embed::embeds(&serde_json::Value::Array(c.embeds.clone())) names=c.mentions.clone() />
                     <div class="attachments">
                         {c.attachments.into_iter().map(|a| view! { <Attachment a /> }).collect_view()}
                     </div>
+                    {(!c.history.is_empty()).then(|| view! { <History history=c.history.clone() names=c.mentions.clone() /> })}
                 }.into_any(),
             }}
         </li>
@@ -208,5 +247,96 @@ fn Attachment(a: AttachmentCard) -> impl IntoView {
         _ => view! {
             <span class="file muted" data-testid="attachment-unavailable">{format!("{} — unavailable", a.filename)}</span>
         }.into_any(),
+    }
+}
+
+/// The search form: a plain GET form, so it works before the wasm loads and its URL can be shared.
+#[component]
+fn SearchBox(form: SearchForm, channels: Vec<(String, String)>) -> impl IntoView {
+    let side = form.side.clone();
+    view! {
+        <form class="search" method="get" action="/dashboard" role="search" data-testid="search">
+            <label>"Search" <input type="search" name="q" value=form.q.clone() maxlength="200"
+                placeholder="e.g. ETH breakout" data-testid="search-q" /></label>
+            <label>"Channel"
+                <select name="channel" data-testid="search-channel">
+                    <option value="">"All channels"</option>
+                    {channels.into_iter().map(|(id, name)| {
+                        let selected = id == form.channel;
+                        view! { <option value=id selected=selected>{format!("#{name}")}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Pair" <input type="text" name="pair" value=form.pair.clone() maxlength="24"
+                placeholder="BTC/USDT" data-testid="search-pair" /></label>
+            <label>"Side"
+                <select name="side" data-testid="search-side">
+                    <option value="" selected=side.is_empty()>"Any"</option>
+                    <option value="long" selected=side == "long">"Long / buy"</option>
+                    <option value="short" selected=side == "short">"Short / sell"</option>
+                </select>
+            </label>
+            <button class="button" type="submit">"Search"</button>
+        </form>
+    }
+}
+
+/// "BTC/USDT LONG · Entry 64,000–64,500 · TP 65,200 / 66,000 · SL 62,900".
+#[component]
+fn TradeLine(t: TradeCard) -> impl IntoView {
+    let join = |levels: &[crate::dashboard_api::LevelCard], sep: &str| {
+        levels.iter().map(|l| l.text.clone()).collect::<Vec<_>>().join(sep)
+    };
+    let direction = if matches!(t.side.as_str(), "long" | "buy") {
+        "long"
+    } else {
+        "short"
+    };
+    view! {
+        <p class="trade" data-testid="trade">
+            <strong class="pair" data-testid="trade-pair">{t.pair.clone()}</strong>
+            " "
+            <span class=format!("side {direction}") data-testid="trade-side">{t.side.to_uppercase()}</span>
+            {(!t.entry.is_empty()).then(|| view! { <span class="level">" · Entry "{join(&t.entry, "–")}</span> })}
+            {(!t.targets.is_empty()).then(|| view! { <span class="level" data-testid="trade-targets">" · TP "{join(&t.targets, " / ")}</span> })}
+            {t.stop.clone().map(|s| view! { <span class="level" data-testid="trade-stop">" · SL "{s.text}</span> })}
+        </p>
+    }
+}
+
+#[component]
+fn LevelChanges(changes: Vec<ChangeCard>) -> impl IntoView {
+    view! {
+        <p class="level-changes" data-testid="level-changes">
+            {changes.into_iter().map(|c| view! {
+                <span class="level-change" data-testid="level-change">{format!("{} {} → {}", c.label, c.from, c.to)}</span>
+            }).collect_view()}
+        </p>
+    }
+}
+
+/// Earlier versions, newest first: a `<details>`, so it opens without the wasm too.
+#[component]
+fn History(history: Vec<RevisionCard>, names: crate::components::message_body::Names) -> impl IntoView {
+    let count = history.len();
+    view! {
+        <details class="history" data-testid="history">
+            <summary>{format!("Edit history ({count} earlier version{})", if count == 1 { "" } else { "s" })}</summary>
+            <ol>
+                {history.into_iter().map(|r| {
+                    let label = match &r.edited_at {
+                        Some(at) => format!("Edited {} · replaced {}", short_utc(at), short_utc(&r.replaced_at)),
+                        None => format!("Original · replaced {}", short_utc(&r.replaced_at)),
+                    };
+                    view! {
+                        <li data-testid="revision">
+                            <p class="muted">{label}</p>
+                            <MessageBody content=r.content names=names.clone() />
+                            <Embeds embeds=crate::embed::embeds(&serde_json::Value::Array(r.embeds)) names=names.clone() />
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
+        </details>
     }
 }

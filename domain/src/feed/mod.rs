@@ -5,6 +5,7 @@
 //! followers read what changed from the feed log.
 
 pub mod attachment_view;
+pub mod search;
 pub mod view;
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{channel, feed_log, signal, signal_thread};
+use entity::{channel, feed_log, signal, signal_revision, signal_thread};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use serde_json::Value;
@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::attachment_view::{self, Display};
 use crate::attachment_store;
 use crate::ingest::attachment::Attachment;
+use crate::trade::{self, LevelChange, Trade};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AttachmentView {
@@ -48,6 +49,24 @@ pub struct SignalView {
     pub posted_at: Option<DateTime<Utc>>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The trade the text states, when it states one.
+    pub trade: Option<Trade>,
+    /// Levels the last edit moved ("SL 3,150 → 3,200").
+    pub changes: Vec<LevelChange>,
+    /// Earlier versions, newest first (at most [`HISTORY_SHOWN`]).
+    pub history: Vec<RevisionView>,
+}
+
+/// How many earlier versions a card carries.
+pub const HISTORY_SHOWN: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionView {
+    pub content: String,
+    pub embeds: Value,
+    /// When this version was itself an edit; none for the original post.
+    pub edited_at: Option<DateTime<Utc>>,
+    pub replaced_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,6 +122,45 @@ fn attachment(signal_id: i64, a: Attachment, records: &Records) -> AttachmentVie
 }
 
 type Records = HashMap<(i64, i64), entity::attachment_blob::Model>;
+/// Each edited signal's earlier versions, newest first.
+type Revisions = HashMap<i64, Vec<signal_revision::Model>>;
+
+/// What a page of signals needs besides the rows: thread names, stored attachments, history.
+struct Context {
+    threads: HashMap<i64, signal_thread::Model>,
+    records: Records,
+    revisions: Revisions,
+}
+
+impl Context {
+    async fn of(db: &impl ConnectionTrait, signals: &[signal::Model]) -> Result<Self, DbErr> {
+        let ids: Vec<i64> = signals.iter().map(|s| s.id).collect();
+        let edited: Vec<i64> = signals
+            .iter()
+            .filter(|s| s.edited_at.is_some() && s.deleted_at.is_none())
+            .map(|s| s.id)
+            .collect();
+        let mut revisions: Revisions = HashMap::new();
+        if !edited.is_empty() {
+            for r in signal_revision::Entity::find()
+                .filter(signal_revision::Column::SignalId.is_in(edited))
+                .order_by_desc(signal_revision::Column::Id)
+                .all(db)
+                .await?
+            {
+                let list = revisions.entry(r.signal_id).or_default();
+                if list.len() < HISTORY_SHOWN {
+                    list.push(r);
+                }
+            }
+        }
+        Ok(Context {
+            threads: threads_of(db, signals).await?,
+            records: attachment_store::records(db, &ids).await?,
+            revisions,
+        })
+    }
+}
 
 /// The names the content's mentions show: users and roles as reported with the message, and
 /// channels it mentions that customers know (Source channels; any other stays "#channel", as
@@ -125,12 +183,8 @@ fn mentions(s: &signal::Model, channels: &HashMap<i64, channel::Model>) -> Value
     names
 }
 
-fn view(
-    s: signal::Model,
-    channels: &HashMap<i64, channel::Model>,
-    threads: &HashMap<i64, signal_thread::Model>,
-    records: &Records,
-) -> SignalView {
+fn view(s: signal::Model, channels: &HashMap<i64, channel::Model>, cx: &Context) -> SignalView {
+    let (threads, records) = (&cx.threads, &cx.records);
     let deleted = s.deleted_at.is_some();
     let attachments: Vec<Attachment> = if deleted {
         Vec::new()
@@ -142,6 +196,30 @@ fn view(
     } else {
         mentions(&s, channels)
     };
+    let trade = (!deleted).then(|| trade::parse(&s.search_text)).flatten();
+    let history: Vec<&signal_revision::Model> = match cx.revisions.get(&s.id) {
+        Some(list) if !deleted => list.iter().collect(),
+        _ => Vec::new(),
+    };
+    // What the last edit moved: the version before it against this one.
+    let changes = match (&trade, history.first()) {
+        (Some(now), Some(before)) => trade::parse(&crate::feed::search::searchable_text(
+            &before.content,
+            &before.embeds_json,
+        ))
+        .map(|then| trade::changes(&then, now))
+        .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let history = history
+        .into_iter()
+        .map(|r| RevisionView {
+            content: r.content.clone(),
+            embeds: serde_json::from_str(&r.embeds_json).unwrap_or(Value::Array(Vec::new())),
+            edited_at: r.edited_at,
+            replaced_at: r.replaced_at,
+        })
+        .collect();
     SignalView {
         id: s.id,
         message_id: s.message_id.to_string(),
@@ -162,6 +240,9 @@ fn view(
         posted_at: s.posted_at,
         edited_at: s.edited_at,
         deleted_at: s.deleted_at,
+        trade,
+        changes,
+        history,
     }
 }
 
@@ -223,8 +304,7 @@ pub async fn events_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> 
         .into_iter()
         .filter(|s| channels.contains_key(&s.channel_id))
         .collect();
-    let threads = threads_of(db, &signals).await?;
-    let records = attachment_store::records(db, &signals.iter().map(|s| s.id).collect::<Vec<_>>()).await?;
+    let cx = Context::of(db, &signals).await?;
     let by_id: HashMap<i64, signal::Model> = signals.into_iter().map(|s| (s.id, s)).collect();
     let events = rows
         .into_iter()
@@ -234,7 +314,7 @@ pub async fn events_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> 
                 seq: r.seq,
                 op: r.op,
                 required: required.get(&s.channel_id).copied().flatten(),
-                signal: view(s, &channels, &threads, &records),
+                signal: view(s, &channels, &cx),
             })
         })
         .collect();
@@ -249,12 +329,7 @@ pub async fn latest(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<SignalView>, DbErr> {
-    let (channels, required) = source_channels(db).await?;
-    let open: Vec<i64> = required
-        .iter()
-        .filter(|(_, r)| crate::channel_tiers::opens(**r, rank))
-        .map(|(id, _)| *id)
-        .collect();
+    let (channels, open) = open_channels(db, rank).await?;
     let mut q = signal::Entity::find()
         .filter(signal::Column::ChannelId.is_in(open))
         .filter(signal::Column::PostedAt.is_not_null());
@@ -262,12 +337,55 @@ pub async fn latest(
         q = q.filter(signal::Column::Id.lt(b));
     }
     let signals = q.order_by_desc(signal::Column::Id).limit(limit).all(db).await?;
-    let threads = threads_of(db, &signals).await?;
-    let records = attachment_store::records(db, &signals.iter().map(|s| s.id).collect::<Vec<_>>()).await?;
-    Ok(signals
+    let cx = Context::of(db, &signals).await?;
+    Ok(signals.into_iter().map(|s| view(s, &channels, &cx)).collect())
+}
+
+/// The Source channels, and the ids of those a customer at `rank` may read.
+async fn open_channels(
+    db: &impl ConnectionTrait,
+    rank: i32,
+) -> Result<(HashMap<i64, channel::Model>, Vec<i64>), DbErr> {
+    let (channels, required) = source_channels(db).await?;
+    let open = required
+        .iter()
+        .filter(|(_, r)| crate::channel_tiers::opens(**r, rank))
+        .map(|(id, _)| *id)
+        .collect();
+    Ok((channels, open))
+}
+
+/// The Source channels a customer at `rank` may read, by name (the search form's channel list).
+pub async fn readable_channels(db: &impl ConnectionTrait, rank: i32) -> Result<Vec<(i64, String)>, DbErr> {
+    let (channels, open) = open_channels(db, rank).await?;
+    let mut named: Vec<(i64, String)> = open
         .into_iter()
-        .map(|s| view(s, &channels, &threads, &records))
-        .collect())
+        .filter_map(|id| channels.get(&id).map(|c| (id, c.name.clone())))
+        .collect();
+    named.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(named)
+}
+
+/// Search over the history a customer at `rank` may read (S9: the same channels as the feed),
+/// newest first, paged back with `q.before`.
+pub async fn search(
+    db: &impl ConnectionTrait,
+    rank: i32,
+    q: &crate::feed::search::Query,
+    limit: u64,
+) -> Result<Vec<SignalView>, DbErr> {
+    let (channels, open) = open_channels(db, rank).await?;
+    let ids = crate::feed::search::matching_ids(db, &open, q, limit).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let signals = signal::Entity::find()
+        .filter(signal::Column::Id.is_in(ids))
+        .order_by_desc(signal::Column::Id)
+        .all(db)
+        .await?;
+    let cx = Context::of(db, &signals).await?;
+    Ok(signals.into_iter().map(|s| view(s, &channels, &cx)).collect())
 }
 
 /// The newest feed sequence number: a page rendered now is current up to it.

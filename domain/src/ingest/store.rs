@@ -334,6 +334,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
         match merge::apply(row.as_ref().map(stored).as_ref(), &report) {
             Outcome::Insert(Stored::Live(s)) => {
                 let attachments = attachments_of(&s.attachments_json);
+                let ix = crate::feed::search::index(&s.content, &s.embeds_json);
                 let inserted = signal::ActiveModel {
                     message_id: Set(m.message_id.get()),
                     connector_id: Set(self.connector_id),
@@ -347,6 +348,9 @@ impl<C: ConnectionTrait> Run<'_, C> {
                     embeds_json: Set(s.embeds_json),
                     attachments_json: Set(s.attachments_json),
                     mentions_json: Set(s.mentions_json),
+                    search_text: Set(ix.search_text),
+                    pair: Set(ix.pair),
+                    side: Set(ix.side),
                     posted_at: Set(Some(m.posted_at)),
                     edited_at: Set(s.edited_at),
                     deleted_at: Set(None),
@@ -365,7 +369,24 @@ impl<C: ConnectionTrait> Run<'_, C> {
             Outcome::Replace(Stored::Live(s)) => {
                 let row = row.expect("replace implies a stored row");
                 let attachments = attachments_of(&s.attachments_json);
+                // The version being replaced joins the edit history when its words changed.
+                if row.content != s.content || row.embeds_json != s.embeds_json {
+                    entity::signal_revision::ActiveModel {
+                        signal_id: Set(row.id),
+                        content: Set(row.content.clone()),
+                        embeds_json: Set(row.embeds_json.clone()),
+                        edited_at: Set(row.edited_at),
+                        replaced_at: Set(now),
+                        ..Default::default()
+                    }
+                    .insert(self.txn)
+                    .await?;
+                }
+                let ix = crate::feed::search::index(&s.content, &s.embeds_json);
                 let mut active: signal::ActiveModel = row.clone().into();
+                active.search_text = Set(ix.search_text);
+                active.pair = Set(ix.pair);
+                active.side = Set(ix.side);
                 active.content = Set(s.content);
                 active.embeds_json = Set(s.embeds_json);
                 active.attachments_json = Set(s.attachments_json);

@@ -114,6 +114,14 @@ fn pair(word: &str) -> Option<String> {
     (tagged && base_ok(&upper) && upper.bytes().all(|c| c.is_ascii_alphabetic())).then_some(upper)
 }
 
+/// A pair as a customer types it in a filter ("btcusdt", "BTC/USDT", "eur-usd", "$SOL").
+pub fn normalise_pair(input: &str) -> Option<String> {
+    let w = input.trim();
+    pair(w)
+        .or_else(|| pair(&w.to_ascii_uppercase()))
+        .or_else(|| pair(&format!("${w}")))
+}
+
 /// The label a word (lower case, with the word after it) starts, and whether it took that next
 /// word too ("take profit", "stop loss", "entry zone").
 fn label(word: &str, next: Option<&str>) -> Option<(Label, bool)> {

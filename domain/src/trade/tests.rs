@@ -148,3 +148,13 @@ fn no_input_panics_and_work_stays_linear() {
         assert!(steps <= 4 * (text.chars().count() + 1), "{piece:?}: {steps} steps");
     }
 }
+
+#[test]
+fn pairs_typed_in_a_filter() {
+    for typed in ["btcusdt", "BTC/USDT", "btc-usdt", "#BTCUSDT"] {
+        assert_eq!(normalise_pair(typed).as_deref(), Some("BTC/USDT"), "{typed}");
+    }
+    assert_eq!(normalise_pair("eurusd").as_deref(), Some("EUR/USD"));
+    assert_eq!(normalise_pair("sol").as_deref(), Some("SOL"));
+    assert_eq!(normalise_pair("not a pair!"), None);
+}

@@ -22,14 +22,14 @@ on_both_databases!(
 );
 
 /// A message in #general (the pro channel here).
-fn in_general(id: u64, content: &str) -> Value {
+pub fn in_general(id: u64, content: &str) -> Value {
     let mut e = create(id, content);
     e["channel_id"] = json!(GENERAL);
     e
 }
 
 /// #signals opens to every tier, #general from Pro up.
-async fn two_channels(backend: Backend) -> Source {
+pub async fn two_channels(backend: Backend) -> Source {
     let s = Source::start(backend).await;
     let db = &s.app.ctx.db;
     domain::discovery::set_flag(db, GENERAL.parse().unwrap(), domain::discovery::Role::Source, true)
@@ -43,7 +43,7 @@ async fn two_channels(backend: Backend) -> Source {
 }
 
 /// Gives `email` a grant of `slug` that started `started_ago` ago and lasts `days`.
-async fn grant(app: &TestApp, email: &str, slug: &str, starts_at: chrono::DateTime<Utc>, days: i32) {
+pub async fn grant(app: &TestApp, email: &str, slug: &str, starts_at: chrono::DateTime<Utc>, days: i32) {
     let uid = domain::accounts::id_for_email(&app.ctx.db, email)
         .await
         .unwrap()

@@ -3,14 +3,30 @@
 //! nothing from the source ever reaching the page as markup.
 
 use chrono::Duration;
+use sea_orm::EntityTrait;
 use serde_json::json;
 
-use crate::capture::{GENERAL, SIGNALS, Source, create};
+use crate::capture::{GENERAL, SIGNALS, Source, create, delete, update};
+use crate::channel_tiers::{grant, in_general, two_channels};
 use crate::feed::customer_with_access;
-use crate::helpers::Backend;
+use crate::helpers::{Backend, PASSWORD};
 use crate::on_both_databases;
 
-on_both_databases!(the_dashboard_renders_signals_as_discord_shows_them);
+on_both_databases!(
+    the_dashboard_renders_signals_as_discord_shows_them,
+    search_finds_only_what_the_tier_opens,
+    an_edit_keeps_history_and_names_the_levels_it_moved,
+);
+
+/// The dashboard as a signed-in browser gets it, without Leptos's hydration markers (`<!>`).
+async fn page(s: &Source, path: &str, session: &str) -> String {
+    s.app.get_with_session(path, session).await.replace("<!>", "")
+}
+
+/// The signal cards of a page, by the `data-id` of each.
+fn cards(page: &str) -> usize {
+    page.matches(r#"data-testid="signal""#).count()
+}
 
 async fn the_dashboard_renders_signals_as_discord_shows_them(backend: Backend) {
     let s = Source::start(backend).await;
@@ -33,8 +49,7 @@ async fn the_dashboard_renders_signals_as_discord_shows_them(backend: Backend) {
     }]);
     s.event(embed_only).await;
     let session = customer_with_access(&s.app, "reader@example.com", Duration::hours(1)).await;
-    // Without the hydration markers (`<!>`) Leptos puts between a view's parts.
-    let page = s.app.get_with_session("/dashboard", &session).await.replace("<!>", "");
+    let page = page(&s, "/dashboard", &session).await;
 
     assert!(page.contains("<strong>Entry</strong>"), "markdown");
     assert!(
@@ -76,4 +91,145 @@ async fn the_dashboard_renders_signals_as_discord_shows_them(backend: Backend) {
     assert!(page.contains("Entry <strong>3,200</strong>"));
     assert!(page.contains("Signal bot"));
     assert_eq!(page.matches(r#"data-testid="embed-field""#).count(), 2);
+}
+
+/// Search reads the database's text index over the history the customer's tier opens (S9): a pro
+/// channel's call stays out for a basic customer, deleted signals never come back, filters by
+/// channel, pair and side narrow it, the query is kept in the URL (older results repeat it), and
+/// index syntax in a query is only words.
+async fn search_finds_only_what_the_tier_opens(backend: Backend) {
+    let s = two_channels(backend).await;
+    s.event(create(1, "ETH/USDT LONG\nEntry 3,100\nTP1 3,300\nSL 3,000 weekcall"))
+        .await;
+    s.event(create(2, "BTC breakout soon, watching 70k")).await;
+    s.event(create(3, "ETHUSDT SHORT entry 3,500 sl 3,600 shortcall")).await;
+    s.event(create(4, "ETH deleted call gonecall")).await;
+    s.event(delete(4, "2026-11-27T12:30:00Z")).await;
+    s.event(in_general(10, "ETH/USDT LONG entry 2,900 procall")).await;
+    let basic = customer_with_access(&s.app, "basic@example.com", Duration::hours(2)).await;
+
+    let found = page(&s, "/dashboard?q=eth", &basic).await;
+    assert!(found.contains("weekcall") && found.contains("shortcall"));
+    assert!(
+        !found.contains("procall"),
+        "a pro channel's signal is not found by a basic customer"
+    );
+    assert!(!found.contains("gonecall"), "a deleted signal is not found");
+    assert!(!found.contains("watching 70k"));
+    assert_eq!(cards(&found), 2);
+    assert!(found.contains(r#"value="eth""#), "the search box shows the query");
+    assert!(found.contains("Search results (not live)"));
+
+    let by_pair = page(&s, "/dashboard?pair=ethusdt", &basic).await;
+    assert!(by_pair.contains("weekcall") && by_pair.contains("shortcall") && cards(&by_pair) == 2);
+    let by_side = page(&s, "/dashboard?pair=ETH%2FUSDT&side=short", &basic).await;
+    assert!(by_side.contains("shortcall") && cards(&by_side) == 1);
+    let words = page(&s, "/dashboard?q=BTC%2070k", &basic).await;
+    assert!(
+        words.contains("watching 70k") && cards(&words) == 1,
+        "every word must match, as a prefix"
+    );
+    let pro_channel = page(&s, &format!("/dashboard?channel={GENERAL}&q=eth"), &basic).await;
+    assert_eq!(cards(&pro_channel), 0, "a channel the tier does not open finds nothing");
+    assert!(pro_channel.contains("Nothing matches"));
+    let syntax = page(&s, "/dashboard?q=%22eth%22%20OR%20NEAR(%2A%20-x", &basic).await;
+    assert!(
+        !syntax.contains(r#"role="alert""#),
+        "index syntax is only words: {syntax}"
+    );
+    let bad = page(&s, "/dashboard?side=sideways", &basic).await;
+    assert!(bad.contains("Side is long or short."));
+
+    // A pro customer finds the pro call too.
+    s.app.sign_up("pro@example.com", PASSWORD).await;
+    grant(
+        &s.app,
+        "pro@example.com",
+        "pro",
+        chrono::Utc::now() - Duration::hours(1),
+        30,
+    )
+    .await;
+    let pro = s.app.sign_in("pro@example.com", PASSWORD).await;
+    let pro = crate::helpers::session_cookie(&pro).unwrap();
+    let found = page(&s, &format!("/dashboard?q=eth&channel={GENERAL}"), &pro).await;
+    assert!(found.contains("procall") && cards(&found) == 1);
+
+    // Paging keeps the query: with more than a page of matches, "Older results" repeats it.
+    let many: Vec<_> = (100..140)
+        .map(|i| create(i, &format!("SOL/USDT LONG entry 150 batch{i}")))
+        .collect();
+    s.batch(many).await;
+    let first = page(&s, "/dashboard?q=sol&side=long", &basic).await;
+    assert_eq!(cards(&first), 30);
+    let older = first
+        .split(r#"data-testid="older""#)
+        .next()
+        .unwrap()
+        .rsplit("href=\"")
+        .next()
+        .unwrap();
+    let older = older.split('"').next().unwrap().replace("&amp;", "&");
+    assert!(older.starts_with("/dashboard?q=sol&side=long&before="), "{older}");
+    let next = page(&s, &older, &basic).await;
+    assert_eq!(cards(&next), 10);
+
+    // No access, no results: the plans instead.
+    let free = s.app.sign_up("free@example.com", PASSWORD).await;
+    let none = page(&s, "/dashboard?q=eth", &free).await;
+    assert!(!none.contains("weekcall") && none.contains(r#"data-testid="plans""#));
+}
+
+/// An edit keeps the version it replaces (when its words changed) and the card names the levels
+/// it moved; the history opens without the wasm (`<details>`).
+async fn an_edit_keeps_history_and_names_the_levels_it_moved(backend: Backend) {
+    let s = Source::start(backend).await;
+    s.event(create(1, "ETH/USDT LONG\nEntry 3,300\nTP1 3,400\nSL 3,150"))
+        .await;
+    s.event(update(
+        1,
+        "ETH/USDT LONG\nEntry 3,300\nTP1 3,400\nSL 3,200",
+        "2026-11-27T12:05:00Z",
+    ))
+    .await;
+    // The same version again (a retry) adds nothing to the history.
+    s.event(update(
+        1,
+        "ETH/USDT LONG\nEntry 3,300\nTP1 3,400\nSL 3,200",
+        "2026-11-27T12:05:00Z",
+    ))
+    .await;
+    let session = customer_with_access(&s.app, "reader@example.com", Duration::hours(1)).await;
+    let html = page(&s, "/dashboard", &session).await;
+    assert!(
+        html.contains(r#"data-testid="trade-pair""#) && html.contains(">ETH/USDT</strong>"),
+        "the trade line"
+    );
+    assert!(html.contains("SL 3,150 → 3,200"), "the level change");
+    assert!(html.contains("Edit history (1 earlier version)"));
+    assert!(html.contains("<details"));
+    let revisions = entity::signal_revision::Entity::find()
+        .all(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(revisions.len(), 1);
+    assert!(revisions[0].content.ends_with("SL 3,150"));
+
+    s.event(update(
+        1,
+        "ETH/USDT LONG\nEntry 3,300\nTP1 3,450\nSL 3,200",
+        "2026-11-27T12:10:00Z",
+    ))
+    .await;
+    let html = page(&s, "/dashboard", &session).await;
+    assert!(
+        html.contains("TP1 3,400 → 3,450") && !html.contains("SL 3,150 → 3,200"),
+        "against the version before"
+    );
+    assert!(html.contains("Edit history (2 earlier versions)"));
+
+    // Deleted: neither the text nor its history is shown any more.
+    s.event(delete(1, "2026-11-27T12:20:00Z")).await;
+    let html = page(&s, "/dashboard", &session).await;
+    assert!(!html.contains("3,450") && !html.contains("Edit history"));
 }
