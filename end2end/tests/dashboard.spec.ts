@@ -174,3 +174,35 @@ test('an embed-only signal shows its fields, live and before the wasm', async ({
   await check(still.getByTestId('signal').filter({ hasText: 'SOL/USDT LONG' }).first());
   await noJs.close();
 });
+
+test('search finds a week-old signal, and its URL reloads to the same results without JavaScript', async ({ page, request, browser, baseURL }, info) => {
+  const email = `search-${info.project.name}-${Date.now()}@example.com`;
+  await signUp(page, email);
+  serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  const source = await sourceChannel(request, info.project.name, 3000);
+  const weekAgo = new Date(Date.now() - 7 * 24 * 3600 * 1000).toISOString();
+  const marker = `wk${Date.now()}`;
+  await source.post({ type: 'message_create', message_id: id(3300), author, content: `AVAX/USDT LONG\nEntry 38.40\nTP1 40.10\nSL 36.90\n${marker}`, created_at: weekAgo });
+  await source.post({ type: 'message_create', message_id: id(3301), author, content: `AVAX/USDT SHORT entry 41 sl 42 ${marker}`, created_at: new Date().toISOString() });
+
+  await page.goto('/dashboard');
+  await waitForHydration(page);
+  await page.getByTestId('search-q').fill(marker);
+  await page.getByTestId('search-side').selectOption('long');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page).toHaveURL(new RegExp(`q=${marker}.*side=long`));
+  const results = page.getByTestId('signal');
+  await expect(results).toHaveCount(1);
+  await expect(results.first().getByTestId('trade-pair')).toHaveText('AVAX/USDT');
+  await expect(results.first().getByTestId('trade-stop')).toContainText('36.90');
+  const shared = page.url();
+
+  const noJs = await browser.newContext({ javaScriptEnabled: false, baseURL });
+  await noJs.addCookies(await page.context().cookies());
+  const still = await noJs.newPage();
+  await still.goto(shared);
+  await expect(still.getByTestId('signal')).toHaveCount(1);
+  await expect(still.getByTestId('signal').first()).toContainText(marker);
+  await expect(still.getByTestId('search-q')).toHaveValue(marker);
+  await noJs.close();
+});
