@@ -37,8 +37,10 @@ enum SignalRevision {
 }
 
 const SQLITE_UP: &[&str] = &[
+    // `prefix`: every word is searched as a prefix ("btc" finds "BTCUSDT"); indexes of the
+    // first 2 to 4 characters answer those without merging every longer word's list.
     "CREATE VIRTUAL TABLE signal_fts USING fts5(search_text, content='signal', content_rowid='id', \
-     tokenize='unicode61 remove_diacritics 2')",
+     tokenize='unicode61 remove_diacritics 2', prefix='2 3 4')",
     "CREATE TRIGGER signal_fts_insert AFTER INSERT ON signal BEGIN \
      INSERT INTO signal_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
     "CREATE TRIGGER signal_fts_delete AFTER DELETE ON signal BEGIN \

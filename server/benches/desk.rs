@@ -53,8 +53,18 @@ fn args() -> Args {
 }
 
 const PAIRS: [&str; 12] = [
-    "BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT", "LINK/USDT", "AVAX/USDT", "ARB/USDT", "EUR/USD",
-    "GBP/JPY", "XAU/USD", "ADA/USDT",
+    "BTC/USDT",
+    "ETH/USDT",
+    "SOL/USDT",
+    "XRP/USDT",
+    "DOGE/USDT",
+    "LINK/USDT",
+    "AVAX/USDT",
+    "ARB/USDT",
+    "EUR/USD",
+    "GBP/JPY",
+    "XAU/USD",
+    "ADA/USDT",
 ];
 const CHATTER: [&str; 6] = [
     "Good morning traders, markets are quiet today",
@@ -137,7 +147,9 @@ fn render_cost(n: usize) {
         }
     });
     let (p50, _, p99) = percentiles(micros);
-    println!("render: {n} signals, per signal (markdown + embeds to HTML + trade parse): p50 {p50:.1} µs, p99 {p99:.1} µs");
+    println!(
+        "render: {n} signals, per signal (markdown + embeds to HTML + trade parse): p50 {p50:.1} µs, p99 {p99:.1} µs"
+    );
 }
 
 /// Writes `n` signals into the Source channel in bulk, newest last, as ingest would store them.
@@ -218,11 +230,43 @@ async fn engine(name: &str, mut settings: BTreeMap<String, String>, a: &Args) {
     let http = reqwest::Client::new();
     let mut rng = StdRng::seed_from_u64(3);
     let kinds: [(&str, Box<dyn Fn(&mut StdRng) -> String>); 5] = [
-        ("rare word", Box::new(|r: &mut StdRng| format!("q=tag{}", r.gen_range(0..a.signals)))),
-        ("common word", Box::new(|r: &mut StdRng| format!("q={}", ["btc", "eth", "sol", "entry"][r.gen_range(0..4)]))),
-        ("two words", Box::new(|r: &mut StdRng| format!("q={}%20{}", ["eth", "xau", "link"][r.gen_range(0..3)], ["long", "short"][r.gen_range(0..2)]))),
-        ("pair + side", Box::new(|r: &mut StdRng| format!("pair={}&side={}", PAIRS[r.gen_range(0..PAIRS.len())].replace('/', "%2F"), ["long", "short"][r.gen_range(0..2)]))),
-        ("word + pair", Box::new(|r: &mut StdRng| format!("q=weekly&pair={}", PAIRS[r.gen_range(0..PAIRS.len())].replace('/', "%2F")))),
+        (
+            "rare word",
+            Box::new(|r: &mut StdRng| format!("q=tag{}", r.gen_range(0..a.signals))),
+        ),
+        (
+            "common word",
+            Box::new(|r: &mut StdRng| format!("q={}", ["btc", "eth", "sol", "entry"][r.gen_range(0..4)])),
+        ),
+        (
+            "two words",
+            Box::new(|r: &mut StdRng| {
+                format!(
+                    "q={}%20{}",
+                    ["eth", "xau", "link"][r.gen_range(0..3)],
+                    ["long", "short"][r.gen_range(0..2)]
+                )
+            }),
+        ),
+        (
+            "pair + side",
+            Box::new(|r: &mut StdRng| {
+                format!(
+                    "pair={}&side={}",
+                    PAIRS[r.gen_range(0..PAIRS.len())].replace('/', "%2F"),
+                    ["long", "short"][r.gen_range(0..2)]
+                )
+            }),
+        ),
+        (
+            "word + pair",
+            Box::new(|r: &mut StdRng| {
+                format!(
+                    "q=weekly&pair={}",
+                    PAIRS[r.gen_range(0..PAIRS.len())].replace('/', "%2F")
+                )
+            }),
+        ),
     ];
     for (kind, make) in &kinds {
         let mut ms = Vec::with_capacity(a.queries);
@@ -236,7 +280,9 @@ async fn engine(name: &str, mut settings: BTreeMap<String, String>, a: &Args) {
             assert!(body.contains("Search results"), "{url}");
         }
         let (p50, p95, p99) = percentiles(ms);
-        println!("{name}: search {kind:<12} p50 {p50:6.1} ms  p95 {p95:6.1} ms  p99 {p99:6.1} ms  (page render over HTTP)");
+        println!(
+            "{name}: search {kind:<12} p50 {p50:6.1} ms  p95 {p95:6.1} ms  p99 {p99:6.1} ms  (page render over HTTP)"
+        );
     }
     let _ = tx.send(());
 }
@@ -244,7 +290,10 @@ async fn engine(name: &str, mut settings: BTreeMap<String, String>, a: &Args) {
 fn main() {
     let a = args();
     render_cost(a.render);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         if a.engines.iter().any(|e| e == "sqlite") {
             let dir = tempfile::tempdir().unwrap();
@@ -257,8 +306,13 @@ fn main() {
             let admin_url = std::env::var("TEST_POSTGRES_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
             let name = format!("bench_desk_{}", std::process::id());
-            let admin = sea_orm::Database::connect(&admin_url).await.expect("PostgreSQL must be running");
-            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+            let admin = sea_orm::Database::connect(&admin_url)
+                .await
+                .expect("PostgreSQL must be running");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .unwrap();
             let mut url = url::Url::parse(&admin_url).unwrap();
             url.set_path(&name);
             let mut s = BTreeMap::new();

@@ -125,8 +125,75 @@ impl Query {
     }
 }
 
+/// How many of the newest signals PostgreSQL reads through before it asks the text index for
+/// the rest (see [`matching_ids`]).
+pub const RECENT_WINDOW: u64 = 20_000;
+
+/// Bound parameters for one statement, numbered as the backend wants them.
+struct Params {
+    backend: DbBackend,
+    values: Vec<DbValue>,
+}
+
+impl Params {
+    fn add(&mut self, v: impl Into<DbValue>) -> String {
+        self.values.push(v.into());
+        match self.backend {
+            DbBackend::Postgres => format!("${}", self.values.len()),
+            _ => "?".to_owned(),
+        }
+    }
+}
+
+/// The conditions every result meets besides the words: an open channel, live, filters, paging.
+fn filters(p: &mut Params, channels: &[i64], q: &Query, id: &str) -> String {
+    let list = channels.iter().map(|c| p.add(*c)).collect::<Vec<_>>().join(", ");
+    let mut c = vec![
+        format!("s.channel_id IN ({list})"),
+        "s.deleted_at IS NULL".to_owned(),
+        "s.posted_at IS NOT NULL".to_owned(),
+    ];
+    if let Some(pair) = &q.pair {
+        c.push(format!("s.pair = {}", p.add(pair.clone())));
+    }
+    if let Some(side) = &q.side {
+        c.push(format!("s.side = {}", p.add(side.clone())));
+    }
+    if let Some(b) = q.before {
+        c.push(format!("{id} < {}", p.add(b)));
+    }
+    c.join(" AND ")
+}
+
+async fn ids(db: &impl ConnectionTrait, sql: String, p: Params) -> Result<Vec<i64>, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(p.backend, sql, p.values))
+        .await?;
+    rows.iter().map(|r| r.try_get_by_index::<i64>(0)).collect()
+}
+
 /// The ids of live signals in `open` channels matching `q`, newest first, at most `limit`.
+///
+/// Newest first is the hard part for a text index: a common word matches a large share of the
+/// history, a rare one a handful of rows. SQLite's FTS5 walks its lists in rowid (= signal id)
+/// order, newest first, and stops at the page's end either way. PostgreSQL's GIN index returns
+/// matches unordered, and its planner cannot tell a rare prefix from a common one; so it first
+/// reads the newest [`RECENT_WINDOW`] signals (a common word fills the page there), and only
+/// when they hold less than a page asks the index for the older matches — which are then few
+/// (fewer than a page per window), so sorting them is cheap. Both steps are bounded.
 pub async fn matching_ids(db: &impl ConnectionTrait, open: &[i64], q: &Query, limit: u64) -> Result<Vec<i64>, DbErr> {
+    matching_ids_in(db, open, q, limit, RECENT_WINDOW).await
+}
+
+/// [`matching_ids`] with PostgreSQL's first step reading `window` signals (tests make it small
+/// to reach the second step without a million rows).
+pub async fn matching_ids_in(
+    db: &impl ConnectionTrait,
+    open: &[i64],
+    q: &Query,
+    limit: u64,
+    window: u64,
+) -> Result<Vec<i64>, DbErr> {
     let channels: Vec<i64> = match q.channel_id {
         Some(c) if open.contains(&c) => vec![c],
         Some(_) => return Ok(Vec::new()),
@@ -135,63 +202,98 @@ pub async fn matching_ids(db: &impl ConnectionTrait, open: &[i64], q: &Query, li
     if channels.is_empty() {
         return Ok(Vec::new());
     }
+    let limit = limit.min(200);
     let backend = db.get_database_backend();
-    let mut params: Vec<DbValue> = Vec::new();
-    let param = |v: DbValue, params: &mut Vec<DbValue>| {
-        params.push(v);
-        match backend {
-            DbBackend::Postgres => format!("${}", params.len()),
-            _ => "?".to_owned(),
-        }
+    let mut p = Params {
+        backend,
+        values: Vec::new(),
     };
-    let mut sql = String::from("SELECT s.id FROM signal s");
-    let mut conditions: Vec<String> = Vec::new();
-    if !q.words.is_empty() {
-        match backend {
-            DbBackend::Sqlite => {
-                sql.push_str(" JOIN signal_fts f ON f.rowid = s.id");
-                // Each word a quoted prefix term: `"btc"* "long"*` (letters and digits only).
-                let m = q
-                    .words
-                    .iter()
-                    .map(|w| format!("\"{w}\"*"))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                conditions.push(format!("signal_fts MATCH {}", param(m.into(), &mut params)));
-            }
-            _ => {
-                let m = q.words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ");
-                conditions.push(format!(
-                    "s.search_tsv @@ to_tsquery('simple', {})",
-                    param(m.into(), &mut params)
-                ));
-            }
-        }
+    if q.words.is_empty() {
+        let f = filters(&mut p, &channels, q, "s.id");
+        return ids(
+            db,
+            format!("SELECT s.id FROM signal s WHERE {f} ORDER BY s.id DESC LIMIT {limit}"),
+            p,
+        )
+        .await;
     }
-    let list = channels
-        .iter()
-        .map(|c| param((*c).into(), &mut params))
-        .collect::<Vec<_>>()
-        .join(", ");
-    conditions.push(format!("s.channel_id IN ({list})"));
-    conditions.push("s.deleted_at IS NULL".into());
-    conditions.push("s.posted_at IS NOT NULL".into());
-    if let Some(p) = &q.pair {
-        conditions.push(format!("s.pair = {}", param(p.clone().into(), &mut params)));
+    if backend == DbBackend::Sqlite {
+        // Each word a quoted prefix term: `"btc"* "long"*` (letters and digits only).
+        let m = q
+            .words
+            .iter()
+            .map(|w| format!("\"{w}\"*"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let m = p.add(m);
+        let f = filters(&mut p, &channels, q, "f.rowid");
+        let sql = format!(
+            "SELECT s.id FROM signal_fts f JOIN signal s ON s.id = f.rowid \
+             WHERE signal_fts MATCH {m} AND {f} ORDER BY f.rowid DESC LIMIT {limit}"
+        );
+        return ids(db, sql, p).await;
     }
-    if let Some(side) = &q.side {
-        conditions.push(format!("s.side = {}", param(side.clone().into(), &mut params)));
+    let tsquery = q.words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ");
+    // Step 1: the newest signals that pass the filters, the words checked on each.
+    let m = p.add(tsquery.clone());
+    let f = filters(&mut p, &channels, q, "s.id");
+    let recent = format!("SELECT s.id, s.search_tsv FROM signal s WHERE {f} ORDER BY s.id DESC LIMIT {window}");
+    let mut found = ids(
+        db,
+        format!(
+            "SELECT r.id FROM ({recent}) r WHERE r.search_tsv @@ to_tsquery('simple', {m}) \
+             ORDER BY r.id DESC LIMIT {limit}"
+        ),
+        p,
+    )
+    .await?;
+    if found.len() as u64 >= limit {
+        return Ok(found);
     }
-    if let Some(b) = q.before {
-        conditions.push(format!("s.id < {}", param(b.into(), &mut params)));
-    }
-    sql.push_str(" WHERE ");
-    sql.push_str(&conditions.join(" AND "));
-    sql.push_str(&format!(" ORDER BY s.id DESC LIMIT {}", limit.min(200)));
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, params))
+    // Where the window ended; if it held every candidate, there is nothing older.
+    let mut p = Params {
+        backend,
+        values: Vec::new(),
+    };
+    let f = filters(&mut p, &channels, q, "s.id");
+    let edge = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT MIN(w.id), COUNT(*) FROM (SELECT s.id FROM signal s WHERE {f} ORDER BY s.id DESC \
+                 LIMIT {window}) w"
+            ),
+            p.values,
+        ))
         .await?;
-    rows.iter().map(|r| r.try_get::<i64>("", "id")).collect()
+    let (oldest, count) = match edge {
+        Some(r) => (r.try_get_by_index::<Option<i64>>(0)?, r.try_get_by_index::<i64>(1)?),
+        None => (None, 0),
+    };
+    let Some(oldest) = oldest.filter(|_| count as u64 >= window) else {
+        return Ok(found);
+    };
+    // Step 2: older matches from the text index (`id + 0`: sorted after the index, not by walking
+    // the primary key through the whole history).
+    let mut p = Params {
+        backend,
+        values: Vec::new(),
+    };
+    let m = p.add(tsquery);
+    let f = filters(&mut p, &channels, q, "s.id");
+    let below = p.add(oldest);
+    let older = ids(
+        db,
+        format!(
+            "SELECT s.id FROM signal s WHERE s.search_tsv @@ to_tsquery('simple', {m}) AND {f} AND s.id < {below} \
+             ORDER BY s.id + 0 DESC LIMIT {}",
+            limit - found.len() as u64
+        ),
+        p,
+    )
+    .await?;
+    found.extend(older);
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ on_both_databases!(
     the_dashboard_renders_signals_as_discord_shows_them,
     search_finds_only_what_the_tier_opens,
     an_edit_keeps_history_and_names_the_levels_it_moved,
+    search_paths_agree_with_a_plain_filter,
 );
 
 /// The dashboard as a signed-in browser gets it, without Leptos's hydration markers (`<!>`).
@@ -232,4 +233,70 @@ async fn an_edit_keeps_history_and_names_the_levels_it_moved(backend: Backend) {
     s.event(delete(1, "2026-11-27T12:20:00Z")).await;
     let html = page(&s, "/dashboard", &session).await;
     assert!(!html.contains("3,450") && !html.contains("Edit history"));
+}
+
+/// Whatever path the database takes (PostgreSQL's newest-first window, then its text index for
+/// older matches; SQLite's FTS5 in rowid order), results equal a plain filter over every stored
+/// signal: newest first, every word as a prefix, the filters applied, paged without gaps.
+async fn search_paths_agree_with_a_plain_filter(backend: Backend) {
+    let s = Source::start(backend).await;
+    let mut events = Vec::new();
+    for i in 1..=120u64 {
+        let text = match i {
+            3 | 7 => format!("rareword call {i}"),
+            _ if i % 3 == 0 => format!("ETH/USDT LONG entry {i} common"),
+            _ if i % 3 == 1 => format!("BTCUSDT SHORT entry {i} common"),
+            _ => format!("chatter {i} common"),
+        };
+        // Every fourth: sparse enough that a window of 10 holds less than a page, and the window's
+        // oldest row (111) is one of them — the seam between PostgreSQL's two steps.
+        let text = if i % 4 == 3 { format!("{text} quad") } else { text };
+        events.push(create(i, &text));
+    }
+    for batch in events.chunks(50) {
+        s.batch(batch.to_vec()).await;
+    }
+    let db = &s.app.ctx.db;
+    let open = vec![SIGNALS.parse::<i64>().unwrap()];
+    let all = entity::signal::Entity::find().all(db).await.unwrap();
+    let queries = [
+        ("rareword", None),
+        ("common", None),
+        ("comm", Some("long")),
+        ("entry", Some("short")),
+        ("nothing", None),
+        ("quad", None),
+    ];
+    for (words, side) in queries {
+        let q = domain::feed::search::Query {
+            words: domain::feed::search::words(words),
+            side: side.map(str::to_owned),
+            ..Default::default()
+        };
+        let mut want: Vec<i64> = all
+            .iter()
+            .filter(|r| {
+                r.search_text
+                    .split(|c: char| !c.is_alphanumeric())
+                    .any(|w| w.to_lowercase().starts_with(words))
+                    && side.is_none_or(|sd| r.side.as_deref() == Some(sd))
+            })
+            .map(|r| r.id)
+            .collect();
+        want.sort_unstable_by(|a, b| b.cmp(a));
+        // Pages of 7 with windows of 10: both of PostgreSQL's steps run.
+        let mut got: Vec<i64> = Vec::new();
+        let mut q = q;
+        loop {
+            let page = domain::feed::search::matching_ids_in(db, &open, &q, 7, 10)
+                .await
+                .unwrap();
+            got.extend(&page);
+            if page.len() < 7 {
+                break;
+            }
+            q.before = page.last().copied();
+        }
+        assert_eq!(got, want, "{words} {side:?}");
+    }
 }
