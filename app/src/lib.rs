@@ -22,6 +22,7 @@ pub mod payments_api;
 pub mod plans;
 pub mod queues_api;
 pub mod status;
+pub mod user_agent;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

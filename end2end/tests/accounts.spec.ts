@@ -34,6 +34,8 @@ test('sign up, sign out, sign in, and revoke another session', async ({ page, br
   await waitForHydration(page);
   const sessions = page.getByTestId('sessions').locator('li');
   await expect(sessions).toHaveCount(2);
+  // Named as people name browsers, not by the raw user agent (that stays in the tooltip).
+  await expect(page.getByTestId('session-name').first()).toHaveText('Chrome on Linux');
   await page.getByTestId('revoke-session').click();
   await expect(sessions).toHaveCount(1);
 

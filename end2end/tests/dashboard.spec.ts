@@ -206,3 +206,21 @@ test('search finds a week-old signal, and its URL reloads to the same results wi
   await expect(still.getByTestId('search-q')).toHaveValue(marker);
   await noJs.close();
 });
+
+test('one header on every customer page: where you are, the feed state, signing out', async ({ page }, info) => {
+  const email = `nav-${info.project.name}-${Date.now()}@example.com`;
+  await signUp(page, email);
+  serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  await page.goto('/dashboard');
+  await waitForHydration(page);
+  const nav = page.getByTestId('desk-nav');
+  await expect(nav.getByRole('link', { name: 'Dashboard' })).toHaveAttribute('aria-current', 'page');
+  await expect(nav.getByTestId('live-state')).toHaveText('Live');
+  await nav.getByRole('link', { name: 'Account' }).click();
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId('desk-nav').getByRole('link', { name: 'Account' })).toHaveAttribute('aria-current', 'page');
+  await waitForHydration(page);
+  await page.getByTestId('nav-sign-out').click();
+  await page.goto('/dashboard');
+  await expect(page).toHaveURL(/\/login/);
+});

@@ -1,6 +1,7 @@
 //! Small pieces shared by several pages.
 
 pub mod countdown;
+pub mod desk_nav;
 pub mod embed_view;
 pub mod field;
 pub mod message_body;

@@ -15,6 +15,7 @@ use crate::pages::discord_panel::DiscordPanel;
 pub fn AccountPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_viewer());
     view! {
+        <crate::components::desk_nav::DeskNav current="account" />
         <main class="page">
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -100,7 +101,7 @@ fn AccountBody(email: String, is_admin: bool) -> impl IntoView {
                             <ul class="session-list" data-testid="sessions">
                                 {list.into_iter().map(|s| view! {
                                     <li class="session" data-current=s.current.to_string()>
-                                        <span class="ua">{if s.user_agent.is_empty() { "Unknown browser".to_owned() } else { s.user_agent.clone() }}</span>
+                                        <span class="ua" title=s.user_agent.clone() data-testid="session-name">{crate::user_agent::describe(&s.user_agent)}</span>
                                         <span class="muted">
                                             {format!("signed in {} · last seen {}", short_utc(&s.created_at), short_utc(&s.last_seen_at))}
                                         </span>

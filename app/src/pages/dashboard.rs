@@ -87,7 +87,8 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
         None => format!("/dashboard?before={id}"),
     });
     let cards = RwSignal::new(v.signals);
-    let state = RwSignal::new(if paging { "paused" } else { "connecting" });
+    let state = expect_context::<crate::components::desk_nav::LiveState>().0;
+    state.set(if paging { "paused" } else { "connecting" });
     let ended = RwSignal::new(access.seconds_left <= 0);
     #[cfg(feature = "hydrate")]
     if !paging {
@@ -96,14 +97,9 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
         Effect::new(move |_| crate::live_feed::follow(head, live));
     }
     let label = move || match state.get() {
-        "live" => "Live",
-        "reconnecting" => "Reconnecting…",
-        "resyncing" => "Resyncing…",
-        "ended" => "Stopped",
-        "signed_out" => "Signed out",
         "paused" if searching => "Search results (not live)",
         "paused" => "Older signals (not live)",
-        _ => "Connecting…",
+        other => crate::components::desk_nav::live_label(other),
     };
     view! {
         <header class="feed-head">
