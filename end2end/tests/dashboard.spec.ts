@@ -221,6 +221,7 @@ test('one header on every customer page: where you are, the feed state, signing 
   await expect(page.getByTestId('desk-nav').getByRole('link', { name: 'Account' })).toHaveAttribute('aria-current', 'page');
   await waitForHydration(page);
   await page.getByTestId('nav-sign-out').click();
+  await expect(page).toHaveURL(/\/$/);
   await page.goto('/dashboard');
   await expect(page).toHaveURL(/\/login/);
 });
