@@ -31,6 +31,8 @@ pub struct AttachmentCard {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignalCard {
     pub id: i64,
+    #[serde(default)]
+    pub channel_id: String,
     pub channel: String,
     #[serde(default)]
     pub thread: Option<String>,

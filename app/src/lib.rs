@@ -4,6 +4,7 @@
 pub mod access_api;
 pub mod account_api;
 pub mod admin_api;
+pub mod alerts_api;
 pub mod auth;
 pub mod branding;
 pub mod capture_api;

@@ -35,20 +35,27 @@ pub struct Live {
     pub cards: RwSignal<Vec<SignalCard>>,
     pub state: RwSignal<&'static str>,
     pub ended: RwSignal<bool>,
+    pub alerts: crate::components::alerts_panel::Alerts,
 }
 
 pub fn follow(after: i64, live: Live) {
+    crate::components::alerts_panel::browser::watch(live.alerts);
     open(Rc::new(Cell::new(after)), Rc::new(Cell::new(0)), live);
 }
 
-fn apply(cards: RwSignal<Vec<SignalCard>>, op: &str, signal: SignalCard) {
-    cards.update(|list| {
+fn apply(live: Live, op: &str, signal: SignalCard) {
+    let mut added = None;
+    live.cards.update(|list| {
         if let Some(existing) = list.iter_mut().find(|c| c.id == signal.id) {
             *existing = signal;
         } else if op != "message_deleted" {
+            added = Some(signal.clone());
             list.insert(0, signal);
         }
     });
+    if let Some(card) = added.filter(|_| op == "message_created") {
+        crate::components::alerts_panel::browser::arrived(live.alerts, &card);
+    }
 }
 
 fn open(last: Rc<Cell<i64>>, attempt: Rc<Cell<u32>>, live: Live) {
@@ -85,7 +92,7 @@ fn open(last: Rc<Cell<i64>>, attempt: Rc<Cell<u32>>, live: Live) {
             match serde_json::from_str::<Envelope>(&text) {
                 Ok(Envelope::Event { seq, op, signal }) => {
                     last.set(seq);
-                    apply(live.cards, &op, *signal);
+                    apply(live, &op, *signal);
                 }
                 // The server ends the stream for good: access ran out or was taken back, or this
                 // browser's session was revoked. Reconnecting would only be refused.

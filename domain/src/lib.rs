@@ -2,6 +2,7 @@
 //! Each module owns one domain area and its typed error.
 
 pub mod accounts;
+pub mod alerts;
 pub mod attachment_store;
 pub mod blobs;
 pub mod capture;

@@ -225,3 +225,57 @@ test('one header on every customer page: where you are, the feed state, signing 
   await page.goto('/dashboard');
   await expect(page).toHaveURL(/\/login/);
 });
+
+test('a signal arriving while the tab is hidden notifies, counts in the title and is marked new', async ({ page, request, context }, info) => {
+  await context.grantPermissions(['notifications']);
+  // Records each notification the page shows (the real one is still made).
+  await page.addInitScript(() => {
+    const Real = window.Notification;
+    const shown: { title: string; body?: string }[] = [];
+    (window as any).__shown = shown;
+    const Spy = function (title: string, options?: NotificationOptions) {
+      shown.push({ title, body: options?.body });
+      return new Real(title, options);
+    } as any;
+    Object.defineProperty(Spy, 'permission', { get: () => Real.permission });
+    Spy.requestPermission = Real.requestPermission.bind(Real);
+    (window as any).Notification = Spy;
+  });
+  const email = `alerts-${info.project.name}-${Date.now()}@example.com`;
+  await signUp(page, email);
+  serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  const source = await sourceChannel(request, info.project.name, 4000);
+  await page.goto('/dashboard');
+  await waitForHydration(page);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  await page.getByTestId('alerts').locator('summary').click();
+  await page.getByTestId('alerts-notify').click();
+  await expect(page.getByTestId('alerts-notify')).toHaveAttribute('aria-pressed', 'true');
+  const title = await page.title();
+
+  // The tab goes to the background.
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await source.post({ type: 'message_create', message_id: id(4300), author, content: 'ETH/USDT LONG entry 3,100 alertme', created_at: new Date().toISOString() });
+  await expect.poll(() => page.evaluate(() => (window as any).__shown.length)).toBe(1);
+  const shown = await page.evaluate(() => (window as any).__shown[0]);
+  expect(shown.title).toContain('#signals');
+  expect(shown.body).toContain('alertme');
+  await expect(page).toHaveTitle(`(1) ${title}`);
+  await expect(page.getByTestId('signal').filter({ hasText: 'alertme' }).getByTestId('new-since')).toBeVisible();
+
+  // Back in front: the count goes; the mark stays until the tab is left again.
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await expect(page).toHaveTitle(title);
+  // The choice is kept with the account.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByTestId('alerts-notify')).toHaveAttribute('aria-pressed', 'true');
+});

@@ -3,6 +3,7 @@
 
 pub mod access_change;
 pub mod access_policy;
+pub mod alert_setting;
 pub mod attachment_blob;
 pub mod bot_instance;
 pub mod capture_cursor;

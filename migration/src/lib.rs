@@ -21,6 +21,7 @@ mod m20261201_000014_mirror_thread;
 mod m20261201_000015_gateway_capture;
 mod m20261201_000016_mentions;
 mod m20261201_000017_desk_search;
+mod m20261201_000018_alert_setting;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000015_gateway_capture::Migration),
             Box::new(m20261201_000016_mentions::Migration),
             Box::new(m20261201_000017_desk_search::Migration),
+            Box::new(m20261201_000018_alert_setting::Migration),
         ]
     }
 }

@@ -203,6 +203,9 @@ async fn fill(db: &DatabaseConnection, connector_id: i64, n: u64) -> Duration {
     started.elapsed()
 }
 
+/// Makes one query string of a kind.
+type QueryMaker<'a> = Box<dyn Fn(&mut StdRng) -> String + 'a>;
+
 async fn engine(name: &str, mut settings: BTreeMap<String, String>, a: &Args) {
     settings.insert("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned());
     let config = Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).expect("config");
@@ -229,7 +232,7 @@ async fn engine(name: &str, mut settings: BTreeMap<String, String>, a: &Args) {
     );
     let http = reqwest::Client::new();
     let mut rng = StdRng::seed_from_u64(3);
-    let kinds: [(&str, Box<dyn Fn(&mut StdRng) -> String>); 5] = [
+    let kinds: [(&str, QueryMaker); 5] = [
         (
             "rare word",
             Box::new(|r: &mut StdRng| format!("q=tag{}", r.gen_range(0..a.signals))),

@@ -1,5 +1,6 @@
 //! Small pieces shared by several pages.
 
+pub mod alerts_panel;
 pub mod countdown;
 pub mod desk_nav;
 pub mod embed_view;

@@ -33,14 +33,19 @@ pub fn DashboardPage() -> impl IntoView {
         move || (before(), search()),
         |(before, search)| dashboard(before, search),
     );
+    // The feed's state, shown in the header too.
+    let not_live = before().is_some() || search().is_some();
+    let live = crate::components::desk_nav::LiveState(RwSignal::new(if not_live { "paused" } else { "connecting" }));
+    provide_context(live);
     view! {
+        <crate::components::desk_nav::DeskNav current="dashboard" />
         <main class="page wide">
             <Suspense fallback=|| view! { <p class="muted">"Loading your feed…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(v) => {
                             let paging = before().is_some() || v.search.is_some();
-                            view! { <DashboardBody v paging /> }.into_any()
+                            view! { <DashboardBody v paging state=live.0 /> }.into_any()
                         }
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
@@ -51,10 +56,10 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 #[component]
-fn DashboardBody(v: DashboardView, paging: bool) -> impl IntoView {
+fn DashboardBody(v: DashboardView, paging: bool, state: RwSignal<&'static str>) -> impl IntoView {
     match v.access.clone() {
         None => view! { <Plans v /> }.into_any(),
-        Some(access) => view! { <Feed v access paging /> }.into_any(),
+        Some(access) => view! { <Feed v access paging state /> }.into_any(),
     }
 }
 
@@ -79,7 +84,9 @@ fn Plans(v: DashboardView) -> impl IntoView {
 }
 
 #[component]
-fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
+/// `state` is the page's (the header shows it too); passed in, as context does not reach
+/// through the page's `Suspend`.
+fn Feed(v: DashboardView, access: AccessCard, paging: bool, state: RwSignal<&'static str>) -> impl IntoView {
     let searching = v.search.is_some();
     let form = v.search.clone().unwrap_or_default();
     let older_href = v.older.map(|id| match &v.search {
@@ -87,12 +94,18 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
         None => format!("/dashboard?before={id}"),
     });
     let cards = RwSignal::new(v.signals);
-    let state = expect_context::<crate::components::desk_nav::LiveState>().0;
     state.set(if paging { "paused" } else { "connecting" });
     let ended = RwSignal::new(access.seconds_left <= 0);
+    let alerts = crate::components::alerts_panel::Alerts::new();
+    provide_context(alerts);
     #[cfg(feature = "hydrate")]
     if !paging {
-        let live = crate::live_feed::Live { cards, state, ended };
+        let live = crate::live_feed::Live {
+            cards,
+            state,
+            ended,
+            alerts,
+        };
         let head = v.head;
         Effect::new(move |_| crate::live_feed::follow(head, live));
     }
@@ -138,6 +151,7 @@ fn Feed(v: DashboardView, access: AccessCard, paging: bool) -> impl IntoView {
                 _ => None,
             }}
         </section>
+        {(!paging).then(|| view! { <crate::components::alerts_panel::AlertsPanel alerts channels=v.channels.clone() /> })}
         <SearchBox form channels=v.channels.clone() />
         {move || (cards.with(Vec::is_empty)).then(|| if searching {
             view! {
@@ -180,13 +194,20 @@ fn SignalItem(c: SignalCard) -> impl IntoView {
     } else {
         "live"
     };
+    // Arrived while the tab was hidden.
+    let fresh = {
+        let alerts = use_context::<crate::components::alerts_panel::Alerts>();
+        let id = c.id;
+        move || alerts.and_then(|a| a.fresh.with(|f| f.contains(&id)).then_some("true"))
+    };
     let place = match &c.thread {
         Some(t) if !t.is_empty() => format!("#{} › {t}", c.channel),
         _ => format!("#{}", c.channel),
     };
     view! {
-        <li class="signal" data-testid="signal" data-id=c.id.to_string() data-state=state>
+        <li class="signal" data-testid="signal" data-id=c.id.to_string() data-state=state data-new=fresh>
             <header class="signal-head">
+                {move || fresh().map(|_| view! { <span class="new-badge" data-testid="new-since">"New since you looked"</span> })}
                 <span class="channel">{place}</span>
                 <strong class="author">{c.author.clone()}</strong>
                 {c.posted_at.clone().map(|rfc3339| view! { <PostedAt rfc3339 /> })}

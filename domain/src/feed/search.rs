@@ -176,7 +176,8 @@ async fn ids(db: &impl ConnectionTrait, sql: String, p: Params) -> Result<Vec<i6
 ///
 /// Newest first is the hard part for a text index: a common word matches a large share of the
 /// history, a rare one a handful of rows. SQLite's FTS5 walks its lists in rowid (= signal id)
-/// order, newest first, and stops at the page's end either way. PostgreSQL's GIN index returns
+/// order, newest first, and stops at the page's end either way (with a pair filter, the pair's
+/// index leads instead). PostgreSQL's GIN index returns
 /// matches unordered, and its planner cannot tell a rare prefix from a common one; so it first
 /// reads the newest [`RECENT_WINDOW`] signals (a common word fills the page there), and only
 /// when they hold less than a page asks the index for the older matches — which are then few
@@ -226,10 +227,15 @@ pub async fn matching_ids_in(
             .collect::<Vec<_>>()
             .join(" ");
         let m = p.add(m);
-        let f = filters(&mut p, &channels, q, "f.rowid");
+        // Words alone: FTS5 walks its lists in rowid (= signal id) order, newest first, and
+        // stops at the page's end. With a pair, that pair's index bounds the work better (a word
+        // common elsewhere but absent from the pair would otherwise be walked to the end), so
+        // the planner chooses.
+        let id = if q.pair.is_none() { "f.rowid" } else { "s.id" };
+        let f = filters(&mut p, &channels, q, id);
         let sql = format!(
             "SELECT s.id FROM signal_fts f JOIN signal s ON s.id = f.rowid \
-             WHERE signal_fts MATCH {m} AND {f} ORDER BY f.rowid DESC LIMIT {limit}"
+             WHERE signal_fts MATCH {m} AND {f} ORDER BY {id} DESC LIMIT {limit}"
         );
         return ids(db, sql, p).await;
     }

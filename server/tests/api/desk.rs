@@ -17,6 +17,7 @@ on_both_databases!(
     search_finds_only_what_the_tier_opens,
     an_edit_keeps_history_and_names_the_levels_it_moved,
     search_paths_agree_with_a_plain_filter,
+    alert_settings_are_the_customers_own,
 );
 
 /// The dashboard as a signed-in browser gets it, without Leptos's hydration markers (`<!>`).
@@ -260,17 +261,20 @@ async fn search_paths_agree_with_a_plain_filter(backend: Backend) {
     let open = vec![SIGNALS.parse::<i64>().unwrap()];
     let all = entity::signal::Entity::find().all(db).await.unwrap();
     let queries = [
-        ("rareword", None),
-        ("common", None),
-        ("comm", Some("long")),
-        ("entry", Some("short")),
-        ("nothing", None),
-        ("quad", None),
+        ("rareword", None, None),
+        ("common", None, None),
+        ("comm", Some("long"), None),
+        ("entry", Some("short"), None),
+        ("nothing", None, None),
+        ("quad", None, None),
+        ("quad", None, Some("ETH/USDT")),
+        ("common", Some("short"), Some("BTC/USDT")),
     ];
-    for (words, side) in queries {
+    for (words, side, pair) in queries {
         let q = domain::feed::search::Query {
             words: domain::feed::search::words(words),
             side: side.map(str::to_owned),
+            pair: pair.map(str::to_owned),
             ..Default::default()
         };
         let mut want: Vec<i64> = all
@@ -280,6 +284,7 @@ async fn search_paths_agree_with_a_plain_filter(backend: Backend) {
                     .split(|c: char| !c.is_alphanumeric())
                     .any(|w| w.to_lowercase().starts_with(words))
                     && side.is_none_or(|sd| r.side.as_deref() == Some(sd))
+                    && pair.is_none_or(|p| r.pair.as_deref() == Some(p))
             })
             .map(|r| r.id)
             .collect();
@@ -297,6 +302,71 @@ async fn search_paths_agree_with_a_plain_filter(backend: Backend) {
             }
             q.before = page.last().copied();
         }
-        assert_eq!(got, want, "{words} {side:?}");
+        assert_eq!(got, want, "{words} {side:?} {pair:?}");
     }
+}
+
+/// Alert settings: only for the signed-in customer, saved with their account (another customer
+/// keeps their own), and only channels their tier opens can be picked (a refused save changes
+/// nothing).
+async fn alert_settings_are_the_customers_own(backend: Backend) {
+    let s = two_channels(backend).await;
+    let app = &s.app;
+    assert_eq!(app.call("/rpc/alerts", &[], None).await.status(), 401);
+    let save = |session: Option<String>, form: Vec<(&'static str, String)>| async move {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        app.call("/rpc/alerts/save", &form, session.as_deref()).await
+    };
+    assert_eq!(
+        save(
+            None,
+            vec![("settings[notify]", "true".into()), ("settings[sound]", "true".into())]
+        )
+        .await
+        .status(),
+        401
+    );
+
+    let basic = customer_with_access(app, "basic@example.com", Duration::hours(2)).await;
+    let read = |session: String| async move {
+        let res = app.call("/rpc/alerts", &[], Some(&session)).await;
+        assert_eq!(res.status(), 200);
+        res.json::<serde_json::Value>().await.unwrap()
+    };
+    assert_eq!(
+        read(basic.clone()).await,
+        json!({"notify": false, "sound": false, "channels": []}),
+        "off until turned on"
+    );
+    let res = save(
+        Some(basic.clone()),
+        vec![
+            ("settings[notify]", "true".into()),
+            ("settings[sound]", "false".into()),
+            ("settings[channels][0]", SIGNALS.into()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let mine = json!({"notify": true, "sound": false, "channels": [SIGNALS]});
+    assert_eq!(read(basic.clone()).await, mine);
+
+    // #general opens from Pro: a basic customer cannot pick it.
+    let res = save(
+        Some(basic.clone()),
+        vec![
+            ("settings[notify]", "false".into()),
+            ("settings[sound]", "true".into()),
+            ("settings[channels][0]", GENERAL.into()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(read(basic.clone()).await, mine, "a refused save changes nothing");
+
+    let other = customer_with_access(app, "other@example.com", Duration::hours(2)).await;
+    assert_eq!(
+        read(other).await,
+        json!({"notify": false, "sound": false, "channels": []})
+    );
 }
