@@ -1,6 +1,9 @@
 //! Leptos pages, components and server functions, compiled for the server (`ssr`) and the
 //! browser (`hydrate`). Server functions stay thin: they call the `domain` crate.
 
+// The dashboard's view types nest deeper than the default limit allows in the wasm build.
+#![recursion_limit = "256"]
+
 pub mod access_api;
 pub mod account_api;
 pub mod admin_api;

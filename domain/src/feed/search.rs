@@ -127,7 +127,7 @@ impl Query {
 
 /// How many of the newest signals PostgreSQL reads through before it asks the text index for
 /// the rest (see [`matching_ids`]).
-pub const RECENT_WINDOW: u64 = 20_000;
+pub const RECENT_WINDOW: u64 = 5_000;
 
 /// Bound parameters for one statement, numbered as the backend wants them.
 struct Params {
@@ -181,7 +181,8 @@ async fn ids(db: &impl ConnectionTrait, sql: String, p: Params) -> Result<Vec<i6
 /// matches unordered, and its planner cannot tell a rare prefix from a common one; so it first
 /// reads the newest [`RECENT_WINDOW`] signals (a common word fills the page there), and only
 /// when they hold less than a page asks the index for the older matches — which are then few
-/// (fewer than a page per window), so sorting them is cheap. Both steps are bounded.
+/// (under a page per window's worth of signals, i.e. under 0.6 % of the history), so sorting
+/// them is cheap.
 pub async fn matching_ids(db: &impl ConnectionTrait, open: &[i64], q: &Query, limit: u64) -> Result<Vec<i64>, DbErr> {
     matching_ids_in(db, open, q, limit, RECENT_WINDOW).await
 }
@@ -240,42 +241,38 @@ pub async fn matching_ids_in(
         return ids(db, sql, p).await;
     }
     let tsquery = q.words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ");
-    // Step 1: the newest signals that pass the filters, the words checked on each.
+    // Step 1, one statement: the newest signals that pass the filters, the words checked on
+    // each; the first page of matches, where the window ended, and whether it was full.
     let m = p.add(tsquery.clone());
     let f = filters(&mut p, &channels, q, "s.id");
-    let recent = format!("SELECT s.id, s.search_tsv FROM signal s WHERE {f} ORDER BY s.id DESC LIMIT {window}");
-    let mut found = ids(
-        db,
-        format!(
-            "SELECT r.id FROM ({recent}) r WHERE r.search_tsv @@ to_tsquery('simple', {m}) \
-             ORDER BY r.id DESC LIMIT {limit}"
-        ),
-        p,
-    )
-    .await?;
-    if found.len() as u64 >= limit {
-        return Ok(found);
-    }
-    // Where the window ended; if it held every candidate, there is nothing older.
-    let mut p = Params {
-        backend,
-        values: Vec::new(),
-    };
-    let f = filters(&mut p, &channels, q, "s.id");
-    let edge = db
+    let step1 = db
         .query_one_raw(Statement::from_sql_and_values(
             backend,
             format!(
-                "SELECT MIN(w.id), COUNT(*) FROM (SELECT s.id FROM signal s WHERE {f} ORDER BY s.id DESC \
-                 LIMIT {window}) w"
+                "SELECT array_to_string((array_agg(r.id ORDER BY r.id DESC) FILTER (WHERE r.m))[1:{limit}], ','), \
+                 MIN(r.id), COUNT(*) FROM (SELECT s.id, s.search_tsv @@ to_tsquery('simple', {m}) AS m \
+                 FROM signal s WHERE {f} ORDER BY s.id DESC LIMIT {window}) r"
             ),
             p.values,
         ))
         .await?;
-    let (oldest, count) = match edge {
-        Some(r) => (r.try_get_by_index::<Option<i64>>(0)?, r.try_get_by_index::<i64>(1)?),
-        None => (None, 0),
+    let (page, oldest, count) = match step1 {
+        Some(r) => (
+            r.try_get_by_index::<Option<String>>(0)?,
+            r.try_get_by_index::<Option<i64>>(1)?,
+            r.try_get_by_index::<i64>(2)?,
+        ),
+        None => (None, None, 0),
     };
+    let mut found: Vec<i64> = page
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|id| id.parse().ok())
+        .collect();
+    if found.len() as u64 >= limit {
+        return Ok(found);
+    }
+    // The window held every candidate: there is nothing older.
     let Some(oldest) = oldest.filter(|_| count as u64 >= window) else {
         return Ok(found);
     };
