@@ -23,11 +23,16 @@ pub async fn alert_settings() -> Result<AlertView, AppError> {
     let s = domain::alerts::get(&ctx.db, me.account.id)
         .await
         .map_err(|e| crate::error::unavailable("reading alert settings", e))?;
-    Ok(AlertView {
+    Ok(view_of(&s))
+}
+
+#[cfg(feature = "ssr")]
+fn view_of(s: &domain::alerts::AlertSettings) -> AlertView {
+    AlertView {
         notify: s.notify,
         sound: s.sound,
         channels: s.channels.iter().map(i64::to_string).collect(),
-    })
+    }
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/save")]
@@ -65,9 +70,5 @@ pub async fn save_alert_settings(settings: AlertView) -> Result<AlertView, AppEr
     domain::alerts::save(&ctx.db, me.account.id, &saved)
         .await
         .map_err(|e| crate::error::unavailable("saving alert settings", e))?;
-    Ok(AlertView {
-        notify: saved.notify,
-        sound: saved.sound,
-        channels: saved.channels.iter().map(i64::to_string).collect(),
-    })
+    Ok(view_of(&saved))
 }

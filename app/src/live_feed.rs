@@ -38,6 +38,12 @@ pub struct Live {
     pub alerts: crate::components::alerts_panel::Alerts,
 }
 
+/// The page left the dashboard (client-side navigation): its signals are gone, and the socket
+/// must close instead of touching them or reconnecting.
+fn gone(live: Live) -> bool {
+    live.cards.is_disposed() || live.ended.is_disposed()
+}
+
 pub fn follow(after: i64, live: Live) {
     crate::components::alerts_panel::browser::watch(live.alerts);
     open(Rc::new(Cell::new(after)), Rc::new(Cell::new(0)), live);
@@ -76,8 +82,12 @@ fn open(last: Rc<Cell<i64>>, attempt: Rc<Cell<u32>>, live: Live) {
         return;
     };
     let on_open = {
-        let attempt = attempt.clone();
+        let (attempt, socket) = (attempt.clone(), ws.clone());
         Closure::<dyn FnMut()>::new(move || {
+            if gone(live) {
+                let _ = socket.close();
+                return;
+            }
             attempt.set(0);
             live.state.set("live");
         })
@@ -88,6 +98,10 @@ fn open(last: Rc<Cell<i64>>, attempt: Rc<Cell<u32>>, live: Live) {
     let on_message = {
         let (last, socket) = (last.clone(), ws.clone());
         Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            if gone(live) {
+                let _ = socket.close();
+                return;
+            }
             let Some(text) = e.data().as_string() else { return };
             match serde_json::from_str::<Envelope>(&text) {
                 Ok(Envelope::Event { seq, op, signal }) => {
@@ -115,7 +129,7 @@ fn open(last: Rc<Cell<i64>>, attempt: Rc<Cell<u32>>, live: Live) {
     on_message.forget();
 
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
-        if !live.ended.get_untracked() {
+        if !gone(live) && !live.ended.get_untracked() {
             live.state.set("reconnecting");
             retry(last.clone(), attempt.clone(), live);
         }
@@ -131,7 +145,11 @@ fn retry(last: Rc<Cell<i64>>, attempt: Rc<Cell<u32>>, live: Live) {
     attempt.set(n + 1);
     let base = (500.0 * 2f64.powi(n.min(6) as i32)).min(30_000.0);
     let delay = base * (0.5 + js_sys::Math::random());
-    let again = Closure::once_into_js(move || open(last, attempt, live));
+    let again = Closure::once_into_js(move || {
+        if !gone(live) {
+            open(last, attempt, live)
+        }
+    });
     if let Some(w) = web_sys::window() {
         let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(again.unchecked_ref(), delay as i32);
     }

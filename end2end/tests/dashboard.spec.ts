@@ -1,4 +1,4 @@
-import type { APIRequestContext } from '@playwright/test';
+import type { APIRequestContext, Page } from '@playwright/test';
 import { test, expect, waitForHydration, signUp } from './fixtures';
 import { serverCli } from './cli';
 
@@ -22,6 +22,21 @@ async function sourceChannel(request: APIRequestContext, project: string, offset
     return res.json();
   };
   return { post };
+}
+
+/** A new customer with 30 days of pro, signed in on `page`. */
+async function payingCustomer(page: Page, project: string, label: string) {
+  const email = `${label}-${project}-${Date.now()}@example.com`;
+  await signUp(page, email);
+  serverCli(project, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  return email;
+}
+
+/** The dashboard, hydrated and following the live feed. */
+async function openLiveDashboard(page: Page) {
+  await page.goto('/dashboard');
+  await waitForHydration(page);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
 }
 
 const author = { id: id(50), name: 'Head Trader' };
@@ -132,13 +147,9 @@ test('signal text renders as Discord shows it, live and before the wasm, and not
 });
 
 test('an embed-only signal shows its fields, live and before the wasm', async ({ page, request, browser, baseURL }, info) => {
-  const email = `embed-${info.project.name}-${Date.now()}@example.com`;
-  await signUp(page, email);
-  serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  await payingCustomer(page, info.project.name, 'embed');
   const source = await sourceChannel(request, info.project.name, 2000);
-  await page.goto('/dashboard');
-  await waitForHydration(page);
-  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  await openLiveDashboard(page);
   const embeds = [{
     title: 'SOL/USDT LONG', url: 'https://example.com/sol', color: 0x2ecc71,
     description: 'Entry **142.5**', footer: { text: 'Signal bot' }, timestamp: '2026-11-30T12:00:00Z',
@@ -176,9 +187,7 @@ test('an embed-only signal shows its fields, live and before the wasm', async ({
 });
 
 test('search finds a week-old signal, and its URL reloads to the same results without JavaScript', async ({ page, request, browser, baseURL }, info) => {
-  const email = `search-${info.project.name}-${Date.now()}@example.com`;
-  await signUp(page, email);
-  serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  await payingCustomer(page, info.project.name, 'search');
   const source = await sourceChannel(request, info.project.name, 3000);
   const weekAgo = new Date(Date.now() - 7 * 24 * 3600 * 1000).toISOString();
   const marker = `wk${Date.now()}`;
@@ -208,11 +217,8 @@ test('search finds a week-old signal, and its URL reloads to the same results wi
 });
 
 test('one header on every customer page: where you are, the feed state, signing out', async ({ page }, info) => {
-  const email = `nav-${info.project.name}-${Date.now()}@example.com`;
-  await signUp(page, email);
-  serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
-  await page.goto('/dashboard');
-  await waitForHydration(page);
+  await payingCustomer(page, info.project.name, 'nav');
+  await openLiveDashboard(page);
   const nav = page.getByTestId('desk-nav');
   await expect(nav.getByRole('link', { name: 'Dashboard' })).toHaveAttribute('aria-current', 'page');
   await expect(nav.getByTestId('live-state')).toHaveText('Live');
@@ -241,13 +247,9 @@ test('a signal arriving while the tab is hidden notifies, counts in the title an
     Spy.requestPermission = Real.requestPermission.bind(Real);
     (window as any).Notification = Spy;
   });
-  const email = `alerts-${info.project.name}-${Date.now()}@example.com`;
-  await signUp(page, email);
-  serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
+  await payingCustomer(page, info.project.name, 'alerts');
   const source = await sourceChannel(request, info.project.name, 4000);
-  await page.goto('/dashboard');
-  await waitForHydration(page);
-  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  await openLiveDashboard(page);
   await page.getByTestId('alerts').locator('summary').click();
   await page.getByTestId('alerts-notify').click();
   await expect(page.getByTestId('alerts-notify')).toHaveAttribute('aria-pressed', 'true');

@@ -21,6 +21,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
 use server::Application;
+use testkit::database::{Backend, TestDatabase};
 
 #[path = "support/setup.rs"]
 mod setup;
@@ -298,32 +299,12 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        if a.engines.iter().any(|e| e == "sqlite") {
-            let dir = tempfile::tempdir().unwrap();
-            let mut s = BTreeMap::new();
-            s.insert("DATA_DIR".to_owned(), dir.path().display().to_string());
-            engine("sqlite", s, &a).await;
-        }
-        if a.engines.iter().any(|e| e == "postgres") {
-            use sea_orm::ConnectionTrait;
-            let admin_url = std::env::var("TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("bench_desk_{}", std::process::id());
-            let admin = sea_orm::Database::connect(&admin_url)
-                .await
-                .expect("PostgreSQL must be running");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .unwrap();
-            let mut url = url::Url::parse(&admin_url).unwrap();
-            url.set_path(&name);
-            let mut s = BTreeMap::new();
-            s.insert("DATABASE_URL".to_owned(), url.to_string());
-            engine("postgres", s, &a).await;
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
+        // A fresh database per engine (dropped at the end), as the tests make them.
+        for (name, backend) in [("sqlite", Backend::Sqlite), ("postgres", Backend::Postgres)] {
+            if a.engines.iter().any(|e| e == name) {
+                let database = TestDatabase::create(backend).await;
+                engine(name, database.settings(), &a).await;
+            }
         }
     });
 }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
+use testkit::database::{Backend, TestDatabase};
 use testkit::feed_clients::{Clients, now_us, rss_kib};
 
 #[path = "support/setup.rs"]
@@ -186,34 +187,14 @@ fn main() {
             a.clients, a.events, a.rate
         );
         let mut p95 = BTreeMap::new();
-        if a.engines.iter().any(|e| e == "sqlite") {
-            let dir = tempfile::tempdir().unwrap();
-            let mut sqlite = BTreeMap::new();
-            sqlite.insert("DATA_DIR".to_owned(), dir.path().display().to_string());
-            sqlite.insert("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned());
-            p95.insert("sqlite", ours("sqlite", sqlite, &a).await.p95_ms);
-        }
-        if a.engines.iter().any(|e| e == "postgres") {
-            let admin_url = std::env::var("TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("bench_feed_{}", std::process::id());
-            use sea_orm::ConnectionTrait;
-            let admin = sea_orm::Database::connect(&admin_url)
-                .await
-                .expect("PostgreSQL must be running");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .unwrap();
-            let mut url = url::Url::parse(&admin_url).unwrap();
-            url.set_path(&name);
-            let mut pg = BTreeMap::new();
-            pg.insert("DATABASE_URL".to_owned(), url.to_string());
-            pg.insert("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned());
-            p95.insert("postgres", ours("postgres", pg, &a).await.p95_ms);
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
+        // A fresh database per engine (dropped at the end), as the tests make them.
+        for (name, backend) in [("sqlite", Backend::Sqlite), ("postgres", Backend::Postgres)] {
+            if a.engines.iter().any(|e| e == name) {
+                let database = TestDatabase::create(backend).await;
+                let mut settings = database.settings();
+                settings.insert("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned());
+                p95.insert(name, ours(name, settings, &a).await.p95_ms);
+            }
         }
         if a.engines.iter().any(|e| e == "nchan") {
             match nchan(&a).await {

@@ -21,10 +21,13 @@ pub fn format_left(secs: i64) -> String {
 pub fn Countdown(seconds: i64) -> impl IntoView {
     let (left, set_left) = signal(seconds);
     Effect::new(move |_| {
-        let _ = set_interval_with_handle(
+        // Stopped when the page goes (client-side navigation), so it never ticks a disposed signal.
+        if let Ok(handle) = set_interval_with_handle(
             move || set_left.update(|l| *l = (*l - 1).max(0)),
             Duration::from_secs(1),
-        );
+        ) {
+            on_cleanup(move || handle.clear());
+        }
     });
     view! {
         <span class="countdown" data-testid="countdown" data-seconds=move || left.get().to_string() role="timer">

@@ -24,10 +24,16 @@ pub struct Names {
     pub channels: BTreeMap<String, String>,
 }
 
+/// `testid` names the body for tests: "content" for a signal's current text (the default),
+/// something else for an earlier version in its history.
 #[component]
-pub fn MessageBody(content: String, #[prop(optional)] names: Names) -> impl IntoView {
+pub fn MessageBody(
+    content: String,
+    #[prop(optional)] names: Names,
+    #[prop(default = "content")] testid: &'static str,
+) -> impl IntoView {
     let blocks = parse(&content);
-    view! { <div class="content" data-testid="content">{blocks_view(blocks, &names)}</div> }
+    view! { <div class="content" data-testid=testid>{blocks_view(blocks, &names)}</div> }
 }
 
 /// Markdown inside an embed (description, field values): the same tree, no wrapper.

@@ -348,7 +348,7 @@ fn History(history: Vec<RevisionCard>, names: crate::components::message_body::N
                     view! {
                         <li data-testid="revision">
                             <p class="muted">{label}</p>
-                            <MessageBody content=r.content names=names.clone() />
+                            <MessageBody content=r.content names=names.clone() testid="revision-content" />
                             <Embeds embeds=crate::embed::embeds(&serde_json::Value::Array(r.embeds)) names=names.clone() />
                         </li>
                     }
