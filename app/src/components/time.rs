@@ -71,6 +71,51 @@ const WEEKDAYS: [&str; 7] = [
     "Wednesday",
 ];
 
+/// Seconds since the epoch of an ISO 8601 / RFC 3339 time ("2024-11-30T20:53:20.123+00:00"),
+/// without a date library (the browser build has none).
+pub fn unix_seconds(iso: &str) -> Option<i64> {
+    let b = iso.as_bytes();
+    let num = |r: std::ops::Range<usize>| iso.get(r)?.parse::<i64>().ok();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let (y, mo, d, h, mi, s) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    // The offset: Z, or ±hh:mm after any fraction of a second.
+    let rest = iso[19..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let offset = match rest.as_bytes().first() {
+        None | Some(b'Z' | b'z') => 0,
+        Some(sign @ (b'+' | b'-')) => {
+            let oh: i64 = rest.get(1..3)?.parse().ok()?;
+            let om: i64 = rest.get(4..6).or(rest.get(3..5))?.parse().ok()?;
+            let off = oh * 3600 + om * 60;
+            if *sign == b'+' { off } else { -off }
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + s - offset)
+}
+
+/// Howard Hinnant's `days_from_civil`: days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// A `<t:…>` timestamp in Discord's format for its style letter. `offset` is the reader's
 /// offset from UTC in minutes when known (the browser), `None` on the server: then the text says
 /// UTC. `R` (relative) needs the reader's clock, so on the server it shows the full time.
@@ -159,7 +204,7 @@ pub fn LocalTime(unix: i64, style: char) -> impl IntoView {
 /// A signal's time: with seconds, and in the browser in the reader's zone with "12 s ago" ticking.
 #[component]
 pub fn PostedAt(rfc3339: String) -> impl IntoView {
-    let unix = crate::embed::unix_seconds(&rfc3339);
+    let unix = unix_seconds(&rfc3339);
     let text = RwSignal::new(seconds_utc(&rfc3339));
     let ago = RwSignal::new(String::new());
     #[cfg(feature = "hydrate")]
@@ -262,5 +307,23 @@ mod tests {
         assert_eq!(age(now - 7_200, now), "2 h ago");
         assert_eq!(age(now + 5, now), "0 s ago");
         assert_eq!(seconds_utc("2026-11-27T14:03:11.123+00:00"), "2026-11-27 14:03:11 UTC");
+    }
+
+    #[test]
+    fn times_with_offsets_and_fractions() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2024-11-30T20:53:20+00:00"), Some(1_733_000_000));
+        assert_eq!(unix_seconds("2024-11-30T22:53:20.5+02:00"), Some(1_733_000_000));
+        assert_eq!(unix_seconds("2024-11-30T15:53:20-0500"), Some(1_733_000_000));
+        assert_eq!(unix_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
+        for bad in [
+            "",
+            "2024-13-01T00:00:00Z",
+            "2024-11-30",
+            "2024-11-30T20:53:20+xx:00",
+            "ééééééééééééééééééééé",
+        ] {
+            assert_eq!(unix_seconds(bad), None, "{bad}");
+        }
     }
 }
