@@ -1,5 +1,5 @@
 import type { APIRequestContext, Page } from '@playwright/test';
-import { test, expect, waitForHydration, signUp } from './fixtures';
+import { test, expect, waitForHydration, signUp, seriousA11yProblems } from './fixtures';
 import { serverCli } from './cli';
 
 const base = BigInt(Date.now()) * 1000n;
@@ -280,4 +280,83 @@ test('a signal arriving while the tab is hidden notifies, counts in the title an
   await page.reload();
   await waitForHydration(page);
   await expect(page.getByTestId('alerts-notify')).toHaveAttribute('aria-pressed', 'true');
+});
+
+test('every kind of card is accessible, shows its author\'s picture, and the desk works from the keyboard', async ({ page, request, baseURL }, info) => {
+  await payingCustomer(page, info.project.name, 'a11y');
+  const source = await sourceChannel(request, info.project.name, 5000);
+  const pictured = { id: id(5050), name: 'Chart Wizard', avatar: '0123456789abcdef0123456789abcdef' };
+  const now = () => new Date().toISOString();
+  const marker = `kb${Date.now()}`;
+  await source.post({
+    type: 'message_create', message_id: id(5300), author: pictured, created_at: now(),
+    content: `**BTC/USDT LONG** ${marker}\nEntry 64,000\nTP1 65,200\nSL 62,900\n> risk 1%\n||spoiler|| \`code\` <@${id(5050)}> https://example.com`,
+    mentions: { users: [{ id: id(5050), name: 'Chart Wizard' }] },
+  });
+  await source.post({
+    type: 'message_update', message_id: id(5300), author: pictured, created_at: now(), edited_at: now(),
+    content: `**BTC/USDT LONG** ${marker}\nEntry 64,000\nTP1 65,200\nSL 63,100\n> risk 1%`,
+  });
+  await source.post({
+    type: 'message_create', message_id: id(5301), author, content: '', created_at: now(),
+    embeds: [{ title: 'SOL/USDT LONG', url: 'https://example.com/sol', color: 0x2ecc71, description: 'Entry **142.5**',
+      author: { name: 'Signal Bot' }, footer: { text: 'Signal bot' }, timestamp: '2026-11-30T12:00:00Z',
+      fields: [{ name: 'TP1', value: '150', inline: true }, { name: 'Stop loss', value: '135', inline: false }] }],
+  });
+  await source.post({
+    type: 'message_create', message_id: id(5302), author, content: 'files a11y', created_at: now(),
+    attachments: [
+      { id: id(5201), filename: 'chart.png', url: cdn(baseURL!, 'chart.png'), content_type: 'image/png', size: 2048, width: 640, height: 360 },
+      { id: id(5202), filename: 'report.pdf', url: cdn(baseURL!, 'report.pdf'), content_type: 'application/pdf', size: 50000 },
+      { id: id(5203), filename: 'tool.exe', url: cdn(baseURL!, 'tool.exe'), content_type: 'application/octet-stream', size: 9000 },
+    ],
+  });
+  await source.post({ type: 'message_create', message_id: id(5303), author, content: 'gone soon', created_at: now() });
+  await source.post({ type: 'message_delete', message_id: id(5303) });
+
+  await openLiveDashboard(page);
+  const card = page.getByTestId('signal').filter({ hasText: 'Chart Wizard' }).first();
+  // The author's picture: Discord's CDN, built from the checked hash; decorative (the name says who).
+  await expect(card.getByTestId('avatar')).toHaveAttribute('src', `https://cdn.discordapp.com/avatars/${id(5050)}/0123456789abcdef0123456789abcdef.png?size=64`);
+  await expect(card.getByTestId('avatar')).toHaveAttribute('alt', '');
+  await expect(page.getByTestId('signal').filter({ hasText: 'files a11y' }).getByTestId('avatar'))
+    .toHaveAttribute('src', /^https:\/\/cdn\.discordapp\.com\/embed\/avatars\/[0-5]\.png$/);
+  await expect(card.getByTestId('level-change')).toHaveText('SL 62,900 → 63,100');
+
+  // axe-core over the live feed, then with the alerts panel and an edit history open, then an empty search.
+  const problems = await seriousA11yProblems(page);
+  await page.getByTestId('alerts').locator('summary').click();
+  await card.locator('.history summary').click();
+  problems.push(...(await seriousA11yProblems(page)));
+  await page.goto('/dashboard?q=nothingmatchesthis');
+  await waitForHydration(page);
+  problems.push(...(await seriousA11yProblems(page)));
+  expect(problems).toEqual([]);
+
+  // From the keyboard: the first Tab shows "Skip to content", which lands past the header; the
+  // search is reachable and submits with Enter; whatever has focus shows a ring.
+  await page.goto('/dashboard');
+  await waitForHydration(page);
+  await page.keyboard.press('Tab');
+  const skip = page.getByTestId('skip-link');
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeInViewport();
+  const ring = (el: Element) => getComputedStyle(el).outlineStyle;
+  expect(await skip.evaluate(ring)).not.toBe('none');
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/#main$/);
+  const order: string[] = [];
+  for (let i = 0; i < 12 && !order.includes('search-q'); i++) {
+    await page.keyboard.press('Tab');
+    const focused = page.locator(':focus');
+    expect(await focused.evaluate(ring), `focus ring on ${await focused.evaluate((e) => e.outerHTML.slice(0, 80))}`).not.toBe('none');
+    order.push((await focused.getAttribute('data-testid')) ?? (await focused.evaluate((e) => e.tagName)));
+  }
+  // The header's links come before the skip target only: after skipping, Tab starts in the page.
+  expect(order).not.toContain('nav-sign-out');
+  expect(order).toContain('search-q');
+  await page.keyboard.type(marker);
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(new RegExp(`/dashboard\\?q=${marker}`));
+  await expect(page.getByTestId('signal').filter({ hasText: 'Chart Wizard' })).toHaveCount(1);
 });

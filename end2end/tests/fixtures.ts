@@ -1,4 +1,5 @@
 import { test as base, expect, Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 
 // Every test fails on an uncaught page error or a Rust panic in the console, and can wait
 // for hydration: server-rendered buttons exist before the wasm handles their clicks.
@@ -71,4 +72,13 @@ export async function signUp(page: Page, email: string) {
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByTestId('sign-up').click();
   await expect(page).toHaveURL(/\/account$/);
+}
+
+/** What axe-core (every rule it runs by default: WCAG 2.x A/AA and best practice) finds serious or
+ *  critical on the page as it stands, one readable line per problem: an empty list passes. */
+export async function seriousA11yProblems(page: Page): Promise<string[]> {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${page.url()} ${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
 }

@@ -5,6 +5,7 @@ pub mod countdown;
 pub mod desk_nav;
 pub mod embed_view;
 pub mod field;
+pub mod load_error;
 pub mod message_body;
 pub mod minute_chart;
 pub mod time;

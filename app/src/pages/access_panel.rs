@@ -55,7 +55,7 @@ pub fn AccessPanel() -> impl IntoView {
                                 }.into_any()
                             }}
                         }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                     }
                 })}
             </Transition>

@@ -16,7 +16,7 @@ pub fn AccountPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_viewer());
     view! {
         <crate::components::desk_nav::DeskNav current="account" />
-        <main class="page">
+        <main class="page" id="main">
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match me.await {
@@ -25,7 +25,7 @@ pub fn AccountPage() -> impl IntoView {
                             <AccountBody email=v.email is_admin=v.is_admin />
                         }.into_any(),
                         Ok(None) => view! { <Redirect path="/login?next=/account" /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -119,7 +119,7 @@ fn AccountBody(email: String, is_admin: bool) -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                     }
                 })}
             </Transition>

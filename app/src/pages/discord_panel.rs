@@ -79,7 +79,7 @@ pub fn DiscordPanel() -> impl IntoView {
                                 </form>
                             }.into_any(),
                         },
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -45,7 +45,7 @@ pub fn HomePage() -> impl IntoView {
                                     }).collect_view()}
                                 </ul>
                             }.into_any(),
-                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                         }
                     })}
                 </Suspense>

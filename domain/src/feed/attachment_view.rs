@@ -64,9 +64,55 @@ pub fn display(a: &Attachment) -> Display {
     }
 }
 
+/// The author's picture, under the same rules as an attachment shown inline: a small raster image
+/// (PNG, 64 px) from Discord's CDN only, its address built from the author's id and a checked hash,
+/// never taken from a payload. Authors without a picture get Discord's default one for their id;
+/// a signal without an author id gets none (the card shows the name alone).
+pub fn avatar(author_id: Option<i64>, hash: Option<&str>) -> Option<String> {
+    let id = author_id.filter(|id| *id > 0)?;
+    let hash = hash.filter(|h| {
+        let hex = h.strip_prefix("a_").unwrap_or(h);
+        hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    Some(match hash {
+        // The `a_` (animated) hash as PNG is its first frame: nothing moves on a trading desk.
+        Some(hash) => format!("https://cdn.discordapp.com/avatars/{id}/{hash}.png?size=64"),
+        // Discord's rule for accounts on unique usernames: (id >> 22) % 6.
+        None => format!("https://cdn.discordapp.com/embed/avatars/{}.png", (id >> 22) % 6),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn avatars_come_from_discords_cdn_built_from_a_checked_hash() {
+        let hash = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            avatar(Some(400), Some(hash)).as_deref(),
+            Some("https://cdn.discordapp.com/avatars/400/0123456789abcdef0123456789abcdef.png?size=64")
+        );
+        assert_eq!(
+            avatar(Some(400), Some(&format!("a_{hash}"))).as_deref(),
+            Some("https://cdn.discordapp.com/avatars/400/a_0123456789abcdef0123456789abcdef.png?size=64")
+        );
+        // Anything that is not a hash (a stored row from before the check, a URL, markup) gets the default picture.
+        let id = 1_180_000_000_000_000_003_i64;
+        let default = format!("https://cdn.discordapp.com/embed/avatars/{}.png", (id >> 22) % 6);
+        for bad in [
+            "https://evil.example/a.png",
+            "\"><script>",
+            "ABCDEF0123456789ABCDEF0123456789",
+            "a_",
+            "",
+        ] {
+            assert_eq!(avatar(Some(id), Some(bad)), Some(default.clone()), "{bad}");
+        }
+        assert_eq!(avatar(Some(id), None), Some(default));
+        assert_eq!(avatar(None, Some(hash)), None);
+        assert_eq!(avatar(Some(-5), Some(hash)), None);
+    }
 
     fn a(filename: &str, ct: Option<&str>, size: u64) -> Attachment {
         Attachment {

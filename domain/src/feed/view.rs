@@ -79,11 +79,6 @@ pub struct FeedEvent {
     pub required: Option<i32>,
 }
 
-fn avatar_url(author_id: Option<i64>, hash: Option<&str>) -> Option<String> {
-    let (id, hash) = (author_id?, hash?);
-    Some(format!("https://cdn.discordapp.com/avatars/{id}/{hash}.png?size=64"))
-}
-
 /// How one attachment is offered: the attachment rules decide whether it may be shown at all; our
 /// stored copy (its bytes checked) decides what is served. Signals stored before attachments
 /// were kept (no record) still link to their source.
@@ -227,7 +222,7 @@ fn view(s: signal::Model, channels: &HashMap<i64, channel::Model>, cx: &Context)
         channel: channels.get(&s.channel_id).map(|c| c.name.clone()).unwrap_or_default(),
         thread_id: s.thread_id.map(|t| t.to_string()),
         thread: s.thread_id.and_then(|t| threads.get(&t)).map(|t| t.name.clone()),
-        avatar_url: avatar_url(s.author_id, s.author_avatar.as_deref()),
+        avatar_url: attachment_view::avatar(s.author_id, s.author_avatar.as_deref()),
         author: s.author_name,
         mentions: names,
         content: if deleted { String::new() } else { s.content },
@@ -369,7 +364,7 @@ pub async fn readable_channels(db: &impl ConnectionTrait, rank: i32) -> Result<V
 /// Search over the history a customer at `rank` may read (S9: the same channels as the feed),
 /// newest first, paged back with `q.before`.
 pub async fn search(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + sea_orm::TransactionTrait),
     rank: i32,
     q: &crate::feed::search::Query,
     limit: u64,

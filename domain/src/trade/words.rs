@@ -1,6 +1,7 @@
 //! A line of signal text as words and prices, in one pass over its characters. Emoji, brackets
 //! and punctuation separate; percentages and words that start with digits ("10x", "4h", "2nd")
-//! are not prices.
+//! are not prices; Discord's codes (`<@123>`, `<#456>`, `<:emoji:789>`, `<t:1733000000:R>`) and
+//! links are skipped whole — their digits are ids, times and paths, never levels.
 
 use super::Level;
 
@@ -42,7 +43,10 @@ pub fn tokens_counting(line: &str, steps: &mut usize) -> Vec<Token> {
         let c = chars[i];
         let tagged = matches!(c, '#' | '$') && chars.get(i + 1).is_some_and(char::is_ascii_alphanumeric);
         let start = i;
-        if c == '@' {
+        if let Some(end) = discord_code_end(&chars, i, steps).or_else(|| link_end(&chars, i)) {
+            *steps += end - i;
+            i = end;
+        } else if c == '@' {
             out.push(Token::Word("@".into()));
             i += 1;
         } else if c.is_ascii_digit() || (c == '$' && tagged && chars[i + 1].is_ascii_digit()) {
@@ -127,6 +131,52 @@ pub fn tokens_counting(line: &str, steps: &mut usize) -> Vec<Token> {
     out
 }
 
+/// Longest Discord code looked for: `<a:` + a 32-character name + `:` + a 20-digit id + `>`.
+const CODE_MAX: usize = 64;
+
+/// Where a Discord code starting at `i` ends (just past its `>`): mentions `<@1>`, `<@!1>`,
+/// `<@&1>`, channels `<#1>`, emoji `<:name:1>` / `<a:name:1>`, times `<t:1:R>`, commands
+/// `</name:1>`. The look ahead stops at the first character no code holds (`<` among them), so
+/// no character is looked at by two of them: the work stays linear.
+fn discord_code_end(chars: &[char], i: usize, steps: &mut usize) -> Option<usize> {
+    if chars[i] != '<' {
+        return None;
+    }
+    let in_code = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '@' | '#' | '!' | '&' | '/');
+    let ahead = &chars[i + 1..chars.len().min(i + CODE_MAX)];
+    let close = ahead.iter().position(|c| !in_code(c)).unwrap_or(ahead.len());
+    *steps += close;
+    if ahead.get(close) != Some(&'>') {
+        return None;
+    }
+    let body = &ahead[..close];
+    let digits = |s: &[char]| !s.is_empty() && s.iter().all(char::is_ascii_digit);
+    let code = match body {
+        ['@', '!' | '&', id @ ..] | ['@' | '#', id @ ..] => digits(id),
+        ['t', ':', rest @ ..] => rest.split(|c| *c == ':').next().is_some_and(digits),
+        [':' | '/', rest @ ..] | ['a', ':', rest @ ..] => rest
+            .iter()
+            .rposition(|c| *c == ':')
+            .is_some_and(|at| at > 0 && digits(&rest[at + 1..])),
+        _ => false,
+    };
+    code.then_some(i + 1 + close + 1)
+}
+
+/// Where a link starting at `i` ends (the next space): `http://…`, `https://…`.
+fn link_end(chars: &[char], i: usize) -> Option<usize> {
+    let starts = |p: &str| p.chars().enumerate().all(|(k, c)| chars.get(i + k) == Some(&c));
+    if !(starts("http://") || starts("https://")) || i > 0 && word_char(chars[i - 1]) {
+        return None;
+    }
+    Some(
+        i + chars[i..]
+            .iter()
+            .position(|c| c.is_whitespace())
+            .unwrap_or(chars.len() - i),
+    )
+}
+
 #[cfg(test)]
 pub fn tokens(line: &str) -> Vec<Token> {
     tokens_counting(line, &mut 0)
@@ -177,6 +227,27 @@ mod tests {
         assert_eq!(number("1.2.3"), None);
         assert_eq!(values("Entry $3,100 - 3,150."), vec![(3100.0, false), (3150.0, false)]);
         assert_eq!(values("64k 1.5K"), vec![(64000.0, false), (1500.0, false)]);
+    }
+
+    #[test]
+    fn discord_codes_and_links_are_not_prices() {
+        assert_eq!(
+            values(
+                "<@1796565052388050> <@!12> <@&7> <#456> <:fire:789> <a:up:790> <t:1733000000:R> </trade:55> 64,000"
+            ),
+            vec![(64000.0, false)]
+        );
+        assert_eq!(
+            values("chart https://example.com/btc/64000 then 3,100"),
+            vec![(3100.0, false)]
+        );
+        // Not codes: the numbers inside are read as usual.
+        assert_eq!(values("<64000> < 3100 >"), vec![(64000.0, false), (3100.0, false)]);
+        let words: Vec<_> = tokens("@ <@12> @")
+            .into_iter()
+            .filter_map(|t| t.word().map(str::to_owned))
+            .collect();
+        assert_eq!(words, ["@", "@"]);
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub const GUILD: &str = "1100000000000000001";
 pub const SIGNALS: &str = "1100000000000000010";
 pub const GENERAL: &str = "1100000000000000011";
 pub const CATEGORY: &str = "1100000000000000012";
-const AUTHOR: &str = "1100000000000000050";
+pub const AUTHOR: &str = "1100000000000000050";
 
 /// A running app with one connector whose guild has a Source channel (#signals), a plain
 /// channel (#general) and a category.

@@ -40,6 +40,7 @@ async fn the_dashboard_renders_signals_as_discord_shows_them(backend: Backend) {
         ),
     );
     text["mentions"] = json!({"users": [{"id": "42", "name": "alice"}], "roles": [{"id": "7", "name": "VIP"}]});
+    text["author"]["avatar"] = json!("0123456789abcdef0123456789abcdef");
     s.event(text).await;
     let mut embed_only = create(2, "");
     embed_only["attachments"] = json!([]);
@@ -93,6 +94,18 @@ async fn the_dashboard_renders_signals_as_discord_shows_them(backend: Backend) {
     assert!(page.contains("Entry <strong>3,200</strong>"));
     assert!(page.contains("Signal bot"));
     assert_eq!(page.matches(r#"data-testid="embed-field""#).count(), 2);
+
+    // Authors' pictures (attachment rules): Discord's CDN, built from the id and the checked hash,
+    // no referrer; an author without one gets Discord's default picture for their id.
+    let author: i64 = crate::capture::AUTHOR.parse().unwrap();
+    assert!(page.contains(&format!(
+        r#"src="https://cdn.discordapp.com/avatars/{author}/0123456789abcdef0123456789abcdef.png?size=64""#
+    )));
+    assert!(page.contains(&format!(
+        r#"src="https://cdn.discordapp.com/embed/avatars/{}.png""#,
+        (author >> 22) % 6
+    )));
+    assert_eq!(page.matches(r#"referrerpolicy="no-referrer""#).count(), 2);
 }
 
 /// Search reads the database's text index over the history the customer's tier opens (S9): a pro

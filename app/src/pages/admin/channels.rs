@@ -48,7 +48,7 @@ pub fn ChannelsPage() -> impl IntoView {
                             </form>
                         }.into_any()
                     }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                 }
             })}
         </Transition>
@@ -135,7 +135,7 @@ fn GuildChannels(
                                 }}
                             }.into_any()
                         }
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                     }
                 })
                 }}
@@ -309,7 +309,7 @@ fn Mappings(flag: ServerAction<SetChannelFlag>, tier: ServerAction<SetChannelTie
                                 }.into_any()
                             }}
                         }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                     }
                 })}
             </Transition>

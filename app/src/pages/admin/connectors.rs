@@ -141,7 +141,7 @@ pub fn ConnectorsPage() -> impl IntoView {
                             }).collect_view()}
                         </div>
                     }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                 }
             })}
         </Transition>

@@ -98,7 +98,7 @@ pub fn DiscordPage() -> impl IntoView {
                             }}
                         </section>
                     }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                 }
             })}
         </Transition>
@@ -133,7 +133,7 @@ fn RoleDrift(
                     match report.await {
                         Ok(Some(r)) => drift_report(r).into_any(),
                         Ok(None) => view! { <p class="muted" data-testid="drift-none">"No sweep yet."</p> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                     }
                 })}
             </Transition>

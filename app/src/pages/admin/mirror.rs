@@ -87,7 +87,7 @@ pub fn MirrorPage() -> impl IntoView {
                             }}
                         }.into_any()
                     }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                 }
             })}
         </Transition>

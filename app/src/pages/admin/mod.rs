@@ -39,7 +39,7 @@ pub fn AdminLayout() -> impl IntoView {
                         let next = crate::auth::login_url(&here);
                         view! { <Redirect path=next /> }.into_any()
                     }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -52,6 +52,7 @@ fn AdminShell(email: String, banners: crate::payments_api::PaymentBanners) -> im
         <div class="admin">
             {banners.alert.map(|a| view! { <p class="alert-banner" role="alert" data-testid="payment-alert">{a}</p> })}
             {banners.rejections.map(|n| view! { <p class="notice-banner" role="status" data-testid="signature-notice">{n}</p> })}
+            <a class="skip-link" href="#main" rel="external" data-testid="skip-link">"Skip to content"</a>
             <nav class="admin-nav" aria-label="Admin">
                 <strong>"Admin"</strong>
                 <a href="/admin/users" data-testid="nav-users">"Users"</a>
@@ -66,7 +67,7 @@ fn AdminShell(email: String, banners: crate::payments_api::PaymentBanners) -> im
                 <span class="muted nav-me">{email}</span>
                 <a href="/account">"Account"</a>
             </nav>
-            <main class="page wide">
+            <main class="page wide" id="main">
                 <Outlet />
             </main>
         </div>

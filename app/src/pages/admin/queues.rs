@@ -118,7 +118,7 @@ pub fn QueuesPage() -> impl IntoView {
                             view! { <JobList jobs=q.dead dead=true action=act /> }.into_any()
                         }}
                     }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::components::load_error::LoadError e /> }.into_any(),
                 }
             })}
         </Transition>
