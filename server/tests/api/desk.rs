@@ -259,7 +259,9 @@ async fn search_paths_agree_with_a_plain_filter(backend: Backend) {
         let text = match i {
             3 | 7 => format!("rareword call {i}"),
             _ if i % 3 == 0 => format!("ETH/USDT LONG entry {i} common"),
-            _ if i % 3 == 1 => format!("BTCUSDT SHORT entry {i} common"),
+            // Both sides: a pair's window (PostgreSQL reads it from the pair's index) then holds
+            // rows the side filter turns away.
+            _ if i % 3 == 1 => format!("BTCUSDT {} entry {i} common", if i % 2 == 0 { "LONG" } else { "SHORT" }),
             _ => format!("chatter {i} common"),
         };
         // Every fourth: sparse enough that a window of 10 holds less than a page, and the window's
@@ -282,6 +284,8 @@ async fn search_paths_agree_with_a_plain_filter(backend: Backend) {
         ("quad", None, None),
         ("quad", None, Some("ETH/USDT")),
         ("common", Some("short"), Some("BTC/USDT")),
+        ("entry", Some("long"), Some("BTC/USDT")),
+        ("nothing", None, Some("BTC/USDT")),
     ];
     for (words, side, pair) in queries {
         let q = domain::feed::search::Query {
