@@ -7,13 +7,16 @@
 //! load then runs against nchan (Debian's nginx + libnginx-mod-nchan: HTTP publish, websocket
 //! subscribe) and the ratio of the p95s is printed. Memory: the server process's RSS growth per
 //! connected idle client (ours: this process, which runs the server; nchan: nginx's worker).
+//! Also per run: the time to connect all N clients (from the first connection attempt to the
+//! last handshake), and the server's CPU time per delivered event (user + system while events
+//! are published and delivered; ours includes the publishing client, which shares the process).
 
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
 use testkit::database::{Backend, TestDatabase};
-use testkit::feed_clients::{Clients, now_us, rss_kib};
+use testkit::feed_clients::{Clients, cpu_ms, now_us, rss_kib};
 
 #[path = "support/setup.rs"]
 mod setup;
@@ -51,20 +54,51 @@ struct Figures {
     p95_ms: f64,
 }
 
-fn report(name: &str, a: &Args, f: &serde_json::Value, kib_per_client: f64) -> Figures {
+/// What a run measured besides the clients' latencies.
+struct Server {
+    kib_per_client: f64,
+    connect: Duration,
+    /// CPU milliseconds the server used while the events were published and delivered.
+    cpu_ms: u64,
+}
+
+fn report(name: &str, a: &Args, f: &serde_json::Value, server: &Server) -> Figures {
     let f = &f[""];
     let ms = |k: &str| f[k].as_u64().unwrap_or(0) as f64 / 1000.0;
+    let delivered = f["count"].as_u64().unwrap_or(0);
     println!(
-        "{name:<9} {:>6} clients  delivered {:>8}/{:<8} p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  server {kib_per_client:>5.1} KiB/idle client",
+        "{name:<9} {:>6} clients  delivered {:>8}/{:<8} p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  \
+         server {:>5.1} KiB/idle client  connect all {:>6.2} s  CPU {:>6.1} µs/delivered event",
         a.clients,
-        f["count"],
+        delivered,
         a.clients * a.events,
         ms("p50"),
         ms("p95"),
         ms("p99"),
         ms("max"),
+        server.kib_per_client,
+        server.connect.as_secs_f64(),
+        server.cpu_ms as f64 * 1000.0 / delivered.max(1) as f64,
     );
     Figures { p95_ms: ms("p95") }
+}
+
+/// Connects the clients and measures what that costs the server (`pid`): time, and resident
+/// memory per idle client once they settle.
+async fn connect(
+    a: &Args,
+    pid: u32,
+    url: &str,
+    origin: Option<&str>,
+    cookie: Option<&str>,
+) -> (Clients, Duration, f64) {
+    let before = rss_kib(pid);
+    let started = std::time::Instant::now();
+    let clients = Clients::connect(a.clients, url, origin, cookie);
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let per_client = rss_kib(pid).saturating_sub(before) as f64 / a.clients as f64;
+    (clients, took, per_client)
 }
 
 /// Publishes `a.events` messages at `a.rate` per second, each stamped with its start time.
@@ -102,20 +136,23 @@ async fn ours(engine: &str, mut settings: BTreeMap<String, String>, a: &Args) ->
     source.ingest(u64::MAX / 2, "warm-up").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let me = std::process::id();
-    let before = rss_kib(me);
-    let clients = Clients::connect(a.clients, &ws_url, Some(&base), Some(&cookie));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let per_client = rss_kib(me).saturating_sub(before) as f64 / a.clients as f64;
-
+    let (clients, connect, kib_per_client) = connect(a, me, &ws_url, Some(&base), Some(&cookie)).await;
+    let cpu_before = cpu_ms(me);
     publish(a, |i, t0| {
         let source = &source;
         async move { source.ingest(i as u64, &format!("BTC long T0={t0} ")).await }
     })
     .await;
+    let cpu_ms = cpu_ms(me).saturating_sub(cpu_before);
     let f = clients.finish();
     let _ = stop.send(());
     let _ = served.await;
-    report(engine, a, &f, per_client)
+    let server = Server {
+        kib_per_client,
+        connect,
+        cpu_ms,
+    };
+    report(engine, a, &f, &server)
 }
 
 async fn nchan(a: &Args) -> Option<Figures> {
@@ -161,15 +198,20 @@ async fn nchan(a: &Args) -> Option<Figures> {
     };
     // Warm-up without a stamp: nchan hands its newest message to each new subscriber.
     let _ = http.post(&pub_url).body("warm-up").send().await;
-    let before = rss_kib(worker);
-    let clients = Clients::connect(a.clients, &format!("ws://127.0.0.1:{port}/sub"), None, None);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let per_client = rss_kib(worker).saturating_sub(before) as f64 / a.clients as f64;
+    let (clients, connect, kib_per_client) =
+        connect(a, worker, &format!("ws://127.0.0.1:{port}/sub"), None, None).await;
+    let cpu_before = cpu_ms(worker);
     publish(a, post).await;
+    let cpu_ms = cpu_ms(worker).saturating_sub(cpu_before);
     let f = clients.finish();
     let _ = nginx.kill();
     let _ = nginx.wait();
-    Some(report("nchan", a, &f, per_client))
+    let server = Server {
+        kib_per_client,
+        connect,
+        cpu_ms,
+    };
+    Some(report("nchan", a, &f, &server))
 }
 
 fn main() {

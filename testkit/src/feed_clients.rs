@@ -37,6 +37,22 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time a process has used, user + system, in milliseconds (0 when unknown). Linux counts it
+/// in clock ticks of 10 ms (`USER_HZ` = 100 on every architecture it reports to user space with).
+pub fn cpu_ms(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The command name (field 2) may hold spaces: count from the closing parenthesis.
+            let after = &s[s.rfind(')')? + 2..];
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            // Fields 14 and 15 of the file (utime, stime) are the 12th and 13th after the name.
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+            Some((ticks(11)? + ticks(12)?) * 10)
+        })
+        .unwrap_or(0)
+}
+
 /// The stamp and tag a message carries, if any.
 fn stamp(text: &str) -> Option<(u64, String)> {
     let rest = &text[text.find("T0=")? + 3..];
@@ -175,7 +191,22 @@ impl Clients {
 
 #[cfg(test)]
 mod tests {
-    use super::stamp;
+    use super::{cpu_ms, stamp};
+
+    #[test]
+    fn cpu_time_grows_while_a_process_works() {
+        let me = std::process::id();
+        let start = cpu_ms(me);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut x = 0u64;
+        while cpu_ms(me) < start + 50 && std::time::Instant::now() < deadline {
+            for i in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+        assert!(cpu_ms(me) >= start + 50, "{} ms after {} ms", cpu_ms(me), start);
+        assert_eq!(cpu_ms(u32::MAX), 0, "an unknown process");
+    }
 
     #[test]
     fn a_stamp_and_its_tag_are_read_from_anywhere_in_the_text() {
