@@ -43,6 +43,13 @@ const author = { id: id(50), name: 'Head Trader' };
 /** A file on the fake Discord's CDN (serve.sh starts it on port + 30 and allows it as the attachment source). */
 const cdn = (baseURL: string, name: string) =>
   `http://127.0.0.1:${Number(new URL(baseURL).port) + 30}/attachments/${id(2)}/${id(3)}/${name}`;
+/** One file of each kind the attachment rules tell apart: an image shown inline, a PDF offered as a
+ *  link, an executable blocked; their ids start at `first`. */
+const threeFiles = (baseURL: string, first: number) => [
+  { id: id(first), filename: 'chart.png', url: cdn(baseURL, 'chart.png'), content_type: 'image/png', size: 2048, width: 640, height: 360 },
+  { id: id(first + 1), filename: 'report.pdf', url: cdn(baseURL, 'report.pdf'), content_type: 'application/pdf', size: 50000 },
+  { id: id(first + 2), filename: 'tool.exe', url: cdn(baseURL, 'tool.exe'), content_type: 'application/octet-stream', size: 9000 },
+];
 
 test('a customer with access sees signals arrive, change and disappear live', async ({ page, request, baseURL }, info) => {
   const email = `dash-${info.project.name}-${Date.now()}@example.com`;
@@ -73,11 +80,7 @@ test('a customer with access sees signals arrive, change and disappear live', as
   // reserved, a PDF as a safe link to our copy, an executable blocked (never fetched, no link).
   await source.post({
     type: 'message_create', message_id: id(101), author, content: 'files', created_at: new Date().toISOString(),
-    attachments: [
-      { id: id(201), filename: 'chart.png', url: cdn(baseURL!, 'chart.png'), content_type: 'image/png', size: 2048, width: 640, height: 360 },
-      { id: id(202), filename: 'report.pdf', url: cdn(baseURL!, 'report.pdf'), content_type: 'application/pdf', size: 50000 },
-      { id: id(203), filename: 'tool.exe', url: cdn(baseURL!, 'tool.exe'), content_type: 'application/octet-stream', size: 9000 },
-    ],
+    attachments: threeFiles(baseURL!, 201),
   });
   const files = page.getByTestId('signal').filter({ hasText: 'files' }).first();
   await expect(files.getByTestId('attachment-inline')).toHaveAttribute('width', '640');
@@ -305,11 +308,7 @@ test('every kind of card is accessible, shows its author\'s picture, and the des
   });
   await source.post({
     type: 'message_create', message_id: id(5302), author, content: 'files a11y', created_at: now(),
-    attachments: [
-      { id: id(5201), filename: 'chart.png', url: cdn(baseURL!, 'chart.png'), content_type: 'image/png', size: 2048, width: 640, height: 360 },
-      { id: id(5202), filename: 'report.pdf', url: cdn(baseURL!, 'report.pdf'), content_type: 'application/pdf', size: 50000 },
-      { id: id(5203), filename: 'tool.exe', url: cdn(baseURL!, 'tool.exe'), content_type: 'application/octet-stream', size: 9000 },
-    ],
+    attachments: threeFiles(baseURL!, 5201),
   });
   await source.post({ type: 'message_create', message_id: id(5303), author, content: 'gone soon', created_at: now() });
   await source.post({ type: 'message_delete', message_id: id(5303) });

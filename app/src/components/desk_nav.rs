@@ -28,10 +28,7 @@ pub fn DeskNav(current: &'static str) -> impl IntoView {
     let live = use_context::<LiveState>();
     let here = move |page: &str| (page == current).then_some("page");
     view! {
-        // The page's `<main id="main">` follows the header: keyboard users jump straight to it.
-        // `rel="external"` leaves the jump to the browser, which moves the keyboard's place there
-        // too (the router's own handling would only scroll).
-        <a class="skip-link" href="#main" rel="external" data-testid="skip-link">"Skip to content"</a>
+        <crate::components::skip_link::SkipLink />
         <nav class="desk-nav" aria-label="Your desk" data-testid="desk-nav">
             <a href="/dashboard" aria-current=here("dashboard")>"Dashboard"</a>
             <a href="/account" aria-current=here("account")>"Account"</a>

@@ -8,4 +8,5 @@ pub mod field;
 pub mod load_error;
 pub mod message_body;
 pub mod minute_chart;
+pub mod skip_link;
 pub mod time;

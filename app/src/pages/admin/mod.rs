@@ -52,7 +52,7 @@ fn AdminShell(email: String, banners: crate::payments_api::PaymentBanners) -> im
         <div class="admin">
             {banners.alert.map(|a| view! { <p class="alert-banner" role="alert" data-testid="payment-alert">{a}</p> })}
             {banners.rejections.map(|n| view! { <p class="notice-banner" role="status" data-testid="signature-notice">{n}</p> })}
-            <a class="skip-link" href="#main" rel="external" data-testid="skip-link">"Skip to content"</a>
+            <crate::components::skip_link::SkipLink />
             <nav class="admin-nav" aria-label="Admin">
                 <strong>"Admin"</strong>
                 <a href="/admin/users" data-testid="nav-users">"Users"</a>
