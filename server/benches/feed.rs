@@ -10,13 +10,18 @@
 //! Also per run: the time to connect all N clients (from the first connection attempt to the
 //! last handshake), and the server's CPU time per delivered event (user + system while events
 //! are published and delivered; ours includes the publishing client, which shares the process).
+//! Then two reconnect storms, as after a deploy: every client drops its socket and connects again
+//! at once while events keep coming — resuming after the last sequence it saw, and in the second
+//! storm every tenth client from before 300 signals of history — and the latency of the events
+//! published meanwhile, whether they arrive live or in a client's replay, with the count of
+//! clients' missing and duplicate events.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
 use testkit::database::{Backend, TestDatabase};
-use testkit::feed_clients::{Clients, cpu_ms, now_us, rss_kib};
+use testkit::feed_clients::{Clients, Resume, cpu_ms, now_us, rss_kib};
 
 #[path = "support/setup.rs"]
 mod setup;
@@ -58,29 +63,62 @@ struct Figures {
 struct Server {
     kib_per_client: f64,
     connect: Duration,
-    /// CPU milliseconds the server used while the events were published and delivered.
+    /// CPU milliseconds the server used while the steady events were published and delivered.
     cpu_ms: u64,
+    /// Time for every client to connect again, per storm.
+    storms: Vec<Duration>,
 }
 
+/// The phases of one run, each with its own tag on the events it publishes.
+const STEADY: &str = "";
+const STORM: &str = "storm";
+const STORM_OLD: &str = "old";
+/// Signals of history before the clients connect, which the clients resuming from an old
+/// sequence are sent again.
+const HISTORY: usize = 300;
+/// One client in this many resumes from before the history in the second storm.
+const OLD_EVERY: usize = 10;
+
 fn report(name: &str, a: &Args, f: &serde_json::Value, server: &Server) -> Figures {
-    let f = &f[""];
-    let ms = |k: &str| f[k].as_u64().unwrap_or(0) as f64 / 1000.0;
-    let delivered = f["count"].as_u64().unwrap_or(0);
-    println!(
-        "{name:<9} {:>6} clients  delivered {:>8}/{:<8} p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  \
-         server {:>5.1} KiB/idle client  connect all {:>6.2} s  CPU {:>6.1} µs/delivered event",
-        a.clients,
-        delivered,
-        a.clients * a.events,
-        ms("p50"),
-        ms("p95"),
-        ms("p99"),
-        ms("max"),
-        server.kib_per_client,
-        server.connect.as_secs_f64(),
-        server.cpu_ms as f64 * 1000.0 / delivered.max(1) as f64,
+    let line = |phase: &str, tag: &str, extra: String| {
+        let f = &f[tag];
+        let ms = |k: &str| f[k].as_u64().unwrap_or(0) as f64 / 1000.0;
+        println!(
+            "{name:<9} {phase:<14} {:>6} clients  delivered {:>8}/{:<8} (fewest per client {:>4}, dupes {})  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  {extra}",
+            a.clients,
+            f["count"].as_u64().unwrap_or(0),
+            a.clients * a.events,
+            f["min_per_client"].as_u64().unwrap_or(0),
+            f["dupes"].as_u64().unwrap_or(0),
+            ms("p50"),
+            ms("p95"),
+            ms("p99"),
+            ms("max"),
+        );
+        ms("p95")
+    };
+    let delivered = f[STEADY]["count"].as_u64().unwrap_or(0);
+    let p95 = line(
+        "steady",
+        STEADY,
+        format!(
+            "server {:.1} KiB/idle client  connect all {:.2} s  CPU {:.1} µs/delivered event",
+            server.kib_per_client,
+            server.connect.as_secs_f64(),
+            server.cpu_ms as f64 * 1000.0 / delivered.max(1) as f64
+        ),
     );
-    Figures { p95_ms: ms("p95") }
+    let storm_took = |i: usize| server.storms.get(i).map_or(0.0, Duration::as_secs_f64);
+    line("storm", STORM, format!("all reconnected in {:.2} s", storm_took(0)));
+    line(
+        "storm+10% old",
+        STORM_OLD,
+        format!(
+            "all reconnected in {:.2} s ({HISTORY} old signals resent to every {OLD_EVERY}th)",
+            storm_took(1)
+        ),
+    );
+    Figures { p95_ms: p95 }
 }
 
 /// Connects the clients and measures what that costs the server (`pid`): time, and resident
@@ -91,31 +129,65 @@ async fn connect(
     url: &str,
     origin: Option<&str>,
     cookie: Option<&str>,
+    resumable: bool,
 ) -> (Clients, Duration, f64) {
     let before = rss_kib(pid);
     let started = std::time::Instant::now();
-    let clients = Clients::connect(a.clients, url, origin, cookie);
+    let clients = Clients::connect_with(a.clients, url, origin, cookie, None, resumable);
     let took = started.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let per_client = rss_kib(pid).saturating_sub(before) as f64 / a.clients as f64;
     (clients, took, per_client)
 }
 
-/// Publishes `a.events` messages at `a.rate` per second, each stamped with its start time.
-async fn publish<F, Fut>(a: &Args, mut post: F)
+/// Publishes `a.events` messages at `a.rate` per second, each stamped with its start time and
+/// `tag` (`post` gets the message's number and its stamp).
+async fn publish<F, Fut>(a: &Args, tag: &str, mut post: F)
 where
-    F: FnMut(usize, u64) -> Fut,
+    F: FnMut(usize, String) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     let gap = Duration::from_secs_f64(1.0 / a.rate);
     let mut next = tokio::time::Instant::now();
     for i in 0..a.events {
-        post(i, now_us()).await;
+        post(i, format!("T0={}/{tag}", now_us())).await;
         next += gap;
         tokio::time::sleep_until(next).await;
     }
     // Let the last deliveries land.
     tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
+/// The three phases against connected clients: steady delivery (CPU measured), a reconnect
+/// storm, and a storm in which every tenth client resumes from `old`.
+async fn phases<F, Fut>(a: &Args, pid: u32, clients: &mut Clients, old: i64, post: F) -> (u64, Vec<Duration>)
+where
+    F: Fn(usize, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let cpu_before = cpu_ms(pid);
+    publish(a, STEADY, &post).await;
+    let cpu = cpu_ms(pid).saturating_sub(cpu_before);
+    let mut storms = Vec::new();
+    for (n, (tag, resume)) in [
+        (STORM, None),
+        (
+            STORM_OLD,
+            Some(Resume {
+                every: OLD_EVERY,
+                after: old,
+            }),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        clients.storm(resume);
+        let offset = (n + 1) * a.events;
+        publish(a, tag, |i, stamp| post(offset + i, stamp)).await;
+        storms.push(clients.storm_over());
+    }
+    (cpu, storms)
 }
 
 async fn ours(engine: &str, mut settings: BTreeMap<String, String>, a: &Args) -> Figures {
@@ -132,18 +204,20 @@ async fn ours(engine: &str, mut settings: BTreeMap<String, String>, a: &Args) ->
     let cookie = setup::customer_cookie(&db).await;
     let ws_url = format!("{}/api/v1/feed/ws", base.replace("http://", "ws://"));
 
-    // Warm the server (first query, first frame) before measuring memory.
+    // Warm the server (first query, first frame) before measuring memory; then the history.
     source.ingest(u64::MAX / 2, "warm-up").await;
+    let old = domain::feed::view::head(&db).await.expect("feed head");
+    for i in 0..HISTORY {
+        source.ingest((u64::MAX / 2) + 1 + i as u64, "BTC long (history)").await;
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let me = std::process::id();
-    let (clients, connect, kib_per_client) = connect(a, me, &ws_url, Some(&base), Some(&cookie)).await;
-    let cpu_before = cpu_ms(me);
-    publish(a, |i, t0| {
+    let (mut clients, connect, kib_per_client) = connect(a, me, &ws_url, Some(&base), Some(&cookie), true).await;
+    let (cpu_ms, storms) = phases(a, me, &mut clients, old, |i, stamp| {
         let source = &source;
-        async move { source.ingest(i as u64, &format!("BTC long T0={t0} ")).await }
+        async move { source.ingest(i as u64, &format!("BTC long {stamp} ")).await }
     })
     .await;
-    let cpu_ms = cpu_ms(me).saturating_sub(cpu_before);
     let f = clients.finish();
     let _ = stop.send(());
     let _ = served.await;
@@ -151,10 +225,14 @@ async fn ours(engine: &str, mut settings: BTreeMap<String, String>, a: &Args) ->
         kib_per_client,
         connect,
         cpu_ms,
+        storms,
     };
     report(engine, a, &f, &server)
 }
 
+/// nchan through the same clients and phases. Its websocket subscriber takes no resume point, so
+/// clients reconnecting in a storm miss what was published meanwhile (fewer delivered), and the
+/// "old" storm resends nothing.
 async fn nchan(a: &Args) -> Option<Figures> {
     if !std::path::Path::new("/usr/lib/nginx/modules/ngx_nchan_module.so").exists() {
         return None;
@@ -188,21 +266,19 @@ async fn nchan(a: &Args) -> Option<Figures> {
     let worker = nginx.id();
     let http = reqwest::Client::new();
     let pub_url = format!("http://127.0.0.1:{port}/pub");
-    let post = |_: usize, t0: u64| {
+    // Warm-up without a stamp: nchan hands its newest message to each new subscriber.
+    let _ = http.post(&pub_url).body("warm-up").send().await;
+    let (mut clients, connect, kib_per_client) =
+        connect(a, worker, &format!("ws://127.0.0.1:{port}/sub"), None, None, false).await;
+    let (cpu_ms, storms) = phases(a, worker, &mut clients, 0, |_, stamp| {
         let req = http
             .post(&pub_url)
-            .body(format!("{{\"content\":\"BTC long T0={t0} \"}}"));
+            .body(format!("{{\"content\":\"BTC long {stamp} \"}}"));
         async move {
             let _ = req.send().await;
         }
-    };
-    // Warm-up without a stamp: nchan hands its newest message to each new subscriber.
-    let _ = http.post(&pub_url).body("warm-up").send().await;
-    let (clients, connect, kib_per_client) =
-        connect(a, worker, &format!("ws://127.0.0.1:{port}/sub"), None, None).await;
-    let cpu_before = cpu_ms(worker);
-    publish(a, post).await;
-    let cpu_ms = cpu_ms(worker).saturating_sub(cpu_before);
+    })
+    .await;
     let f = clients.finish();
     let _ = nginx.kill();
     let _ = nginx.wait();
@@ -210,6 +286,7 @@ async fn nchan(a: &Args) -> Option<Figures> {
         kib_per_client,
         connect,
         cpu_ms,
+        storms,
     };
     Some(report("nchan", a, &f, &server))
 }

@@ -67,28 +67,112 @@ pub async fn read(ctx: &AppContext, after: i64) -> Result<Option<Batch>, sea_orm
     }))
 }
 
+/// Where the hub stands and the batches it sent most recently, contiguous: a follower that
+/// connects learns where to start from here, and one resuming from a recent sequence is replayed
+/// from here, with no database read (a reconnect storm after a deploy is mostly such resumes).
+#[derive(Debug, Default)]
+struct Recent {
+    /// Everything up to here has been read (and sent, if anyone followed).
+    head: i64,
+    /// `batches[i].upto == batches[i + 1].after`, the last one ending at `head`.
+    batches: std::collections::VecDeque<Arc<Batch>>,
+    /// Feed-log rows the batches span.
+    rows: i64,
+}
+
+/// Feed-log rows of recent batches kept for resuming followers (older gaps are read from the log).
+pub const RECENT_ROWS: i64 = 2_000;
+
+impl Recent {
+    fn advance(&mut self, batch: &Arc<Batch>) {
+        if self.batches.back().is_some_and(|b| b.upto != batch.after) {
+            self.batches.clear();
+            self.rows = 0;
+        }
+        self.batches.push_back(batch.clone());
+        self.rows += batch.upto - batch.after;
+        while self.rows > RECENT_ROWS
+            && let Some(old) = self.batches.pop_front()
+        {
+            self.rows -= old.upto - old.after;
+        }
+        self.head = batch.upto;
+    }
+
+    /// The hub moved on without reading (nobody followed): what it kept no longer leads here.
+    fn skip_to(&mut self, head: i64) {
+        self.batches.clear();
+        self.rows = 0;
+        self.head = head;
+    }
+}
+
+/// Where a new follower starts: the hub's head, and the recent batches after its resume point
+/// when they cover all of the gap.
+pub struct Start {
+    pub head: i64,
+    pub replay: Option<Vec<Arc<Batch>>>,
+}
+
 #[derive(Clone)]
 pub struct FeedHub {
     batches: broadcast::Sender<Arc<Batch>>,
+    recent: Arc<std::sync::RwLock<Recent>>,
 }
 
 impl FeedHub {
-    /// Subscribe *before* reading where the feed stands, so no batch falls in between.
+    /// Subscribe *before* asking where to start ([`FeedHub::start`]), so no batch falls in
+    /// between.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Batch>> {
         self.batches.subscribe()
+    }
+
+    /// Where a follower resuming after `after` (or starting now) begins. Batches are recorded
+    /// and sent under the same lock, so every batch past `head` reaches a receiver subscribed
+    /// before this call.
+    pub fn start(&self, after: Option<i64>) -> Start {
+        let recent = self.recent.read().unwrap_or_else(|p| p.into_inner());
+        let replay = after.and_then(|a| {
+            let first = recent.batches.front()?;
+            (a >= first.after && a < recent.head)
+                .then(|| recent.batches.iter().filter(|b| b.upto > a).cloned().collect())
+        });
+        Start {
+            head: recent.head,
+            replay,
+        }
+    }
+
+    /// Records and sends a batch, atomically for [`FeedHub::start`].
+    fn publish(&self, batch: Batch) {
+        let batch = Arc::new(batch);
+        let mut recent = self.recent.write().unwrap_or_else(|p| p.into_inner());
+        recent.advance(&batch);
+        // No receiver is fine: nobody follows right now.
+        let _ = self.batches.send(batch);
+    }
+
+    fn skip_to(&self, head: i64) {
+        self.recent.write().unwrap_or_else(|p| p.into_inner()).skip_to(head);
     }
 
     /// Starts the reader; it stops when `stop` turns true.
     pub fn spawn(ctx: AppContext, mut stop: watch::Receiver<bool>) -> (Self, tokio::task::JoinHandle<()>) {
         let (batches, _) = broadcast::channel(CAPACITY);
-        let hub = Self { batches };
-        let sender = hub.batches.clone();
+        let hub = Self {
+            batches,
+            recent: Default::default(),
+        };
+        let me = hub.clone();
         // Subscribed here, not in the task, so a commit right after start-up still wakes it.
         let mut wake = ctx.feed.subscribe();
         let task = tokio::spawn(async move {
             let mut last = loop {
                 match view::head(&ctx.db).await {
-                    Ok(h) => break h,
+                    Ok(h) => {
+                        me.skip_to(h);
+                        break h;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "feed hub cannot read the feed head; retrying");
                         tokio::select! {
@@ -106,8 +190,9 @@ impl FeedHub {
                             Ok(seq) if seq <= last => continue,
                             // Nobody follows: only remember where the feed stands. A follower
                             // subscribing now reads the log up to at least `seq` itself.
-                            Ok(seq) if sender.receiver_count() == 0 => {
+                            Ok(seq) if me.batches.receiver_count() == 0 => {
                                 last = seq;
+                                me.skip_to(seq);
                                 continue;
                             }
                             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -121,8 +206,7 @@ impl FeedHub {
                         last = batch.upto;
                         // A full page may have more behind it.
                         behind = batch.upto - batch.after >= PAGE as i64;
-                        // No receiver is fine: nobody follows right now.
-                        let _ = sender.send(Arc::new(batch));
+                        me.publish(batch);
                     }
                     Ok(None) => behind = false,
                     Err(e) => {
@@ -137,5 +221,70 @@ impl FeedHub {
             }
         });
         (hub, task)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(after: i64, upto: i64) -> Batch {
+        Batch {
+            after,
+            upto,
+            frames: Vec::new(),
+        }
+    }
+
+    fn hub() -> FeedHub {
+        FeedHub {
+            batches: broadcast::channel(CAPACITY).0,
+            recent: Default::default(),
+        }
+    }
+
+    fn spans(start: &Start) -> Option<Vec<(i64, i64)>> {
+        start
+            .replay
+            .as_ref()
+            .map(|r| r.iter().map(|b| (b.after, b.upto)).collect())
+    }
+
+    #[test]
+    fn a_recent_gap_is_replayed_from_memory_and_an_older_one_is_not() {
+        let hub = hub();
+        hub.skip_to(10);
+        hub.publish(batch(10, 12));
+        hub.publish(batch(12, 20));
+        let start = hub.start(Some(13));
+        assert_eq!(start.head, 20);
+        assert_eq!(spans(&start), Some(vec![(12, 20)]), "from the batch holding 14");
+        assert_eq!(spans(&hub.start(Some(10))), Some(vec![(10, 12), (12, 20)]));
+        assert_eq!(spans(&hub.start(Some(9))), None, "before what the hub kept: the log");
+        assert_eq!(spans(&hub.start(Some(20))), None, "nothing to replay");
+        assert_eq!(spans(&hub.start(None)), None);
+    }
+
+    #[test]
+    fn memory_stays_contiguous_and_bounded() {
+        let hub = hub();
+        hub.skip_to(0);
+        hub.publish(batch(0, 5));
+        // The hub moved on without reading (nobody followed): 5..8 was never kept.
+        hub.skip_to(8);
+        hub.publish(batch(8, 9));
+        assert_eq!(spans(&hub.start(Some(4))), None, "a hole is never replayed over");
+        assert_eq!(spans(&hub.start(Some(8))), Some(vec![(8, 9)]));
+
+        for after in (9..9 + RECENT_ROWS * 2).step_by(100) {
+            hub.publish(batch(after, after + 100));
+        }
+        let recent = hub.recent.read().unwrap();
+        assert!(recent.rows <= RECENT_ROWS, "{} rows kept", recent.rows);
+        assert_eq!(
+            recent.rows,
+            recent.batches.iter().map(|b| b.upto - b.after).sum::<i64>()
+        );
+        assert_eq!(recent.head, 9 + RECENT_ROWS * 2);
     }
 }

@@ -9,9 +9,10 @@ pub mod search;
 pub mod view;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
-use tokio::sync::{Mutex, MutexGuard, broadcast};
+use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 /// What the feed websocket accepts from a browser. Clients only ever send close and pong frames:
 /// small buffers keep an idle connection cheap, and no client can make the server hold a large
@@ -31,12 +32,23 @@ pub const CLIENT_LIMITS: ClientLimits = ClientLimits {
 pub const NOTIFY_CHANNEL: &str = "signaldesk_feed";
 /// Advisory lock key that orders feed-log appends across processes on PostgreSQL
 /// (ASCII "sdfeed").
-const APPEND_LOCK_KEY: i64 = 0x7364_6665_6564;
+pub const APPEND_LOCK_KEY: i64 = 0x7364_6665_6564;
 
 #[derive(Clone, Debug)]
 pub struct Feed {
     wake: broadcast::Sender<i64>,
     append: Arc<Mutex<()>>,
+    /// Ingest requests waiting for the append gate, committed together by whoever takes it next.
+    pub(crate) waiting: crate::ingest::commit_queue::Waiting,
+    commits: Arc<Commits>,
+}
+
+/// Ingest commits in this process: more requests than transactions means the commit queue is
+/// grouping requests under load (`/metrics` shows both).
+#[derive(Debug, Default)]
+pub struct Commits {
+    pub requests: AtomicU64,
+    pub transactions: AtomicU64,
 }
 
 impl Default for Feed {
@@ -51,6 +63,8 @@ impl Feed {
         Self {
             wake,
             append: Arc::new(Mutex::new(())),
+            waiting: Default::default(),
+            commits: Default::default(),
         }
     }
 
@@ -63,8 +77,8 @@ impl Feed {
     /// or a follower that read up to `n` could later find a smaller `n - 1` committed and miss it.
     /// In this process a mutex does it (and spares SQLite's busy-wait); across PostgreSQL
     /// processes a transaction-scoped advisory lock, taken by [`Feed::lock_in_transaction`].
-    pub(crate) async fn append_gate(&self) -> MutexGuard<'_, ()> {
-        self.append.lock().await
+    pub(crate) async fn append_gate(&self) -> OwnedMutexGuard<()> {
+        self.append.clone().lock_owned().await
     }
 
     pub(crate) async fn lock_in_transaction(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
@@ -113,6 +127,16 @@ impl Feed {
         .insert(txn)
         .await?;
         Ok(row.seq)
+    }
+
+    pub fn commits(&self) -> &Commits {
+        &self.commits
+    }
+
+    /// Counts a committed ingest transaction and the requests it held.
+    pub(crate) fn count_commit(&self, requests: usize) {
+        self.commits.requests.fetch_add(requests as u64, Ordering::Relaxed);
+        self.commits.transactions.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Wakes this process's followers; call after commit (or when another process committed).

@@ -340,6 +340,11 @@ fn message(raw: RawMessage, now: DateTime<Utc>, sources: &[url::Origin]) -> Resu
             format!("longer than {CONTENT_MAX_CHARS} characters"),
         ));
     }
+    // Discord never sends one, and PostgreSQL cannot store one in text: without this check the
+    // request would fail as a database error and the collector would retry it for ever.
+    if raw.content.contains('\0') {
+        return Err(Rejection::new("content", "contains a NUL character (U+0000)"));
+    }
     if raw.embeds.len() > EMBEDS_MAX {
         return Err(Rejection::new("embeds", format!("more than {EMBEDS_MAX} embeds")));
     }
@@ -524,6 +529,11 @@ mod tests {
         assert_eq!(
             rejected(create(), &["content"], json!("x".repeat(4001))).field,
             "content"
+        );
+        let nul = rejected(create(), &["content"], json!("BUY\u{0}BTC"));
+        assert_eq!(
+            (nul.field.as_str(), nul.message.as_str()),
+            ("content", "contains a NUL character (U+0000)")
         );
         assert_eq!(rejected(create(), &["embeds", "0"], json!("text")).field, "embeds[0]");
         assert_eq!(parse(json!([1]), now()).unwrap_err().field, "(event)");

@@ -112,49 +112,76 @@ pub struct Ingested {
 
 /// Stores what `items` report, answering per item. Rejected items (already validated out) are
 /// passed through so results line up with the request; a database failure fails the whole
-/// request (nothing half-stored: it is one transaction) and the connector retries it.
+/// request (nothing half-stored: it is one transaction) and the connector retries it. Requests
+/// arriving together share a transaction ([`super::commit_queue`]).
 pub async fn ingest(
     db: &DatabaseConnection,
     feed: &Feed,
     connector: &Connector,
     items: Vec<Result<Event, Rejection>>,
 ) -> Result<Ingested, DbErr> {
-    let _order = feed.append_gate().await;
+    super::commit_queue::submit(db, feed, connector, items).await
+}
+
+/// Applies requests in order in one transaction, under the append gate (the caller holds it),
+/// and wakes followers after the commit. One answer per request.
+pub(crate) async fn apply(
+    db: &DatabaseConnection,
+    feed: &Feed,
+    requests: Vec<(Connector, Vec<Result<Event, Rejection>>)>,
+) -> Result<Vec<Ingested>, DbErr> {
     let txn = crate::database::begin_write(db).await?;
     // The first statement writes, so a SQLite transaction takes the write lock up front (waiting
     // for it) instead of failing when it upgrades from a read later.
+    let mut seen: Vec<i64> = requests.iter().map(|(c, _)| c.id).collect();
+    seen.sort_unstable();
+    seen.dedup();
     connector::Entity::update_many()
         .col_expr(connector::Column::LastSeenAt, Expr::value(Utc::now()))
-        .filter(connector::Column::Id.eq(connector.id))
+        .filter(connector::Column::Id.is_in(seen))
         .exec(&txn)
         .await?;
     Feed::lock_in_transaction(&txn).await?;
 
+    // One run for the group: the channel, owner and mirror-target lookups are the same for all.
     let mut run = Run {
         txn: &txn,
-        connector_id: connector.id,
-        forwarding: connector.forwarding,
+        connector_id: 0,
+        forwarding: false,
         targets: Targets::default(),
         channels: HashMap::new(),
         owners: HashMap::new(),
         last_seq: None,
     };
-    let mut results = Vec::with_capacity(items.len());
-    for item in items {
-        results.push(match item {
-            Ok(event) => run.apply(event).await?,
-            Err(rejection) => ItemResult::rejected(&rejection),
+    let count = requests.len();
+    let mut answers = Vec::with_capacity(count);
+    let mut last_seq = None;
+    for (connector, items) in requests {
+        run.connector_id = connector.id;
+        run.forwarding = connector.forwarding;
+        run.last_seq = None;
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            results.push(match item {
+                Ok(event) => run.apply(event).await?,
+                Err(rejection) => ItemResult::rejected(&rejection),
+            });
+        }
+        last_seq = run.last_seq.or(last_seq);
+        answers.push(Ingested {
+            results,
+            last_seq: run.last_seq,
         });
     }
-    let last_seq = run.last_seq;
     if let Some(seq) = last_seq {
         Feed::notify_in_transaction(&txn, seq).await?;
     }
     txn.commit().await?;
+    feed.count_commit(count);
     if let Some(seq) = last_seq {
         feed.committed(seq);
     }
-    Ok(Ingested { results, last_seq })
+    Ok(answers)
 }
 
 /// Where a message or thread event lands once checked against the channel flags.

@@ -7,9 +7,10 @@
 //! second; a new tier makes the client reload its list, so an upgrade opens history at once and
 //! a downgrade closes it). When the user's sessions or access change anywhere (sign-out, sign out everywhere,
 //! password change, demotion, refund, dispute, admin revoke — see [`RightsWatch`]) the socket
-//! re-checks its session and access at once and closes or adjusts; every heartbeat re-checks too.
-//! Live changes come from the process's [`FeedHub`] (read and serialised once for all); a
-//! connection reads the feed log itself only to replay its gap. Each connection writes from its
+//! re-checks its session and access at once and closes or adjusts; every few minutes it re-checks
+//! on its own too.
+//! Live changes come from the process's [`FeedHub`] (read and serialised once for all), and so
+//! does the replay of a recent gap; a connection reads the feed log itself only for an older one. Each connection writes from its
 //! own task, so a slow client only delays itself; one that stops reading is dropped after
 //! `SEND_TIMEOUT` and reconnects from its last sequence.
 //!
@@ -41,6 +42,9 @@ use crate::feed_slots::Full;
 /// A client that cannot take a message for this long is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Heartbeats between two re-checks of a socket's session and access by the socket itself (the
+/// rights-change log wakes it at once; this only backs that up).
+const BACKSTOP_EVERY: u32 = 20;
 /// A client further behind than this is told to resync instead of being replayed event by event.
 const REPLAY_MAX: i64 = 5_000;
 
@@ -87,8 +91,10 @@ pub async fn feed_ws(
         user,
         session: signed_in.session.id,
     };
-    match domain::entitlements::access_at(&ctx.db, user, Utc::now()).await {
-        Ok(Some(_)) => {}
+    // The session was checked by the extractor a moment ago; with the access, the socket starts
+    // under these rights without reading them again.
+    let rights = match domain::entitlements::access_at(&ctx.db, user, Utc::now()).await {
+        Ok(Some(a)) => Rights::of(&a),
         Ok(None) => {
             return ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -98,7 +104,7 @@ pub async fn feed_ws(
             .into_response();
         }
         Err(e) => return super::connector_auth::db_unavailable(e).into_response(),
-    }
+    };
     let slot = match slots.take(user) {
         Ok(slot) => slot,
         Err(Full::User(max)) => {
@@ -128,7 +134,7 @@ pub async fn feed_ws(
         let _slot = slot;
         let metrics = ctx.metrics.clone();
         let _open = Following::start(&metrics);
-        match stream(ctx, hub, changes, socket, viewer, q.after).await {
+        match stream(ctx, hub, changes, socket, viewer, rights, q.after).await {
             Err(Closed::TooSlow) => {
                 Metrics::inc(&metrics.feed_slow_clients_dropped);
                 tracing::info!(
@@ -199,6 +205,16 @@ struct Rights {
     access_ends: DateTime<Utc>,
 }
 
+impl Rights {
+    fn of(a: &domain::entitlements::CustomerAccess) -> Self {
+        Self {
+            rank: a.tier.rank,
+            until: a.tier_ends.min(a.access_ends),
+            access_ends: a.access_ends,
+        }
+    }
+}
+
 /// Sends the frames of `batch` past `*last` the viewer may receive, and advances `*last` to its
 /// end. Stops short (leaving `*last` before the rest) once `rights` may have changed.
 async fn deliver(tx: &mut Sink, batch: &Batch, last: &mut i64, rights: Rights) -> Result<(), Closed> {
@@ -250,11 +266,7 @@ async fn standing(ctx: &AppContext, viewer: Viewer) -> Result<Standing, sea_orm:
     }
     Ok(
         match domain::entitlements::access_at(&ctx.db, viewer.user, Utc::now()).await? {
-            Some(a) => Standing::Active(Rights {
-                rank: a.tier.rank,
-                until: a.tier_ends.min(a.access_ends),
-                access_ends: a.access_ends,
-            }),
+            Some(a) => Standing::Active(Rights::of(&a)),
             None => Standing::Ended,
         },
     )
@@ -325,12 +337,19 @@ async fn stream(
     mut changes: broadcast::Receiver<i64>,
     socket: WebSocket,
     viewer: Viewer,
+    mut rights: Rights,
     after: Option<i64>,
 ) -> Result<(), Closed> {
     let (mut tx, mut rx) = socket.split();
-    // Subscribe before reading the head, so nothing committed in between is missed.
+    // Subscribe before asking the hub where to start, so nothing committed in between is missed.
     let mut batches = hub.subscribe();
-    let head = view::head(&ctx.db).await?;
+    let start = hub.start(after);
+    let head = match after {
+        // Past what this process has read (the page came from another process, or the hub is a
+        // moment behind): the log says how much was committed.
+        Some(a) if a > start.head => view::head(&ctx.db).await?.max(start.head),
+        _ => start.head,
+    };
     let mut last = match after {
         Some(a) if a >= 0 && head - a <= REPLAY_MAX => a.min(head),
         Some(_) => {
@@ -339,19 +358,23 @@ async fn stream(
         }
         None => head,
     };
-    let mut rights = match standing(&ctx, viewer).await? {
-        Standing::Active(rights) => rights,
-        Standing::Ended => return end(&mut tx, "ended").await,
-        Standing::SignedOut => return end(&mut tx, "signed_out").await,
-    };
     send_json(
         &mut tx,
         json!({"type": "access", "state": "active", "ends_at": rights.access_ends}),
     )
     .await?;
-    catch_up(&ctx, &mut tx, &mut last, rights).await?;
+    // A recent gap is replayed from the hub's memory; an older one from the log.
+    if let Some(replay) = start.replay {
+        for batch in &replay {
+            deliver(&mut tx, batch, &mut last, rights).await?;
+        }
+    }
+    if last < start.head {
+        catch_up(&ctx, &mut tx, &mut last, rights).await?;
+    }
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
+    let mut beats = viewer.session.rem_euclid(BACKSTOP_EVERY as i64) as u32;
     let rights_end = tokio::time::sleep(until(rights.until));
     tokio::pin!(rights_end);
     loop {
@@ -379,10 +402,15 @@ async fn stream(
                     return Ok(());
                 }
             },
-            // A backstop for a missed wake-up: every heartbeat re-checks the session and access.
+            // A backstop for a missed wake-up: every few minutes the socket re-checks the session
+            // and access itself (spread over time: 10,000 sockets re-checking on every
+            // heartbeat would be hundreds of queries a second for nothing).
             _ = heartbeat.tick() => {
                 send_json(&mut tx, json!({"type": "heartbeat", "seq": last})).await?;
-                if !recheck(&ctx, &mut tx, viewer, &mut rights, &mut last, rights_end.as_mut()).await? {
+                beats += 1;
+                if beats.is_multiple_of(BACKSTOP_EVERY)
+                    && !recheck(&ctx, &mut tx, viewer, &mut rights, &mut last, rights_end.as_mut()).await?
+                {
                     return Ok(());
                 }
             }

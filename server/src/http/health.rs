@@ -44,6 +44,7 @@ pub async fn readyz(State(ctx): State<AppContext>) -> Result<Json<Value>, ApiErr
 pub async fn render(ctx: &AppContext) -> axum::response::Response {
     use axum::response::IntoResponse;
     let mut text = ctx.metrics.render();
+    text.push_str(&commit_counts(ctx.feed.commits()));
     match domain::mirror::ledger::latency(&ctx.db, chrono::Utc::now()).await {
         Ok(ops) => text.push_str(&mirror_summary(&ops)),
         Err(e) => tracing::warn!(error = %e, "cannot read the mirror ledger for /metrics"),
@@ -54,6 +55,27 @@ pub async fn render(ctx: &AppContext) -> axum::response::Response {
         Err(e) => tracing::warn!(error = %e, "cannot read the capture status for /metrics"),
     }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Ingest requests and the transactions that committed them (requests ÷ transactions is how
+/// much the commit queue groups under load).
+fn commit_counts(c: &domain::feed::Commits) -> String {
+    use std::sync::atomic::Ordering;
+    let mut out = String::new();
+    for (name, help, n) in [
+        ("ingest_requests_total", "Ingest requests committed.", &c.requests),
+        (
+            "ingest_transactions_total",
+            "Ingest transactions committed (one holds every request waiting for it).",
+            &c.transactions,
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP signaldesk_{name} {help}\n# TYPE signaldesk_{name} counter\nsignaldesk_{name} {}\n",
+            n.load(Ordering::Relaxed)
+        ));
+    }
+    out
 }
 
 /// A summary per operation: quantiles over the last hour (a sliding window, as summaries are).

@@ -308,8 +308,9 @@ async fn f3_a_client_that_stops_reading_never_delays_the_others(backend: Backend
 /// change exactly once, in sequence order — the live batches and their own replay of a gap
 /// meet without a hole or an overlap.
 async fn every_follower_gets_every_change_once_and_in_order_while_ingest_runs(backend: Backend) {
-    const WRITERS: u64 = 4;
-    const PER_WRITER: u64 = 40;
+    // Sixteen writers, so ingest's commit queue groups requests into shared transactions.
+    const WRITERS: u64 = 16;
+    const PER_WRITER: u64 = 12;
     // Nine followers of one account: above the default per-account cap, which this test is not about.
     let s = Source::start_with(backend, &[("FEED_MAX_PER_USER", "20")]).await;
     let session = customer_with_access(&s.app, "many@example.com", chrono::Duration::hours(1)).await;

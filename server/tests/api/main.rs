@@ -9,6 +9,7 @@ mod admin;
 mod attachments;
 mod capture;
 mod channel_tiers;
+mod commit_queue;
 mod demo;
 mod desk;
 mod discord_admin;
