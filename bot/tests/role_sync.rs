@@ -372,7 +372,6 @@ async fn unlinking_takes_every_managed_role_and_only_those(backend: Backend) {
 }
 
 async fn a_role_taken_out_of_the_mapping_is_taken_from_members(backend: Backend) {
-    use sea_orm::TransactionTrait;
     let mut rig = rig(backend, MAPPING).await;
     let user = rig.customer("moved@example.com", 511, &[OTHER]).await;
     rig.grant(user, "moved@example.com", "basic", 30).await;
@@ -386,7 +385,9 @@ async fn a_role_taken_out_of_the_mapping_is_taken_from_members(backend: Backend)
         .find(|t| t.slug == "basic")
         .unwrap()
         .id;
-    let txn = rig.db.begin().await.unwrap();
+    // As the admin page does: a write transaction from the start, so SQLite waits for the bot's
+    // writes instead of failing to upgrade a read.
+    let txn = domain::database::begin_write(&rig.db).await.unwrap();
     let queued = domain::role_sync::set_tier_roles(&txn, &rig.guild, basic_tier, &[PRO as i64])
         .await
         .unwrap();

@@ -1,8 +1,10 @@
-//! Ingest benchmark: `cargo bench -p server --bench ingest [-- --events N --clients C --batch B]`.
+//! Ingest benchmark: `cargo bench -p server --bench ingest [-- --events N --clients C --batch B --seconds S]`.
 //! Starts the real application in-process on port 0 (a fresh SQLite file, then a fresh
 //! PostgreSQL database), registers a connector and a source channel, and posts message events
 //! over real HTTP from C concurrent clients. Prints throughput (events/s) and request latency
-//! percentiles for single-event requests and for batches.
+//! percentiles for single-event requests and for batches, then holds C clients of single events
+//! for S seconds (sustained rate), and finally counts the stored signals against every
+//! acknowledged one.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ struct Args {
     events: usize,
     clients: usize,
     batch: usize,
+    seconds: u64,
 }
 
 fn args() -> Args {
@@ -26,6 +29,7 @@ fn args() -> Args {
         events: 4000,
         clients: 16,
         batch: 100,
+        seconds: 60,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -35,6 +39,7 @@ fn args() -> Args {
             ("--events", Some(v)) => a.events = v,
             ("--clients", Some(v)) => a.clients = v,
             ("--batch", Some(v)) => a.batch = v,
+            ("--seconds", Some(v)) => a.seconds = v as u64,
             _ => {
                 i += 1;
                 continue;
@@ -63,7 +68,14 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[idx].as_secs_f64() * 1000.0
 }
 
-async fn start(settings: BTreeMap<String, String>) -> (String, String, tokio::sync::oneshot::Sender<()>) {
+async fn start(
+    settings: BTreeMap<String, String>,
+) -> (
+    String,
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    sea_orm::DatabaseConnection,
+) {
     let config = Config::from_sources(&BTreeMap::new(), |k| settings.get(k).cloned()).expect("config");
     let app = Application::build(config).await.expect("app");
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -93,20 +105,30 @@ async fn start(settings: BTreeMap<String, String>) -> (String, String, tokio::sy
         .await
         .unwrap();
     let _ = connector;
-    (base, token, tx)
+    (base, token, tx, db)
 }
 
-/// Posts `events` events as requests of `per_request` events from `clients` clients; returns
-/// (wall time, per-request latencies).
-async fn load(
-    base: &str,
-    token: &str,
-    first_id: u64,
-    events: usize,
-    per_request: usize,
-    clients: usize,
-) -> (Duration, Vec<Duration>) {
-    let requests = events.div_ceil(per_request);
+/// What a load run measured.
+struct Run {
+    wall: Duration,
+    latencies: Vec<Duration>,
+    /// Events the server acknowledged as accepted.
+    accepted: u64,
+}
+
+/// When a load run stops: after a number of events, or at a moment.
+#[derive(Clone, Copy)]
+enum Until {
+    Events(usize),
+    Deadline(Instant),
+}
+
+/// Posts events as requests of `per_request` events from `clients` clients until `until`.
+async fn load(base: &str, token: &str, first_id: u64, until: Until, per_request: usize, clients: usize) -> Run {
+    let (requests, events) = match until {
+        Until::Events(e) => (e.div_ceil(per_request), e),
+        Until::Deadline(_) => (usize::MAX, usize::MAX),
+    };
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -116,10 +138,11 @@ async fn load(
         let (base, token) = (base.to_owned(), token.to_owned());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut accepted = 0;
             loop {
                 let r = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if r >= requests {
-                    return latencies;
+                if r >= requests || matches!(until, Until::Deadline(d) if Instant::now() >= d) {
+                    return (latencies, accepted);
                 }
                 let ids = (r * per_request)..((r + 1) * per_request).min(events);
                 let (url, body) = if per_request == 1 {
@@ -133,46 +156,79 @@ async fn load(
                 let t = Instant::now();
                 let res = client.post(url).bearer_auth(&token).json(&body).send().await.unwrap();
                 assert!(res.status().is_success(), "{}", res.status());
-                let _ = res.bytes().await;
+                let answer: Value = res.json().await.unwrap();
                 latencies.push(t.elapsed());
+                accepted += if per_request == 1 {
+                    u64::from(answer["status"] == "accepted")
+                } else {
+                    answer["accepted"].as_u64().unwrap_or(0)
+                };
             }
         }));
     }
-    let mut all = Vec::new();
+    let mut run = Run {
+        wall: Duration::ZERO,
+        latencies: Vec::new(),
+        accepted: 0,
+    };
     for t in tasks {
-        all.extend(t.await.unwrap());
+        let (latencies, accepted) = t.await.unwrap();
+        run.latencies.extend(latencies);
+        run.accepted += accepted;
     }
-    (started.elapsed(), all)
+    run.wall = started.elapsed();
+    run
 }
 
-fn report(engine: &str, mode: &str, events: usize, wall: Duration, mut latencies: Vec<Duration>) {
+fn report(engine: &str, mode: &str, run: &mut Run) {
+    let latencies = &mut run.latencies;
     latencies.sort();
+    let events = run.accepted;
     println!(
-        "{engine:<9} {mode:<22} {events:>6} events  {:>8.0} events/s   request p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
-        events as f64 / wall.as_secs_f64(),
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.95),
-        percentile(&latencies, 0.99),
+        "{engine:<9} {mode:<30} {events:>7} events  {:>8.0} events/s   request p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
+        events as f64 / run.wall.as_secs_f64(),
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.95),
+        percentile(latencies, 0.99),
         latencies.last().unwrap().as_secs_f64() * 1000.0,
     );
 }
 
 async fn run(engine: &str, settings: BTreeMap<String, String>, a: &Args) {
-    let (base, token, stop) = start(settings).await;
+    let (base, token, stop, db) = start(settings).await;
+    let mut accepted = 0;
     // Warm-up: connections, prepared statements, page cache.
-    load(&base, &token, 1, 200, 1, a.clients).await;
+    accepted += load(&base, &token, 1, Until::Events(200), 1, a.clients).await.accepted;
     let unloaded = (a.events / 4).max(1);
-    let (wall, lat) = load(&base, &token, 500_000, unloaded, 1, 1).await;
-    report(engine, "single, 1 client", unloaded, wall, lat);
-    let (wall, lat) = load(&base, &token, 1_000_000, a.events, 1, a.clients).await;
-    report(engine, &format!("single, {} clients", a.clients), a.events, wall, lat);
-    let (wall, lat) = load(&base, &token, 10_000_000, a.events * 5, a.batch, a.clients.min(4)).await;
-    report(
-        engine,
-        &format!("batch of {}, {} clients", a.batch, a.clients.min(4)),
-        a.events * 5,
-        wall,
-        lat,
+    let mut r = load(&base, &token, 500_000, Until::Events(unloaded), 1, 1).await;
+    report(engine, "single, 1 client", &mut r);
+    accepted += r.accepted;
+    let mut r = load(&base, &token, 1_000_000, Until::Events(a.events), 1, a.clients).await;
+    report(engine, &format!("single, {} clients", a.clients), &mut r);
+    accepted += r.accepted;
+    let batched = a.clients.min(4);
+    let mut r = load(&base, &token, 10_000_000, Until::Events(a.events * 5), a.batch, batched).await;
+    report(engine, &format!("batch of {}, {batched} clients", a.batch), &mut r);
+    accepted += r.accepted;
+    if a.seconds > 0 {
+        let until = Until::Deadline(Instant::now() + Duration::from_secs(a.seconds));
+        let mut r = load(&base, &token, 100_000_000, until, 1, a.clients).await;
+        report(
+            engine,
+            &format!("single, {} clients, {} s", a.clients, a.seconds),
+            &mut r,
+        );
+        accepted += r.accepted;
+    }
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let stored = entity::signal::Entity::find().count(&db).await.unwrap();
+    println!(
+        "{engine:<9} stored {stored} signals for {accepted} acknowledged{}",
+        if stored == accepted {
+            " (nothing lost)"
+        } else {
+            "  *** MISMATCH ***"
+        }
     );
     let _ = stop.send(());
 }
@@ -185,12 +241,14 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         println!(
-            "ingest benchmark: {} single-event requests from 1 client, {} from {} clients, then {} events in batches of {}",
+            "ingest benchmark: {} single-event requests from 1 client, {} from {} clients, then {} events in batches of {}, then {} s of single events from {} clients",
             (a.events / 4).max(1),
             a.events,
             a.clients,
             a.events * 5,
-            a.batch
+            a.batch,
+            a.seconds,
+            a.clients
         );
         let dir = tempfile::tempdir().unwrap();
         let mut sqlite = BTreeMap::new();

@@ -1,6 +1,11 @@
 //! Caps on open feed websockets in this process: per account (a leaked session or a script
 //! opening tabs cannot take the process's sockets) and in all. A slot is taken before the
 //! upgrade and given back when the socket's task ends, whatever the reason.
+//!
+//! Handshakes also queue for a turn at the database ([`FeedSlots::handshake`]): in a reconnect
+//! storm thousands of sockets check their session and access at once, and without a bound they
+//! would hold every pooled connection, so the hub reading new signals — live delivery for
+//! everyone already connected — would wait behind them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +21,7 @@ pub struct FeedSlots {
     counts: Arc<Mutex<Counts>>,
     per_user: usize,
     total: usize,
+    handshakes: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why no slot was free.
@@ -35,7 +41,9 @@ pub struct Slot {
 }
 
 impl FeedSlots {
-    pub fn new(per_user: usize, total: usize) -> Self {
+    /// `handshakes`: how many handshakes may use the database at once (keep it below the pool
+    /// size, so the rest of the process always finds a connection).
+    pub fn new(per_user: usize, total: usize, handshakes: usize) -> Self {
         Self {
             counts: Arc::new(Mutex::new(Counts {
                 per_user: HashMap::new(),
@@ -43,7 +51,16 @@ impl FeedSlots {
             })),
             per_user,
             total,
+            handshakes: Arc::new(tokio::sync::Semaphore::new(handshakes.max(1))),
         }
+    }
+
+    /// Waits for a handshake's turn at the database; the turn ends when the permit is dropped.
+    pub async fn handshake(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.handshakes
+            .acquire()
+            .await
+            .expect("the handshake gate is never closed")
     }
 
     pub fn take(&self, user: i64) -> Result<Slot, Full> {
@@ -83,7 +100,7 @@ mod tests {
 
     #[test]
     fn slots_are_capped_per_user_and_in_all_and_come_back() {
-        let slots = FeedSlots::new(2, 3);
+        let slots = FeedSlots::new(2, 3, 1);
         let a1 = slots.take(1).unwrap();
         let _a2 = slots.take(1).unwrap();
         assert_eq!(slots.take(1).unwrap_err(), Full::User(2));

@@ -35,7 +35,6 @@ use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::ApiError;
-use super::session::MaybeSignedIn;
 use crate::feed_hub::{self, Batch, FeedHub};
 use crate::feed_slots::Full;
 
@@ -56,7 +55,6 @@ pub struct FeedQuery {
 
 pub async fn feed_ws(
     State(state): State<super::AppState>,
-    MaybeSignedIn(signed_in): MaybeSignedIn,
     headers: HeaderMap,
     Query(q): Query<FeedQuery>,
     ws: WebSocketUpgrade,
@@ -81,18 +79,23 @@ pub async fn feed_ws(
         )
         .into_response();
     }
+    // Subscribed before the session and access are checked: a change committed from here on is
+    // re-checked.
+    let changes = rights.subscribe();
+    let turn = slots.handshake().await;
+    let signed_in = match super::session::signed_in(&ctx, &headers).await {
+        Ok(s) => s,
+        Err(unavailable) => return unavailable,
+    };
     let Some(signed_in) = signed_in else {
         return ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in to open the feed").into_response();
     };
     let user = signed_in.account.id;
-    // Subscribed before access is checked: a change committed from here on is re-checked.
-    let changes = rights.subscribe();
     let viewer = Viewer {
         user,
         session: signed_in.session.id,
     };
-    // The session was checked by the extractor a moment ago; with the access, the socket starts
-    // under these rights without reading them again.
+    // The socket starts under the rights read here, without reading them again.
     let rights = match domain::entitlements::access_at(&ctx.db, user, Utc::now()).await {
         Ok(Some(a)) => Rights::of(&a),
         Ok(None) => {
@@ -105,6 +108,7 @@ pub async fn feed_ws(
         }
         Err(e) => return super::connector_auth::db_unavailable(e).into_response(),
     };
+    drop(turn);
     let slot = match slots.take(user) {
         Ok(slot) => slot,
         Err(Full::User(max)) => {
@@ -177,18 +181,23 @@ enum Closed {
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
-async fn send(tx: &mut Sink, text: Utf8Bytes) -> Result<(), Closed> {
-    let mut sending = std::pin::pin!(tx.send(Message::Text(text)));
-    // Almost every send completes at once (the socket has room), and every event is sent once per
-    // follower: only a send that has to wait arms the timer.
-    if let Some(sent) = sending.as_mut().now_or_never() {
-        return sent.map_err(Closed::Send);
+/// Waits for a write to the socket, at most [`SEND_TIMEOUT`].
+async fn in_time(write: impl std::future::Future<Output = Result<(), axum::Error>>) -> Result<(), Closed> {
+    let mut write = std::pin::pin!(write);
+    // Almost every write completes at once (the socket has room), and every event is written once
+    // per follower: only a write that has to wait arms the timer.
+    if let Some(done) = write.as_mut().now_or_never() {
+        return done.map_err(Closed::Send);
     }
-    match tokio::time::timeout(SEND_TIMEOUT, sending).await {
+    match tokio::time::timeout(SEND_TIMEOUT, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(Closed::Send(e)),
         Err(_) => Err(Closed::TooSlow),
     }
+}
+
+async fn send(tx: &mut Sink, text: Utf8Bytes) -> Result<(), Closed> {
+    in_time(tx.send(Message::Text(text))).await
 }
 
 async fn send_json(tx: &mut Sink, value: serde_json::Value) -> Result<(), Closed> {
@@ -216,21 +225,30 @@ impl Rights {
 }
 
 /// Sends the frames of `batch` past `*last` the viewer may receive, and advances `*last` to its
-/// end. Stops short (leaving `*last` before the rest) once `rights` may have changed.
+/// end. Stops short (leaving `*last` before the rest) once `rights` may have changed. The frames
+/// are queued on the socket and flushed together: one write for a batch, not one per event.
 async fn deliver(tx: &mut Sink, batch: &Batch, last: &mut i64, rights: Rights) -> Result<(), Closed> {
     let from = *last;
+    let (mut queued, mut cut_short) = (false, false);
     for frame in batch.frames.iter().filter(|f| f.seq > from) {
         // Authorisation on every event: nothing is sent past the end of access or of the tier,
         // even if the timer that re-checks has not fired yet; the rest is read again after it.
         if Utc::now() >= rights.until {
-            return Ok(());
+            cut_short = true;
+            break;
         }
         if domain::channel_tiers::opens(frame.required, rights.rank) {
-            send(tx, frame.text.clone()).await?;
+            in_time(tx.feed(Message::Text(frame.text.clone()))).await?;
+            queued = true;
         }
         *last = frame.seq;
     }
-    *last = (*last).max(batch.upto);
+    if queued {
+        in_time(tx.flush()).await?;
+    }
+    if !cut_short {
+        *last = (*last).max(batch.upto);
+    }
     Ok(())
 }
 

@@ -59,7 +59,12 @@ pub fn router(
         ctx: ctx.clone(),
         feed_hub,
         rights,
-        feed_slots: crate::feed_slots::FeedSlots::new(ctx.config.feed_max_per_user, ctx.config.feed_max_connections),
+        feed_slots: crate::feed_slots::FeedSlots::new(
+            ctx.config.feed_max_per_user,
+            ctx.config.feed_max_connections,
+            // Half the pool: the other half stays free for the hub, ingest and pages.
+            (ctx.config.pool_size / 2) as usize,
+        ),
     };
 
     let (api, doc) = openapi::api();

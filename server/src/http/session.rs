@@ -16,13 +16,20 @@ impl FromRequestParts<AppState> for MaybeSignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ctx = &state.ctx;
-        let Some(token) = app::auth::token_from_headers(&parts.headers, app::auth::cookie_name(&ctx.config)) else {
-            return Ok(MaybeSignedIn(None));
-        };
-        domain::sessions::resolve(&ctx.db, &token)
-            .await
-            .map(MaybeSignedIn)
-            .map_err(|e| super::connector_auth::db_unavailable(e).into_response())
+        signed_in(&state.ctx, &parts.headers).await.map(MaybeSignedIn)
     }
+}
+
+/// The session the request's cookie names, if it is live (for a handler that must choose when
+/// to ask, as the feed's handshake does).
+pub async fn signed_in(
+    ctx: &domain::AppContext,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<SignedIn>, Response> {
+    let Some(token) = app::auth::token_from_headers(headers, app::auth::cookie_name(&ctx.config)) else {
+        return Ok(None);
+    };
+    domain::sessions::resolve(&ctx.db, &token)
+        .await
+        .map_err(|e| super::connector_auth::db_unavailable(e).into_response())
 }
