@@ -22,6 +22,7 @@ mod m20261201_000015_gateway_capture;
 mod m20261201_000016_mentions;
 mod m20261201_000017_desk_search;
 mod m20261201_000018_alert_setting;
+mod m20261206_000019_job_queue_order;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000016_mentions::Migration),
             Box::new(m20261201_000017_desk_search::Migration),
             Box::new(m20261201_000018_alert_setting::Migration),
+            Box::new(m20261206_000019_job_queue_order::Migration),
         ]
     }
 }

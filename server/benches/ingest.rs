@@ -1,4 +1,5 @@
-//! Ingest benchmark: `cargo bench -p server --bench ingest [-- --events N --clients C --batch B --seconds S]`.
+//! Ingest benchmark: `cargo bench -p server --bench ingest [-- --events N --clients C --batch B --seconds S
+//! --engines sqlite,postgres]`.
 //! Starts the real application in-process on port 0 (a fresh SQLite file, then a fresh
 //! PostgreSQL database), registers a connector and a source channel, and posts message events
 //! over real HTTP from C concurrent clients. Prints throughput (events/s) and request latency
@@ -22,6 +23,7 @@ struct Args {
     clients: usize,
     batch: usize,
     seconds: u64,
+    engines: Vec<String>,
 }
 
 fn args() -> Args {
@@ -30,10 +32,18 @@ fn args() -> Args {
         clients: 16,
         batch: 100,
         seconds: 60,
+        engines: vec!["sqlite".into(), "postgres".into()],
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
+        if argv[i] == "--engines"
+            && let Some(list) = argv.get(i + 1)
+        {
+            a.engines = list.split(',').map(str::to_owned).collect();
+            i += 2;
+            continue;
+        }
         let value = argv.get(i + 1).and_then(|v| v.parse().ok());
         match (argv[i].as_str(), value) {
             ("--events", Some(v)) => a.events = v,
@@ -255,7 +265,12 @@ fn main() {
         sqlite.insert("DATA_DIR".to_owned(), dir.path().display().to_string());
         sqlite.insert("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned());
         sqlite.insert("RUST_LOG".to_owned(), "warn".to_owned());
-        run("sqlite", sqlite, &a).await;
+        if a.engines.iter().any(|e| e == "sqlite") {
+            run("sqlite", sqlite, &a).await;
+        }
+        if !a.engines.iter().any(|e| e == "postgres") {
+            return;
+        }
 
         let admin_url =
             std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());

@@ -154,32 +154,44 @@ pub async fn claim(
     // One job per key at a time: a queued job waits while another job of its key is running
     // (its lease may have run out: that one is claimed again first), so the operations on one
     // thing — a copy, a member — never overlap.
-    let due = format!(
-        "kind IN ({kinds}) AND ((status = 'queued' AND run_at <= {now}) OR (status = 'running' AND lease_until < {now})) \
-         AND (unique_key IS NULL OR NOT EXISTS (SELECT 1 FROM job AS other WHERE other.kind = job.kind \
-         AND other.unique_key = job.unique_key AND other.status = 'running' AND other.id <> job.id))",
-        kinds = kinds_sql.join(", "),
-        now = p(1)
-    );
-    let set = format!(
-        "status = 'running', attempts = attempts + 1, lease_until = {lease}, updated_at = {now}, claimed_at = {now}",
-        lease = p(2),
-        now = p(1)
-    );
-    let sql = match backend {
-        DbBackend::Postgres => format!(
-            "UPDATE job SET {set} WHERE id IN (SELECT id FROM job WHERE {due} ORDER BY run_at, id LIMIT {limit} \
-             FOR UPDATE SKIP LOCKED) RETURNING *"
-        ),
-        // SQLite runs one writer at a time: the inner select and the update are one statement,
-        // so two workers can never take the same row.
-        _ => format!(
-            "UPDATE job SET {set} WHERE id IN (SELECT id FROM job WHERE {due} ORDER BY run_at, id LIMIT {limit}) RETURNING *"
-        ),
-    };
-    let rows = JobRow::find_by_statement(Statement::from_sql_and_values(backend, &sql, values))
-        .all(db)
-        .await?;
+    let one_per_key = "(unique_key IS NULL OR NOT EXISTS (SELECT 1 FROM job AS other WHERE other.kind = job.kind \
+         AND other.unique_key = job.unique_key AND other.status = 'running' AND other.id <> job.id))";
+    let kinds = kinds_sql.join(", ");
+    let now_p = p(1);
+    // Two claims, each walking `idx_job_queue` in the order it takes jobs and stopping at its
+    // limit (one claim over both statuses had to sort the whole due backlog first): jobs whose
+    // lease ran out (their process died), then queued jobs that are due.
+    let mut claimed = Vec::new();
+    for due in [
+        format!("status = 'running' AND lease_until < {now_p} AND kind IN ({kinds}) AND {one_per_key}"),
+        format!("status = 'queued' AND run_at <= {now_p} AND kind IN ({kinds}) AND {one_per_key}"),
+    ] {
+        let left = limit - claimed.len() as u64;
+        if left == 0 {
+            break;
+        }
+        let set = format!(
+            "status = 'running', attempts = attempts + 1, lease_until = {lease}, updated_at = {now}, claimed_at = {now}",
+            lease = p(2),
+            now = now_p
+        );
+        let sql = match backend {
+            DbBackend::Postgres => format!(
+                "UPDATE job SET {set} WHERE id IN (SELECT id FROM job WHERE {due} ORDER BY run_at, id LIMIT {left} \
+                 FOR UPDATE SKIP LOCKED) RETURNING *"
+            ),
+            // SQLite runs one writer at a time: the inner select and the update are one statement,
+            // so two workers can never take the same row.
+            _ => format!(
+                "UPDATE job SET {set} WHERE id IN (SELECT id FROM job WHERE {due} ORDER BY run_at, id LIMIT {left}) RETURNING *"
+            ),
+        };
+        let rows = JobRow::find_by_statement(Statement::from_sql_and_values(backend, &sql, values.clone()))
+            .all(db)
+            .await?;
+        claimed.extend(rows);
+    }
+    let rows = claimed;
     Ok(rows.into_iter().map(|job| Claimed { job }).collect())
 }
 
