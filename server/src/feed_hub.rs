@@ -33,6 +33,9 @@ pub struct Frame {
     pub text: Utf8Bytes,
     /// The rank the event's channel asks for: each follower checks it against its own tier.
     pub required: Option<i32>,
+    /// The event's channel, so a replay from memory can check it against the channels as they
+    /// are now (one may have stopped being a Source, or changed tier, since).
+    pub channel_id: i64,
 }
 
 /// Every visible change in the feed-log range `(after, upto]` (rows of channels that are not a
@@ -51,6 +54,7 @@ pub fn frame(event: &FeedEvent) -> Frame {
         seq: event.seq,
         text: text.into(),
         required: event.required,
+        channel_id: event.signal.channel_id.parse().unwrap_or_default(),
     }
 }
 
@@ -80,8 +84,13 @@ struct Recent {
     rows: i64,
 }
 
-/// Feed-log rows of recent batches kept for resuming followers (older gaps are read from the log).
-pub const RECENT_ROWS: i64 = 2_000;
+/// Feed-log rows of recent batches kept for resuming followers: as far back as a follower may
+/// resume at all (further back it is told to reload), so every replay can come from here once
+/// the process has been up that long.
+pub const RECENT_ROWS: i64 = REPLAY_MAX;
+/// A client further behind than this is told to resync (reload its list) instead of being
+/// replayed event by event.
+pub const REPLAY_MAX: i64 = 5_000;
 
 impl Recent {
     fn advance(&mut self, batch: &Arc<Batch>) {
@@ -99,7 +108,7 @@ impl Recent {
         self.head = batch.upto;
     }
 
-    /// The hub moved on without reading (nobody followed): what it kept no longer leads here.
+    /// Where the hub starts: nothing kept leads here yet.
     fn skip_to(&mut self, head: i64) {
         self.batches.clear();
         self.rows = 0;
@@ -186,15 +195,10 @@ impl FeedHub {
             loop {
                 if !behind {
                     tokio::select! {
+                        // Read even when nobody follows: the batches kept in memory are what
+                        // serves the replays of a reconnect storm.
                         woke = wake.recv() => match woke {
                             Ok(seq) if seq <= last => continue,
-                            // Nobody follows: only remember where the feed stands. A follower
-                            // subscribing now reads the log up to at least `seq` itself.
-                            Ok(seq) if me.batches.receiver_count() == 0 => {
-                                last = seq;
-                                me.skip_to(seq);
-                                continue;
-                            }
                             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                             Err(broadcast::error::RecvError::Closed) => return,
                         },

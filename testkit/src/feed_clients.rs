@@ -152,6 +152,9 @@ async fn follow(
     let mut newest = first_after.unwrap_or(i64::MIN);
     let mut on_connection = i64::MIN;
     let mut resumed = first_after.unwrap_or(i64::MIN);
+    // Messages without a sequence (nchan's) are told apart by their stamp: nchan hands a
+    // reconnecting subscriber its buffered messages again.
+    let mut stamps_seen = std::collections::HashSet::new();
     loop {
         tokio::select! {
             m = ws.next() => {
@@ -171,6 +174,10 @@ async fn follow(
                     newest = s;
                 }
                 if let Some((sent, tag)) = stamp(&t) {
+                    if seq.is_none() && !stamps_seen.insert(sent) {
+                        log.dupes += 1;
+                        continue;
+                    }
                     let us = now_us().saturating_sub(sent).min(u32::MAX as u64) as u32;
                     log.latency.entry(tag).or_default().push(us);
                 }

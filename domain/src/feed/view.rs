@@ -241,6 +241,12 @@ fn view(s: signal::Model, channels: &HashMap<i64, channel::Model>, cx: &Context)
     }
 }
 
+/// The rank each Source channel asks for now (a channel missing here is not a Source): what a
+/// replay of frames read earlier is checked against.
+pub async fn requirements(db: &impl ConnectionTrait) -> Result<HashMap<i64, Option<i32>>, DbErr> {
+    Ok(source_channels(db).await?.1)
+}
+
 /// The Source channels, each with the rank it asks for.
 async fn source_channels(
     db: &impl ConnectionTrait,

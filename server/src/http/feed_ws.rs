@@ -44,8 +44,6 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Heartbeats between two re-checks of a socket's session and access by the socket itself (the
 /// rights-change log wakes it at once; this only backs that up).
 const BACKSTOP_EVERY: u32 = 20;
-/// A client further behind than this is told to resync instead of being replayed event by event.
-const REPLAY_MAX: i64 = 5_000;
 
 #[derive(Deserialize)]
 pub struct FeedQuery {
@@ -363,13 +361,14 @@ async fn stream(
     let mut batches = hub.subscribe();
     let start = hub.start(after);
     let head = match after {
+        Some(a) if a <= start.head => start.head,
         // Past what this process has read (the page came from another process, or the hub is a
-        // moment behind): the log says how much was committed.
-        Some(a) if a > start.head => view::head(&ctx.db).await?.max(start.head),
-        _ => start.head,
+        // moment behind), or "from now" (browsers always say where they stand; tools may not):
+        // the log says how much was committed.
+        _ => view::head(&ctx.db).await?.max(start.head),
     };
     let mut last = match after {
-        Some(a) if a >= 0 && head - a <= REPLAY_MAX => a.min(head),
+        Some(a) if a >= 0 && head - a <= feed_hub::REPLAY_MAX => a.min(head),
         Some(_) => {
             send_json(&mut tx, json!({"type": "resync", "seq": head})).await?;
             head
@@ -381,10 +380,24 @@ async fn stream(
         json!({"type": "access", "state": "active", "ends_at": rights.access_ends}),
     )
     .await?;
-    // A recent gap is replayed from the hub's memory; an older one from the log.
+    // A recent gap is replayed from the hub's memory — checked against the channels as they are
+    // now, as a replay from the log would be — and an older one from the log.
     if let Some(replay) = start.replay {
+        let now = view::requirements(&ctx.db).await?;
         for batch in &replay {
-            deliver(&mut tx, batch, &mut last, rights).await?;
+            let current = Batch {
+                after: batch.after,
+                upto: batch.upto,
+                frames: batch
+                    .frames
+                    .iter()
+                    .filter_map(|f| {
+                        let required = *now.get(&f.channel_id)?;
+                        Some(feed_hub::Frame { required, ..f.clone() })
+                    })
+                    .collect(),
+            };
+            deliver(&mut tx, &current, &mut last, rights).await?;
         }
     }
     if last < start.head {
