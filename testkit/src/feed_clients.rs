@@ -88,9 +88,14 @@ struct Log {
     dupes: u64,
 }
 
-/// The sequence number of a feed frame (`{"op":…,"seq":N,…}`: serde_json writes keys in order,
-/// so the first `"seq":` is the envelope's, before any signal text).
+/// The sequence number of an event frame: `{"type":"event","seq":N,…}` (or with the keys sorted,
+/// `{"op":…,"seq":N,…,"type":"event"}`; either way the first `"seq":` is the envelope's, before
+/// any signal text). Heartbeats and resyncs carry a `seq` too, of the last event; they are not
+/// events.
 fn seq_of(text: &str) -> Option<i64> {
+    if !(text.starts_with("{\"type\":\"event\"") || text.ends_with("\"type\":\"event\"}")) {
+        return None;
+    }
     let rest = &text[text.find("\"seq\":")? + 6..];
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
@@ -447,6 +452,8 @@ mod tests {
             Some(42)
         );
         assert_eq!(seq_of(r#"{"type":"access"}"#), None);
+        assert_eq!(seq_of(r#"{"seq":42,"type":"heartbeat"}"#), None);
+        assert_eq!(seq_of(r#"{"type":"event","seq":43,"op":"message_created","signal":{}}"#), Some(43));
     }
 
     #[test]
