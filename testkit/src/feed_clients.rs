@@ -453,7 +453,10 @@ mod tests {
         );
         assert_eq!(seq_of(r#"{"type":"access"}"#), None);
         assert_eq!(seq_of(r#"{"seq":42,"type":"heartbeat"}"#), None);
-        assert_eq!(seq_of(r#"{"type":"event","seq":43,"op":"message_created","signal":{}}"#), Some(43));
+        assert_eq!(
+            seq_of(r#"{"type":"event","seq":43,"op":"message_created","signal":{}}"#),
+            Some(43)
+        );
     }
 
     #[test]

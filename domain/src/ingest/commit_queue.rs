@@ -96,14 +96,9 @@ fn lock(waiting: &Waiting) -> std::sync::MutexGuard<'_, VecDeque<Request>> {
 
 /// Applies the group in one transaction. Should that fail, each request is applied again on its
 /// own, so a request that cannot be stored fails alone instead of failing its neighbours.
-async fn commit(db: &DatabaseConnection, feed: &Feed, group: Vec<Request>) {
+async fn commit(db: &DatabaseConnection, feed: &Feed, mut group: Vec<Request>) {
     if group.len() == 1 {
-        let request = group.into_iter().next().expect("one request");
-        let done = store::apply(db, feed, vec![(request.connector, request.items)]).await;
-        let _ = request
-            .answer
-            .send(done.map(|mut d| d.pop().expect("one answer per request")));
-        return;
+        return commit_alone(db, feed, group.pop().expect("one request")).await;
     }
     let work = group.iter().map(|r| (r.connector.clone(), r.items.clone())).collect();
     match store::apply(db, feed, work).await {
@@ -116,11 +111,16 @@ async fn commit(db: &DatabaseConnection, feed: &Feed, group: Vec<Request>) {
         Err(e) => {
             tracing::warn!(error = %e, requests = group.len(), "a grouped ingest transaction failed; applying its requests one by one");
             for request in group {
-                let done = store::apply(db, feed, vec![(request.connector, request.items)]).await;
-                let _ = request
-                    .answer
-                    .send(done.map(|mut d| d.pop().expect("one answer per request")));
+                commit_alone(db, feed, request).await;
             }
         }
     }
+}
+
+async fn commit_alone(db: &DatabaseConnection, feed: &Feed, request: Request) {
+    let done = store::apply(db, feed, vec![(request.connector, request.items)]).await;
+    // The caller may have gone away; what it sent is stored (or not) all the same.
+    let _ = request
+        .answer
+        .send(done.map(|mut d| d.pop().expect("one answer per request")));
 }
