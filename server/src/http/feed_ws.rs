@@ -10,9 +10,9 @@
 //! re-checks its session and access at once and closes or adjusts; every few minutes it re-checks
 //! on its own too.
 //! Live changes come from the process's [`FeedHub`] (read and serialised once for all), and so
-//! does the replay of a recent gap; a connection reads the feed log itself only for an older one. Each connection writes from its
-//! own task, so a slow client only delays itself; one that stops reading is dropped after
-//! `SEND_TIMEOUT` and reconnects from its last sequence.
+//! does the replay of a recent gap; a connection reads the feed log itself only for an older
+//! one. Each connection writes from its own task, so a slow client only delays itself; one that
+//! stops reading is dropped after `SEND_TIMEOUT` and reconnects from its last sequence.
 //!
 //! Envelope: `{"type":"event","seq","op","signal"}`,
 //! `{"type":"access","state":"active"|"ended"|"signed_out","ends_at"}`,
