@@ -45,6 +45,8 @@ pub struct Batch {
     pub after: i64,
     pub upto: i64,
     pub frames: Vec<Frame>,
+    /// When the read began: frames were built from the channels as they were then.
+    pub read_at: tokio::time::Instant,
 }
 
 /// The websocket envelope of one event; the only place it is written.
@@ -60,6 +62,7 @@ pub fn frame(event: &FeedEvent) -> Frame {
 
 /// Reads the feed-log page after `after`: `None` when nothing was committed past it.
 pub async fn read(ctx: &AppContext, after: i64) -> Result<Option<Batch>, sea_orm::DbErr> {
+    let read_at = tokio::time::Instant::now();
     let (events, scanned) = view::events_after(&ctx.db, after, PAGE).await?;
     if scanned <= after {
         return Ok(None);
@@ -68,6 +71,7 @@ pub async fn read(ctx: &AppContext, after: i64) -> Result<Option<Batch>, sea_orm
         after,
         upto: scanned,
         frames: events.iter().map(frame).collect(),
+        read_at,
     }))
 }
 
@@ -237,6 +241,7 @@ mod tests {
             after,
             upto,
             frames: Vec::new(),
+            read_at: tokio::time::Instant::now(),
         }
     }
 

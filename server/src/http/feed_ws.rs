@@ -250,6 +250,24 @@ async fn deliver(tx: &mut Sink, batch: &Batch, last: &mut i64, rights: Rights) -
     Ok(())
 }
 
+/// The batch as the channels are now (`now`: the rank each Source channel asks for): frames of a
+/// channel that is no longer a Source are dropped, the others take its current rank.
+fn as_now(batch: &Batch, now: &std::collections::HashMap<i64, Option<i32>>) -> Batch {
+    Batch {
+        after: batch.after,
+        upto: batch.upto,
+        frames: batch
+            .frames
+            .iter()
+            .filter_map(|f| {
+                let required = *now.get(&f.channel_id)?;
+                Some(feed_hub::Frame { required, ..f.clone() })
+            })
+            .collect(),
+        read_at: batch.read_at,
+    }
+}
+
 /// Reads and sends everything committed after `*last` from the feed log itself: the replay after
 /// a reconnect, and the gap when this follower missed hub batches.
 async fn catch_up(ctx: &AppContext, tx: &mut Sink, last: &mut i64, rights: Rights) -> Result<(), Closed> {
@@ -357,6 +375,7 @@ async fn stream(
     after: Option<i64>,
 ) -> Result<(), Closed> {
     let (mut tx, mut rx) = socket.split();
+    let opened = tokio::time::Instant::now();
     // Subscribe before asking the hub where to start, so nothing committed in between is missed.
     let mut batches = hub.subscribe();
     let start = hub.start(after);
@@ -385,19 +404,7 @@ async fn stream(
     if let Some(replay) = start.replay {
         let now = view::requirements(&ctx.db).await?;
         for batch in &replay {
-            let current = Batch {
-                after: batch.after,
-                upto: batch.upto,
-                frames: batch
-                    .frames
-                    .iter()
-                    .filter_map(|f| {
-                        let required = *now.get(&f.channel_id)?;
-                        Some(feed_hub::Frame { required, ..f.clone() })
-                    })
-                    .collect(),
-            };
-            deliver(&mut tx, &current, &mut last, rights).await?;
+            deliver(&mut tx, &as_now(batch, &now), &mut last, rights).await?;
         }
     }
     if last < start.head {
@@ -412,6 +419,12 @@ async fn stream(
         tokio::select! {
             batch = batches.recv() => match batch {
                 Ok(batch) if batch.upto <= last => {}
+                // Read before this socket opened: a channel may have stopped being a Source since
+                // (the socket must not get what a replay from the log would not give it).
+                Ok(batch) if batch.after <= last && batch.read_at < opened => {
+                    let now = view::requirements(&ctx.db).await?;
+                    deliver(&mut tx, &as_now(&batch, &now), &mut last, rights).await?
+                }
                 Ok(batch) if batch.after <= last => deliver(&mut tx, &batch, &mut last, rights).await?,
                 // A gap (we subscribed late or fell behind the hub's ring): read it ourselves.
                 Ok(_) | Err(RecvError::Lagged(_)) => catch_up(&ctx, &mut tx, &mut last, rights).await?,

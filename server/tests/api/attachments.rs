@@ -355,9 +355,18 @@ async fn a_file_stored_after_its_copy_was_made_is_mirrored_too(backend: Backend)
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let copy = entity::mirror_copy::Entity::find().one(db).await.unwrap().unwrap();
-    assert_eq!(
-        copy.last_op, "update",
-        "the copy is brought in line again, now with its file"
-    );
+    // The file is stored first, then the copy's job is queued again: wait for the second step.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let copy = entity::mirror_copy::Entity::find().one(db).await.unwrap().unwrap();
+        if copy.last_op == "update" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the copy is brought in line again, now with its file (last op: {})",
+            copy.last_op
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
