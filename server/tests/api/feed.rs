@@ -204,7 +204,8 @@ async fn replays_the_gap_after_a_reconnect_then_streams_live(backend: Backend) {
 
 async fn access_ends_at_the_second_and_nothing_is_sent_after(backend: Backend) {
     let s = Source::start(backend).await;
-    let session = customer_with_access(&s.app, "brief@example.com", chrono::Duration::seconds(3)).await;
+    // Five seconds: the socket and the first event must fit inside them even on a loaded machine.
+    let session = customer_with_access(&s.app, "brief@example.com", chrono::Duration::seconds(5)).await;
     let mut ws = connect(&s.app, Some(&session), &s.app.address, None).await.unwrap();
     let hello = next(&mut ws, Duration::from_secs(5)).await.unwrap();
     let ends: chrono::DateTime<Utc> = hello["ends_at"].as_str().unwrap().parse().unwrap();
@@ -213,14 +214,14 @@ async fn access_ends_at_the_second_and_nothing_is_sent_after(backend: Backend) {
         next(&mut ws, Duration::from_secs(2)).await.unwrap()["signal"]["content"],
         "inside the window"
     );
-    let ended = next(&mut ws, Duration::from_secs(6)).await.unwrap();
+    let ended = next(&mut ws, Duration::from_secs(8)).await.unwrap();
     let at = Utc::now();
     assert_eq!(
         (ended["type"].as_str(), ended["state"].as_str()),
         (Some("access"), Some("ended"))
     );
     assert!(
-        at >= ends && at - ends < chrono::Duration::milliseconds(1500),
+        at >= ends && at - ends < chrono::Duration::milliseconds(2000),
         "ended at {at}, access ended {ends}"
     );
     s.event(create(2, "after the end")).await;

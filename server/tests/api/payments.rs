@@ -1398,7 +1398,9 @@ async fn racing_expiry_sweeps_record_an_expiry_once(backend: Backend) {
         .into_iter()
         .map(|r| r.unwrap().unwrap())
         .sum();
-    assert_eq!(recorded, 1);
+    // The app's own payment worker sweeps too (every few seconds): it may be the one that
+    // records the end, so the sweeps here record it at most once, and the ledger holds it once.
+    assert!(recorded <= 1, "{recorded} sweeps recorded the same end");
     let history = domain::entitlements::history(&app.ctx.db, "race-expiry@example.com")
         .await
         .unwrap();
