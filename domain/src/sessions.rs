@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{self, Account};
+use crate::accounts::Account;
 use crate::secret::Secret;
 
 /// A session ends this long after sign-in, however active.
@@ -77,8 +77,10 @@ fn is_live(s: &Session, now: DateTime<Utc>) -> bool {
 /// The signed-in account for a cookie token, if the session is live. Touches `last_seen_at`.
 pub async fn resolve(db: &DatabaseConnection, token: &str) -> Result<Option<SignedIn>, DbErr> {
     let now = Utc::now();
-    let Some(session) = session::Entity::find()
+    // One round trip: every page and every feed socket starts here.
+    let Some((session, Some(account))) = session::Entity::find()
         .filter(session::Column::TokenHash.eq(hash_token(token)))
+        .find_also_related(entity::user_account::Entity)
         .one(db)
         .await?
     else {
@@ -87,9 +89,7 @@ pub async fn resolve(db: &DatabaseConnection, token: &str) -> Result<Option<Sign
     if !is_live(&session, now) {
         return Ok(None);
     }
-    let Some(account) = accounts::find(db, session.user_id).await? else {
-        return Ok(None);
-    };
+    let account = Account::from(account);
     let session = if now - session.last_seen_at > TOUCH_INTERVAL {
         touch(db, &session, now).await?;
         Session {

@@ -25,6 +25,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The tier that opens the channel, when one is set.
+    #[sea_orm(
+        belongs_to = "super::tier::Entity",
+        from = "Column::MinTierId",
+        to = "super::tier::Column::Id"
+    )]
+    MinTier,
+}
+
+impl Related<super::tier::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::MinTier.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

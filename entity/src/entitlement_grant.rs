@@ -32,6 +32,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::tier::Entity",
+        from = "Column::TierId",
+        to = "super::tier::Column::Id"
+    )]
+    Tier,
+}
+
+impl Related<super::tier::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Tier.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -123,8 +123,20 @@ pub async fn access_at(
     user_id: i64,
     at: DateTime<Utc>,
 ) -> Result<Option<CustomerAccess>, DbErr> {
-    let tiers = tiers(db).await?;
-    let grants = live_grants(db, user_id).await?;
+    // One round trip (a feed socket's handshake asks this): the grants with their tiers, which
+    // are all the tiers the timeline can name.
+    let (grants, mut tiers): (Vec<GrantRow>, Vec<tier::Model>) = entitlement_grant::Entity::find()
+        .filter(entitlement_grant::Column::UserId.eq(user_id))
+        .filter(entitlement_grant::Column::RevokedAt.is_null())
+        .order_by_asc(entitlement_grant::Column::StartsAt)
+        .find_also_related(tier::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(grant, tier)| Some((grant, tier?)))
+        .unzip();
+    tiers.sort_by_key(|t| t.id);
+    tiers.dedup_by_key(|t| t.id);
     let segments = timeline(&grants, &tiers);
     Ok(ledger::access_at(&segments, at).and_then(|a| {
         tiers.iter().find(|t| t.rank == a.rank).map(|t| CustomerAccess {

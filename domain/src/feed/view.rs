@@ -244,7 +244,18 @@ fn view(s: signal::Model, channels: &HashMap<i64, channel::Model>, cx: &Context)
 /// The rank each Source channel asks for now (a channel missing here is not a Source): what a
 /// replay of frames read earlier is checked against.
 pub async fn requirements(db: &impl ConnectionTrait) -> Result<HashMap<i64, Option<i32>>, DbErr> {
-    Ok(source_channels(db).await?.1)
+    // One round trip (a resuming feed socket asks this): each Source channel with its tier.
+    Ok(channel::Entity::find()
+        .filter(channel::Column::IsSource.eq(true))
+        .find_also_related(entity::tier::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(c, tier)| {
+            let required = crate::channel_tiers::required(&c, tier.as_slice());
+            (c.id, required)
+        })
+        .collect())
 }
 
 /// The Source channels, each with the rank it asks for.

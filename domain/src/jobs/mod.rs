@@ -172,6 +172,10 @@ pub async fn claim(
         }
         _ => None,
     };
+    let set = format!(
+        "status = 'running', attempts = attempts + 1, lease_until = {lease}, updated_at = {now_p}, claimed_at = {now_p}",
+        lease = p(2),
+    );
     let mut claimed = Vec::new();
     for due in [
         format!("status = 'running' AND lease_until < {now_p} AND kind IN ({kinds}) AND {one_per_key}"),
@@ -181,11 +185,6 @@ pub async fn claim(
         if left == 0 {
             break;
         }
-        let set = format!(
-            "status = 'running', attempts = attempts + 1, lease_until = {lease}, updated_at = {now}, claimed_at = {now}",
-            lease = p(2),
-            now = now_p
-        );
         let sql = match backend {
             DbBackend::Postgres => format!(
                 "UPDATE job SET {set} WHERE id IN (SELECT id FROM job WHERE {due} ORDER BY run_at, id LIMIT {left} \

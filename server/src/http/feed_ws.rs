@@ -268,6 +268,20 @@ fn as_now(batch: &Batch, now: &std::collections::HashMap<i64, Option<i32>>) -> B
     }
 }
 
+/// The rank each Source channel asks for, read once for a socket when it first needs it (after
+/// it opened: what a replay from the log would see).
+#[derive(Default)]
+struct ChannelsNow(Option<std::collections::HashMap<i64, Option<i32>>>);
+
+impl ChannelsNow {
+    async fn get(&mut self, ctx: &AppContext) -> Result<&std::collections::HashMap<i64, Option<i32>>, sea_orm::DbErr> {
+        if self.0.is_none() {
+            self.0 = Some(view::requirements(&ctx.db).await?);
+        }
+        Ok(self.0.as_ref().expect("just read"))
+    }
+}
+
 /// Reads and sends everything committed after `*last` from the feed log itself: the replay after
 /// a reconnect, and the gap when this follower missed hub batches.
 async fn catch_up(ctx: &AppContext, tx: &mut Sink, last: &mut i64, rights: Rights) -> Result<(), Closed> {
@@ -401,10 +415,11 @@ async fn stream(
     .await?;
     // A recent gap is replayed from the hub's memory — checked against the channels as they are
     // now, as a replay from the log would be — and an older one from the log.
+    let mut channels = ChannelsNow::default();
     if let Some(replay) = start.replay {
-        let now = view::requirements(&ctx.db).await?;
+        let now = channels.get(&ctx).await?;
         for batch in &replay {
-            deliver(&mut tx, &as_now(batch, &now), &mut last, rights).await?;
+            deliver(&mut tx, &as_now(batch, now), &mut last, rights).await?;
         }
     }
     if last < start.head {
@@ -422,8 +437,8 @@ async fn stream(
                 // Read before this socket opened: a channel may have stopped being a Source since
                 // (the socket must not get what a replay from the log would not give it).
                 Ok(batch) if batch.after <= last && batch.read_at < opened => {
-                    let now = view::requirements(&ctx.db).await?;
-                    deliver(&mut tx, &as_now(&batch, &now), &mut last, rights).await?
+                    let now = channels.get(&ctx).await?;
+                    deliver(&mut tx, &as_now(&batch, now), &mut last, rights).await?
                 }
                 Ok(batch) if batch.after <= last => deliver(&mut tx, &batch, &mut last, rights).await?,
                 // A gap (we subscribed late or fell behind the hub's ring): read it ourselves.
