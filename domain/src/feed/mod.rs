@@ -15,8 +15,10 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 /// What the feed websocket accepts from a browser. Clients only ever send close and pong frames:
-/// small buffers keep an idle connection cheap, and no client can make the server hold a large
-/// message (tungstenite's default would be 64 MiB).
+/// small buffers keep an idle connection cheap (the read buffer is allocated for every socket:
+/// 1 KiB instead of 4 took the server from 11.3 to 7.9 KiB per idle client at 10,000), and no
+/// client can make the server hold a large message (tungstenite's default would be 64 MiB). A
+/// larger frame, up to `max_incoming`, is still read, in more than one read.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientLimits {
     pub read_buffer: usize,
@@ -24,7 +26,7 @@ pub struct ClientLimits {
 }
 
 pub const CLIENT_LIMITS: ClientLimits = ClientLimits {
-    read_buffer: 4 * 1024,
+    read_buffer: 1024,
     max_incoming: 16 * 1024,
 };
 
