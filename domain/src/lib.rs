@@ -51,6 +51,8 @@ pub struct AppContext {
     pub metrics: std::sync::Arc<metrics::Metrics>,
     /// Verification and password-reset mail (SMTP, or the log when none is configured).
     pub mailer: mail::Mailer,
+    /// This process's copy of the tiers (read on first use).
+    pub tiers: tiers::TierTable,
 }
 
 impl AppContext {
@@ -62,6 +64,7 @@ impl AppContext {
             feed: feed::Feed::new(),
             payment_events: std::sync::Arc::new(tokio::sync::Notify::new()),
             metrics: std::sync::Arc::new(metrics::Metrics::default()),
+            tiers: tiers::TierTable::default(),
         }
     }
 }

@@ -86,6 +86,16 @@ pub async fn resolve(db: &DatabaseConnection, token: &str) -> Result<Option<Sign
     else {
         return Ok(None);
     };
+    signed_in(db, session, account, now).await
+}
+
+/// The session and account found for a token, if the session is live (touched now and then).
+async fn signed_in(
+    db: &DatabaseConnection,
+    session: Session,
+    account: entity::user_account::Model,
+    now: DateTime<Utc>,
+) -> Result<Option<SignedIn>, DbErr> {
     if !is_live(&session, now) {
         return Ok(None);
     }
@@ -100,6 +110,35 @@ pub async fn resolve(db: &DatabaseConnection, token: &str) -> Result<Option<Sign
         session
     };
     Ok(Some(SignedIn { account, session }))
+}
+
+/// As [`resolve`], with the account's access now, in one round trip (the live feed's handshake):
+/// the session, its account and the account's grants in one query; the tiers from `tiers`.
+pub async fn resolve_with_access(
+    db: &DatabaseConnection,
+    tiers: &crate::tiers::TierTable,
+    token: &str,
+) -> Result<Option<(SignedIn, Option<crate::entitlements::CustomerAccess>)>, DbErr> {
+    let now = Utc::now();
+    let rows = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(hash_token(token)))
+        .find_also_related(entity::user_account::Entity)
+        .and_also_related(entity::entitlement_grant::Entity)
+        .order_by_asc(entity::entitlement_grant::Column::StartsAt)
+        .all(db)
+        .await?;
+    let Some((session, Some(account), _)) = rows.first().cloned() else {
+        return Ok(None);
+    };
+    // Revoked grants come along (a filter on them would drop the row of an account that has only
+    // revoked ones); the timeline leaves them out.
+    let grants: Vec<_> = rows.into_iter().filter_map(|(_, _, grant)| grant).collect();
+    let Some(signed_in) = signed_in(db, session, account, now).await? else {
+        return Ok(None);
+    };
+    let tiers = tiers.covering(db, grants.iter().map(|g| g.tier_id)).await?;
+    let access = crate::entitlements::access_from(&grants, &tiers, now);
+    Ok(Some((signed_in, access)))
 }
 
 async fn touch(db: &DatabaseConnection, session: &Session, now: DateTime<Utc>) -> Result<(), DbErr> {

@@ -39,6 +39,18 @@ pub enum Relation {
         to = "super::tier::Column::Id"
     )]
     Tier,
+    #[sea_orm(
+        belongs_to = "super::user_account::Entity",
+        from = "Column::UserId",
+        to = "super::user_account::Column::Id"
+    )]
+    UserAccount,
+}
+
+impl Related<super::user_account::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::UserAccount.def()
+    }
 }
 
 impl Related<super::tier::Entity> for Entity {

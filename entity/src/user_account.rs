@@ -33,6 +33,14 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_many = "super::session::Entity")]
     Session,
+    #[sea_orm(has_many = "super::entitlement_grant::Entity")]
+    Grant,
+}
+
+impl Related<super::entitlement_grant::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Grant.def()
+    }
 }
 
 impl Related<super::session::Entity> for Entity {

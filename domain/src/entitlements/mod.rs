@@ -137,14 +137,20 @@ pub async fn access_at(
         .unzip();
     tiers.sort_by_key(|t| t.id);
     tiers.dedup_by_key(|t| t.id);
-    let segments = timeline(&grants, &tiers);
-    Ok(ledger::access_at(&segments, at).and_then(|a| {
+    Ok(access_from(&grants, &tiers, at))
+}
+
+/// The access `grants` give at `at` (revoked grants give none; `tiers` must hold every tier
+/// they name — a grant of a tier missing there gives nothing).
+pub fn access_from(grants: &[GrantRow], tiers: &[tier::Model], at: DateTime<Utc>) -> Option<CustomerAccess> {
+    let segments = timeline(grants, tiers);
+    ledger::access_at(&segments, at).and_then(|a| {
         tiers.iter().find(|t| t.rank == a.rank).map(|t| CustomerAccess {
             tier: t.clone(),
             tier_ends: a.tier_ends,
             access_ends: a.access_ends,
         })
-    }))
+    })
 }
 
 /// Appends to the customer's timeline (and wakes their open sockets, in the same transaction).

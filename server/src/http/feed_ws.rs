@@ -81,31 +81,30 @@ pub async fn feed_ws(
     // re-checked.
     let changes = rights.subscribe();
     let turn = slots.handshake().await;
-    let signed_in = match super::session::signed_in(&ctx, &headers).await {
-        Ok(s) => s,
+    // The session and the access in one round trip; the socket starts under the rights read
+    // here, without reading them again.
+    let (signed_in, access) = match super::session::signed_in_with_access(&ctx, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in to open the feed")
+                .into_response();
+        }
         Err(unavailable) => return unavailable,
-    };
-    let Some(signed_in) = signed_in else {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in to open the feed").into_response();
     };
     let user = signed_in.account.id;
     let viewer = Viewer {
         user,
         session: signed_in.session.id,
     };
-    // The socket starts under the rights read here, without reading them again.
-    let rights = match domain::entitlements::access_at(&ctx.db, user, Utc::now()).await {
-        Ok(Some(a)) => Rights::of(&a),
-        Ok(None) => {
-            return ApiError::new(
-                StatusCode::FORBIDDEN,
-                "no_access",
-                "your access has ended; renew it to follow the feed",
-            )
-            .into_response();
-        }
-        Err(e) => return super::connector_auth::db_unavailable(e).into_response(),
+    let Some(access) = access else {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "no_access",
+            "your access has ended; renew it to follow the feed",
+        )
+        .into_response();
     };
+    let rights = Rights::of(&access);
     drop(turn);
     let slot = match slots.take(user) {
         Ok(slot) => slot,

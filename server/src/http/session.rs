@@ -33,3 +33,16 @@ pub async fn signed_in(
         .await
         .map_err(|e| super::connector_auth::db_unavailable(e).into_response())
 }
+
+/// As [`signed_in`], with the account's access now, in one round trip (the feed's handshake).
+pub async fn signed_in_with_access(
+    ctx: &domain::AppContext,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<(SignedIn, Option<domain::entitlements::CustomerAccess>)>, Response> {
+    let Some(token) = app::auth::token_from_headers(headers, app::auth::cookie_name(&ctx.config)) else {
+        return Ok(None);
+    };
+    domain::sessions::resolve_with_access(&ctx.db, &ctx.tiers, &token)
+        .await
+        .map_err(|e| super::connector_auth::db_unavailable(e).into_response())
+}

@@ -19,6 +19,7 @@ on_both_databases!(
     a_downgrade_closes_the_channel_at_that_second,
     plans_list_the_channels_each_tier_opens,
     the_admin_sets_a_channel_tier_with_clear_refusals,
+    a_tier_added_after_the_process_read_its_tiers_opens_the_feed,
 );
 
 /// A message in #general (the pro channel here).
@@ -276,4 +277,39 @@ async fn the_admin_sets_a_channel_tier_with_clear_refusals(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), 403);
+}
+
+/// The feed's handshake takes the tiers from the process's copy: a tier added since (a newer
+/// process ran a migration) is read again rather than costing its customers their feed.
+async fn a_tier_added_after_the_process_read_its_tiers_opens_the_feed(backend: Backend) {
+    use sea_orm::{ActiveModelTrait, Set};
+    let s = Source::start(backend).await;
+    let early = s.app.sign_up("early@example.com", PASSWORD).await;
+    grant(&s.app, "early@example.com", "basic", Utc::now(), 30).await;
+    let mut ws = connect(&s.app, Some(&early), &s.app.address, None).await.unwrap();
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "access");
+    entity::tier::ActiveModel {
+        slug: Set("elite".into()),
+        name: Set("Elite".into()),
+        rank: Set(100),
+        description: Set(String::new()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&s.app.ctx.db)
+    .await
+    .unwrap();
+    let session = s.app.sign_up("elite@example.com", PASSWORD).await;
+    grant(&s.app, "elite@example.com", "elite", Utc::now(), 30).await;
+    let mut ws = connect(&s.app, Some(&session), &s.app.address, None).await.unwrap();
+    let hello = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        (hello["type"].as_str(), hello["state"].as_str()),
+        (Some("access"), Some("active"))
+    );
+    s.event(create(1, "for every tier")).await;
+    assert_eq!(
+        next_event(&mut ws, Duration::from_secs(5)).await.unwrap()["signal"]["content"],
+        "for every tier"
+    );
 }
