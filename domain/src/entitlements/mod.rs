@@ -85,12 +85,15 @@ pub async fn tiers(db: &impl ConnectionTrait) -> Result<Vec<tier::Model>, DbErr>
 
 /// Grants still in force for an account.
 pub async fn live_grants(db: &impl ConnectionTrait, user_id: i64) -> Result<Vec<GrantRow>, DbErr> {
+    live_grants_of(user_id).all(db).await
+}
+
+/// The query for an account's grants still in force, oldest start first.
+fn live_grants_of(user_id: i64) -> sea_orm::Select<entitlement_grant::Entity> {
     entitlement_grant::Entity::find()
         .filter(entitlement_grant::Column::UserId.eq(user_id))
         .filter(entitlement_grant::Column::RevokedAt.is_null())
         .order_by_asc(entitlement_grant::Column::StartsAt)
-        .all(db)
-        .await
 }
 
 /// Every grant of an account, revoked ones included, newest first: the order history.
@@ -125,10 +128,7 @@ pub async fn access_at(
 ) -> Result<Option<CustomerAccess>, DbErr> {
     // One round trip (a feed socket's handshake asks this): the grants with their tiers, which
     // are all the tiers the timeline can name.
-    let (grants, mut tiers): (Vec<GrantRow>, Vec<tier::Model>) = entitlement_grant::Entity::find()
-        .filter(entitlement_grant::Column::UserId.eq(user_id))
-        .filter(entitlement_grant::Column::RevokedAt.is_null())
-        .order_by_asc(entitlement_grant::Column::StartsAt)
+    let (grants, mut tiers): (Vec<GrantRow>, Vec<tier::Model>) = live_grants_of(user_id)
         .find_also_related(tier::Entity)
         .all(db)
         .await?

@@ -26,12 +26,10 @@ pub async fn signed_in(
     ctx: &domain::AppContext,
     headers: &axum::http::HeaderMap,
 ) -> Result<Option<SignedIn>, Response> {
-    let Some(token) = app::auth::token_from_headers(headers, app::auth::cookie_name(&ctx.config)) else {
+    let Some(token) = token(ctx, headers) else {
         return Ok(None);
     };
-    domain::sessions::resolve(&ctx.db, &token)
-        .await
-        .map_err(|e| super::connector_auth::db_unavailable(e).into_response())
+    domain::sessions::resolve(&ctx.db, &token).await.map_err(unavailable)
 }
 
 /// As [`signed_in`], with the account's access now, in one round trip (the feed's handshake).
@@ -39,10 +37,19 @@ pub async fn signed_in_with_access(
     ctx: &domain::AppContext,
     headers: &axum::http::HeaderMap,
 ) -> Result<Option<(SignedIn, Option<domain::entitlements::CustomerAccess>)>, Response> {
-    let Some(token) = app::auth::token_from_headers(headers, app::auth::cookie_name(&ctx.config)) else {
+    let Some(token) = token(ctx, headers) else {
         return Ok(None);
     };
     domain::sessions::resolve_with_access(&ctx.db, &ctx.tiers, &token)
         .await
-        .map_err(|e| super::connector_auth::db_unavailable(e).into_response())
+        .map_err(unavailable)
+}
+
+/// The session token the request's cookie carries.
+fn token(ctx: &domain::AppContext, headers: &axum::http::HeaderMap) -> Option<String> {
+    app::auth::token_from_headers(headers, app::auth::cookie_name(&ctx.config))
+}
+
+fn unavailable(e: sea_orm::DbErr) -> Response {
+    super::connector_auth::db_unavailable(e).into_response()
 }
