@@ -129,6 +129,11 @@ pub const SETTINGS: &[Setting] = &[
         "live-feed websockets one server process holds at most",
     ),
     Setting::new(
+        "FEED_RECHECK_SECONDS",
+        Some("300"),
+        "seconds between two checks of every open feed's session and access in one read (a backstop: revocations reach open feeds at once without it)",
+    ),
+    Setting::new(
         "SIGN_UPS_PER_ADDRESS",
         Some("5"),
         "new accounts one client address may make in 15 minutes",
@@ -278,6 +283,8 @@ pub struct Config {
     pub http_request_timeout: std::time::Duration,
     pub feed_max_per_user: usize,
     pub feed_max_connections: usize,
+    /// How often the process checks every open feed socket's session and access at once.
+    pub feed_recheck: std::time::Duration,
     pub sign_ups_per_address: usize,
     /// `/metrics` on the public listener needs this bearer token; `None` = not served there.
     pub metrics_token: Option<Secret<String>>,
@@ -523,6 +530,11 @@ impl Config {
             "a whole number from 1 to 1000000",
             1..=1_000_000,
         )? as usize;
+        let feed_recheck = std::time::Duration::from_secs(whole(
+            "FEED_RECHECK_SECONDS",
+            "a whole number of seconds from 1 to 86400",
+            1..=86_400,
+        )?);
         let sign_ups_per_address =
             whole("SIGN_UPS_PER_ADDRESS", "a whole number from 1 to 100000", 1..=100_000)? as usize;
         let metrics_token = get("METRICS_TOKEN").map(|t| Secret::new(t.trim().to_owned()));
@@ -637,6 +649,7 @@ impl Config {
             http_request_timeout,
             feed_max_per_user,
             feed_max_connections,
+            feed_recheck,
             sign_ups_per_address,
             metrics_token,
             metrics_addr,

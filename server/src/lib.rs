@@ -6,6 +6,7 @@ pub mod cli;
 pub mod demo;
 pub mod feed_hub;
 pub mod feed_listener;
+pub mod feed_roster;
 pub mod feed_slots;
 pub mod http;
 pub mod http_server;

@@ -4,6 +4,8 @@
 //! access and close or downgrade themselves. A PostgreSQL `NOTIFY` wakes the follower at once;
 //! a short poll catches everything else (SQLite, other processes on SQLite, a lost LISTEN
 //! connection), so a revocation reaches every open socket within [`POLL`] plus one re-check.
+//! It also keeps the [`FeedRoster`] of open sockets and runs its backstop [`sweep`] every
+//! `FEED_RECHECK_SECONDS`, waking the users whose sockets the log failed to wake.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +14,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use domain::AppContext;
 use tokio::sync::{Notify, broadcast, watch};
+
+use crate::feed_roster::{FeedRoster, sweep};
 
 /// The longest a committed change waits before this process looks at it.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -26,6 +30,7 @@ const WINDOW: chrono::Duration = chrono::Duration::seconds(30);
 pub struct RightsWatch {
     users: broadcast::Sender<i64>,
     wake: Arc<Notify>,
+    roster: FeedRoster,
 }
 
 impl RightsWatch {
@@ -33,6 +38,11 @@ impl RightsWatch {
     /// its own user).
     pub fn subscribe(&self) -> broadcast::Receiver<i64> {
         self.users.subscribe()
+    }
+
+    /// This process's open feed sockets.
+    pub fn roster(&self) -> &FeedRoster {
+        &self.roster
     }
 
     /// A hint that the log grew (another process's NOTIFY).
@@ -45,9 +55,11 @@ impl RightsWatch {
         let watch = Self {
             users,
             wake: Arc::new(Notify::new()),
+            roster: FeedRoster::default(),
         };
+        let backstop = tokio::spawn(watch.clone().backstop(ctx.clone(), stop.clone()));
         let me = watch.clone();
-        let task = tokio::spawn(async move {
+        let follow = tokio::spawn(async move {
             // Rows already broadcast, by id, with when they were recorded; rows stay visible to
             // the time-window read for WINDOW, and are broadcast once.
             let mut seen: HashMap<i64, DateTime<Utc>> = HashMap::new();
@@ -81,6 +93,38 @@ impl RightsWatch {
                 }
             }
         });
+        let task = tokio::spawn(async move {
+            let _ = tokio::join!(follow, backstop);
+        });
         (watch, task)
+    }
+
+    /// Every `FEED_RECHECK_SECONDS`, one batched read of the rights behind all open sockets; the
+    /// users whose sockets hold other rights are woken as if the log had named them.
+    async fn backstop(self, ctx: AppContext, mut stop: watch::Receiver<bool>) {
+        let mut every = tokio::time::interval(ctx.config.feed_recheck);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every.tick().await;
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = stop.changed() => return,
+            }
+            match sweep(&ctx, &self.roster).await {
+                Ok(stale) if stale.is_empty() => {}
+                Ok(stale) => {
+                    // A change committed a moment ago may simply not have been read yet; a
+                    // steady count here means changes are written without their log row.
+                    tracing::info!(
+                        users = stale.len(),
+                        "feed backstop: open feeds with changed rights re-check"
+                    );
+                    for user in stale {
+                        let _ = self.users.send(user);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "feed backstop: cannot read the open feeds' rights; retrying"),
+            }
+        }
     }
 }

@@ -7,8 +7,8 @@
 //! second; a new tier makes the client reload its list, so an upgrade opens history at once and
 //! a downgrade closes it). When the user's sessions or access change anywhere (sign-out, sign out everywhere,
 //! password change, demotion, refund, dispute, admin revoke — see [`RightsWatch`]) the socket
-//! re-checks its session and access at once and closes or adjusts; every few minutes it re-checks
-//! on its own too.
+//! re-checks its session and access at once and closes or adjusts; every few minutes the process
+//! checks all its sockets' rights in one read, as a backstop ([`crate::feed_roster`]).
 //! Live changes come from the process's [`FeedHub`] (read and serialised once for all), and so
 //! does the replay of a recent gap; a connection reads the feed log itself only for an older
 //! one. Each connection writes from its own task, so a slow client only delays itself; one that
@@ -36,14 +36,12 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::ApiError;
 use crate::feed_hub::{self, Batch, FeedHub};
+use crate::feed_roster::{Rights, Seat, Standing};
 use crate::feed_slots::Full;
 
 /// A client that cannot take a message for this long is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 const HEARTBEAT: Duration = Duration::from_secs(15);
-/// Heartbeats between two re-checks of a socket's session and access by the socket itself (the
-/// rights-change log wakes it at once; this only backs that up).
-const BACKSTOP_EVERY: u32 = 20;
 
 #[derive(Deserialize)]
 pub struct FeedQuery {
@@ -60,7 +58,7 @@ pub async fn feed_ws(
     let super::AppState {
         ctx,
         feed_hub: hub,
-        rights,
+        rights: watch,
         feed_slots: slots,
         ..
     } = state;
@@ -79,7 +77,7 @@ pub async fn feed_ws(
     }
     // Subscribed before the session and access are checked: a change committed from here on is
     // re-checked.
-    let changes = rights.subscribe();
+    let changes = watch.subscribe();
     let turn = slots.handshake().await;
     // The session and the access in one round trip; the socket starts under the rights read
     // here, without reading them again.
@@ -92,10 +90,6 @@ pub async fn feed_ws(
         Err(unavailable) => return unavailable,
     };
     let user = signed_in.account.id;
-    let viewer = Viewer {
-        user,
-        session: signed_in.session.id,
-    };
     let Some(access) = access else {
         return ApiError::new(
             StatusCode::FORBIDDEN,
@@ -105,6 +99,7 @@ pub async fn feed_ws(
         .into_response();
     };
     let rights = Rights::of(&access);
+    let seat = watch.roster().seat(user, signed_in.session.id, rights);
     drop(turn);
     let slot = match slots.take(user) {
         Ok(slot) => slot,
@@ -135,7 +130,7 @@ pub async fn feed_ws(
         let _slot = slot;
         let metrics = ctx.metrics.clone();
         let _open = Following::start(&metrics);
-        match stream(ctx, hub, changes, socket, viewer, rights, q.after).await {
+        match stream(ctx, hub, changes, socket, seat, rights, q.after).await {
             Err(Closed::TooSlow) => {
                 Metrics::inc(&metrics.feed_slow_clients_dropped);
                 tracing::info!(
@@ -199,26 +194,6 @@ async fn send(tx: &mut Sink, text: Utf8Bytes) -> Result<(), Closed> {
 
 async fn send_json(tx: &mut Sink, value: serde_json::Value) -> Result<(), Closed> {
     send(tx, value.to_string().into()).await
-}
-
-/// What the viewer may receive now: events of the channels `rank` opens, until `until` — the end
-/// of the current tier's stretch (a lower tier or the end of access follows), when the socket
-/// looks again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Rights {
-    rank: i32,
-    until: DateTime<Utc>,
-    access_ends: DateTime<Utc>,
-}
-
-impl Rights {
-    fn of(a: &domain::entitlements::CustomerAccess) -> Self {
-        Self {
-            rank: a.tier.rank,
-            until: a.tier_ends.min(a.access_ends),
-            access_ends: a.access_ends,
-        }
-    }
 }
 
 /// Sends the frames of `batch` past `*last` the viewer may receive, and advances `*last` to its
@@ -293,30 +268,14 @@ async fn catch_up(ctx: &AppContext, tx: &mut Sink, last: &mut i64, rights: Right
     Ok(())
 }
 
-/// Whose socket this is: the account and the session that opened it.
-#[derive(Clone, Copy)]
-struct Viewer {
-    user: i64,
-    session: i64,
-}
-
-/// Where the viewer stands at a re-check.
-enum Standing {
-    SignedOut,
-    Ended,
-    Active(Rights),
-}
-
-async fn standing(ctx: &AppContext, viewer: Viewer) -> Result<Standing, sea_orm::DbErr> {
-    if !domain::sessions::is_live_by_id(&ctx.db, viewer.session).await? {
-        return Ok(Standing::SignedOut);
-    }
-    Ok(
-        match domain::entitlements::access_at(&ctx.db, viewer.user, Utc::now()).await? {
-            Some(a) => Standing::Active(Rights::of(&a)),
-            None => Standing::Ended,
-        },
-    )
+async fn standing(ctx: &AppContext, seat: &Seat) -> Result<Standing, sea_orm::DbErr> {
+    let live = domain::sessions::is_live_by_id(&ctx.db, seat.session).await?;
+    let access = if live {
+        domain::entitlements::access_at(&ctx.db, seat.user, Utc::now()).await?
+    } else {
+        None
+    };
+    Ok(Standing::of(live, access.as_ref()))
 }
 
 /// Tells the client why the stream ends, then closes it.
@@ -332,14 +291,14 @@ async fn end(tx: &mut Sink, state: &'static str) -> Result<(), Closed> {
 async fn recheck(
     ctx: &AppContext,
     tx: &mut Sink,
-    viewer: Viewer,
+    seat: &Seat,
     rights: &mut Rights,
     last: &mut i64,
     rights_end: std::pin::Pin<&mut tokio::time::Sleep>,
 ) -> Result<bool, Closed> {
-    match standing(ctx, viewer).await? {
+    match standing(ctx, seat).await? {
         Standing::SignedOut => {
-            tracing::debug!(user = viewer.user, "feed closed: the session was revoked");
+            tracing::debug!(user = seat.user, "feed closed: the session was revoked");
             end(tx, "signed_out").await?;
             Ok(false)
         }
@@ -352,6 +311,7 @@ async fn recheck(
             // monotonic one) must wait again, not fire in a loop.
             rights_end.reset(tokio::time::Instant::now() + until(now.until));
             let was = std::mem::replace(rights, now);
+            seat.holds(now);
             if now.access_ends != was.access_ends {
                 send_json(
                     tx,
@@ -361,7 +321,7 @@ async fn recheck(
             }
             if now.rank != was.rank {
                 tracing::debug!(
-                    user = viewer.user,
+                    user = seat.user,
                     from = was.rank,
                     to = now.rank,
                     "feed: the tier changed"
@@ -383,7 +343,7 @@ async fn stream(
     hub: FeedHub,
     mut changes: broadcast::Receiver<i64>,
     socket: WebSocket,
-    viewer: Viewer,
+    seat: Seat,
     mut rights: Rights,
     after: Option<i64>,
 ) -> Result<(), Closed> {
@@ -426,7 +386,6 @@ async fn stream(
     }
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
-    let mut beats = viewer.session.rem_euclid(BACKSTOP_EVERY as i64) as u32;
     let rights_end = tokio::time::sleep(until(rights.until));
     tokio::pin!(rights_end);
     loop {
@@ -445,10 +404,10 @@ async fn stream(
                 Err(RecvError::Closed) => return Ok(()),
             },
             changed = changes.recv() => match changed {
-                Ok(user) if user != viewer.user => {}
+                Ok(user) if user != seat.user => {}
                 // Ours, or possibly ours among the ones we missed.
                 Ok(_) | Err(RecvError::Lagged(_)) => {
-                    if !recheck(&ctx, &mut tx, viewer, &mut rights, &mut last, rights_end.as_mut()).await? {
+                    if !recheck(&ctx, &mut tx, &seat, &mut rights, &mut last, rights_end.as_mut()).await? {
                         return Ok(());
                     }
                 }
@@ -456,22 +415,11 @@ async fn stream(
             },
             // The tier's stretch or the access ends: look again (it may have been extended).
             _ = &mut rights_end => {
-                if !recheck(&ctx, &mut tx, viewer, &mut rights, &mut last, rights_end.as_mut()).await? {
+                if !recheck(&ctx, &mut tx, &seat, &mut rights, &mut last, rights_end.as_mut()).await? {
                     return Ok(());
                 }
             },
-            // A backstop for a missed wake-up: every few minutes the socket re-checks the session
-            // and access itself (spread over time: 10,000 sockets re-checking on every
-            // heartbeat would be hundreds of queries a second for nothing).
-            _ = heartbeat.tick() => {
-                send_json(&mut tx, json!({"type": "heartbeat", "seq": last})).await?;
-                beats += 1;
-                if beats.is_multiple_of(BACKSTOP_EVERY)
-                    && !recheck(&ctx, &mut tx, viewer, &mut rights, &mut last, rights_end.as_mut()).await?
-                {
-                    return Ok(());
-                }
-            }
+            _ = heartbeat.tick() => send_json(&mut tx, json!({"type": "heartbeat", "seq": last})).await?,
             incoming = rx.next() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(_)) => {}

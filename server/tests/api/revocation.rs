@@ -2,6 +2,8 @@
 //! taken away closes their open feed socket within a second — on SQLite and PostgreSQL, whether
 //! the change comes through this server, a signed webhook, or the CLI in another process — and
 //! the server sends nothing after. An extension while open moves the socket's end instead.
+//! A change written without its rights-log row (a missed wake-up) is still caught by the
+//! process's batched backstop (`server::feed_roster`) within `FEED_RECHECK_SECONDS`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -25,6 +27,9 @@ on_both_databases!(
     s9_a_dispute_closes_the_feed,
     s9_an_admin_revoke_closes_the_feed,
     an_extension_while_the_feed_is_open_moves_its_end,
+    backstop_closes_a_feed_whose_session_ended_without_a_notice,
+    backstop_closes_a_feed_whose_grant_ended_without_a_notice,
+    backstop_sweep_names_only_the_sockets_whose_rights_differ,
 );
 
 const EMAIL: &str = "open@example.com";
@@ -239,4 +244,111 @@ async fn an_extension_while_the_feed_is_open_moves_its_end(backend: Backend) {
     s.event(create(990_002, "still live")).await;
     let e = next(&mut ws, Duration::from_secs(5)).await.unwrap();
     assert_eq!(e["signal"]["content"], "still live");
+}
+
+/// The backstop runs every second in these tests.
+const RECHECK: &[(&str, &str)] = &[("FEED_RECHECK_SECONDS", "1")];
+
+/// Lets the rights-change log's notices of the set-up (the grant) reach the socket first: one
+/// arriving after the silent change would wake the socket instead of the backstop.
+async fn settle_notices() {
+    tokio::time::sleep(server::rights_watch::POLL * 5).await;
+}
+
+/// Waits (up to `within`) for the socket to say `state` and close; heartbeats are fine.
+async fn closes_saying(ws: &mut Socket, state: &str, within: Duration) {
+    let started = Instant::now();
+    let mut said = false;
+    loop {
+        let left = within.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                match v["type"].as_str() {
+                    Some("heartbeat") => {}
+                    Some("access") if v["state"] == state => said = true,
+                    _ => panic!("unexpected message: {v}"),
+                }
+            }
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(Some(Ok(_))) => {}
+            Err(_) => panic!("the socket was still open {within:?} after the silent change"),
+        }
+    }
+    assert!(said, "the socket closed without saying {state}");
+}
+
+async fn backstop_closes_a_feed_whose_session_ended_without_a_notice(backend: Backend) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let s = Source::start_with(backend, RECHECK).await;
+    let session = customer_with_access(&s.app, EMAIL, chrono::Duration::days(1)).await;
+    let mut ws = open(&s.app, &session).await;
+    settle_notices().await;
+    // Revoked behind the app's back: no rights-log row, so nothing wakes the socket but the
+    // backstop.
+    let hash = domain::sessions::hash_token(&session);
+    let done = entity::session::Entity::update_many()
+        .col_expr(entity::session::Column::RevokedAt, Expr::value(chrono::Utc::now()))
+        .filter(entity::session::Column::TokenHash.eq(hash))
+        .exec(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected, 1);
+    closes_saying(&mut ws, "signed_out", Duration::from_secs(4)).await;
+}
+
+async fn backstop_closes_a_feed_whose_grant_ended_without_a_notice(backend: Backend) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let s = Source::start_with(backend, RECHECK).await;
+    let session = customer_with_access(&s.app, EMAIL, chrono::Duration::days(1)).await;
+    let mut ws = open(&s.app, &session).await;
+    settle_notices().await;
+    let done = entity::entitlement_grant::Entity::update_many()
+        .col_expr(
+            entity::entitlement_grant::Column::RevokedAt,
+            Expr::value(chrono::Utc::now()),
+        )
+        .filter(entity::entitlement_grant::Column::Email.eq(EMAIL))
+        .exec(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected, 1);
+    closes_saying(&mut ws, "ended", Duration::from_secs(4)).await;
+}
+
+/// The sweep itself: a socket holding the rights the database gives is left alone (steady state
+/// costs no socket a read); one holding other rights, or on a dead session, is named once.
+async fn backstop_sweep_names_only_the_sockets_whose_rights_differ(backend: Backend) {
+    use server::feed_roster::{FeedRoster, Rights, sweep};
+    let app = crate::helpers::spawn_app(backend).await;
+    let a = customer_with_access(&app, EMAIL, chrono::Duration::days(1)).await;
+    let b = customer_with_access(&app, "other@example.com", chrono::Duration::days(1)).await;
+    let (signed_a, access_a) = domain::sessions::resolve_with_access(&app.ctx.db, &app.ctx.tiers, &a)
+        .await
+        .unwrap()
+        .unwrap();
+    let (signed_b, access_b) = domain::sessions::resolve_with_access(&app.ctx.db, &app.ctx.tiers, &b)
+        .await
+        .unwrap()
+        .unwrap();
+    let (rights_a, rights_b) = (Rights::of(&access_a.unwrap()), Rights::of(&access_b.unwrap()));
+    let roster = FeedRoster::default();
+    let _a1 = roster.seat(signed_a.account.id, signed_a.session.id, rights_a);
+    let _a2 = roster.seat(signed_a.account.id, signed_a.session.id, rights_a);
+    let b1 = roster.seat(signed_b.account.id, signed_b.session.id, rights_b);
+    assert_eq!(sweep(&app.ctx, &roster).await.unwrap(), Vec::<i64>::new());
+    // A socket that holds a stale end (as if it missed an extension) is named.
+    b1.holds(Rights {
+        access_ends: rights_b.access_ends - chrono::Duration::hours(1),
+        ..rights_b
+    });
+    assert_eq!(sweep(&app.ctx, &roster).await.unwrap(), vec![signed_b.account.id]);
+    b1.holds(rights_b);
+    // A session signed out (through the app: the sweep does not care how) names its user once,
+    // however many sockets it has.
+    domain::sessions::revoke_token(&app.ctx.db, &a).await.unwrap();
+    assert_eq!(sweep(&app.ctx, &roster).await.unwrap(), vec![signed_a.account.id]);
+    // A socket that closed leaves the roster.
+    drop(b1);
+    assert_eq!(roster.len(), 2);
 }
