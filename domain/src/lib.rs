@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod email_proof;
 pub mod entitlements;
 pub mod feed;
+pub mod import;
 pub mod ingest;
 pub mod jobs;
 pub mod mail;

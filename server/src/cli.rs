@@ -42,6 +42,70 @@ pub enum Command {
     /// Mark discovered channels Source or Target, and set the tier that opens them.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Bring existing customers over from another system.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Customers from a CSV file with the columns email, tier, access_end (a date, meaning the end
+    /// of that day UTC, or an RFC 3339 time) and optionally discord_id and sellapp_customer_id.
+    /// The whole file is checked first and applied in one transaction; running it again changes
+    /// nothing.
+    Customers {
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// Show what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub async fn run_import(config: &Config, command: ImportCommand) -> Result<String, String> {
+    let ImportCommand::Customers { file, dry_run } = command;
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("--file {}: {e}", file.display()))?;
+    let db = domain::database::connect(config).await.map_err(|e| e.to_string())?;
+    domain::database::migrate(&db).await.map_err(|e| e.to_string())?;
+    let tiers = domain::entitlements::tiers(&db).await.map_err(|e| e.to_string())?;
+    let rows = domain::import::parse(&text, &tiers, chrono::Utc::now()).map_err(|bad| {
+        let mut out = format!(
+            "{}: nothing was imported; fix these rows and run it again:",
+            file.display()
+        );
+        for b in &bad {
+            out.push_str(&format!("\n  {b}"));
+        }
+        out
+    })?;
+    let roles = domain::role_sync::RoleGuild::from_config(config);
+    let report = domain::import::apply(&db, roles.as_ref(), &rows, dry_run)
+        .await
+        .map_err(|e| format!("nothing was imported: {e}"))?;
+    db.close().await.ok();
+    let mut out = String::new();
+    for r in &report.rows {
+        let what = match (r.granted, r.waiting) {
+            (true, false) => "grant",
+            (true, true) => "grant (waits for the customer to sign up and verify the address)",
+            (false, _) => "no new grant",
+        };
+        out.push_str(&format!("line {}: {}: {what}", r.line, r.email));
+        for n in &r.notes {
+            out.push_str(&format!("; {n}"));
+        }
+        out.push('\n');
+    }
+    let verb = if dry_run { "would grant" } else { "granted" };
+    out.push_str(&format!(
+        "{}{verb} {} of {} rows ({} already imported){}",
+        if dry_run { "dry run: " } else { "" },
+        report.granted(),
+        report.rows.len(),
+        report.rows.len() - report.granted(),
+        if dry_run { "; nothing was changed" } else { "" }
+    ));
+    Ok(out)
 }
 
 #[derive(Debug, Subcommand)]

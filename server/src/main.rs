@@ -70,6 +70,10 @@ fn main() -> ExitCode {
                 println!("{}", server::cli::run_access(&config, command).await?);
                 Ok(())
             }
+            Command::Import(command) => {
+                println!("{}", server::cli::run_import(&config, command).await?);
+                Ok(())
+            }
             Command::Channel(command) => {
                 println!("{}", server::cli::run_channel(&config, command).await?);
                 Ok(())

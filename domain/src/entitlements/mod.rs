@@ -450,8 +450,10 @@ pub async fn claim_pending(db: &impl ConnectionTrait, user_id: i64, email: &str)
         let live = g.revoked_at.is_none();
         let mut active: entitlement_grant::ActiveModel = g.clone().into();
         active.user_id = Set(Some(user_id));
-        // Time bought before the account existed starts when the account does.
-        if live {
+        // Time bought before the account existed starts when the account does; imported time
+        // keeps the end the old system gave it (that subscription ran on its own clock).
+        let imported = g.cause == crate::import::CAUSE;
+        if live && !imported {
             active.starts_at = Set(Utc::now().max(g.starts_at));
         }
         active.update(db).await?;
@@ -463,7 +465,11 @@ pub async fn claim_pending(db: &impl ConnectionTrait, user_id: i64, email: &str)
                 Some(g.id),
                 "linked",
                 "signup",
-                "paid before sign-up; applied now".into(),
+                if imported {
+                    "imported before sign-up; ends as imported".into()
+                } else {
+                    "paid before sign-up; applied now".into()
+                },
             )
             .await?;
             claimed += 1;

@@ -18,6 +18,7 @@ mod email_proof;
 mod fake_sellapp;
 mod feed;
 mod health;
+mod import;
 mod jobs;
 mod migrations;
 mod mirror;
