@@ -42,6 +42,20 @@ pub enum Command {
     /// Mark discovered channels Source or Target, and set the tier that opens them.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// A consistent copy of the database (SQLite) and the blob store while the server runs; on
+    /// PostgreSQL it checks `pg_dump` and prints the commands for the database.
+    Backup {
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Restore a backup made by `server backup` (the server stopped). Refuses a database that
+    /// holds data unless `--force`.
+    Restore {
+        #[arg(long)]
+        from: std::path::PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Bring existing customers over from another system.
     #[command(subcommand)]
     Import(ImportCommand),

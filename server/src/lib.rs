@@ -2,6 +2,7 @@
 //! `main.rs` is only the CLI around it, so integration tests start exactly what production runs.
 
 pub mod attachment_worker;
+pub mod backup;
 pub mod cli;
 pub mod demo;
 pub mod feed_hub;

@@ -70,6 +70,14 @@ fn main() -> ExitCode {
                 println!("{}", server::cli::run_access(&config, command).await?);
                 Ok(())
             }
+            Command::Backup { to } => {
+                println!("{}", server::backup::backup(&config, &to).await?);
+                Ok(())
+            }
+            Command::Restore { from, force } => {
+                println!("{}", server::backup::restore(&config, &from, force).await?);
+                Ok(())
+            }
             Command::Import(command) => {
                 println!("{}", server::cli::run_import(&config, command).await?);
                 Ok(())

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod attachments;
+mod backup;
 mod capture;
 mod channel_tiers;
 mod commit_queue;
