@@ -21,6 +21,7 @@ pub mod error;
 #[cfg(feature = "hydrate")]
 pub mod live_feed;
 pub mod mirror_api;
+pub mod overview_api;
 pub mod pages;
 pub mod payments_api;
 pub mod plans;
@@ -91,7 +92,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
                 <Route path=StaticSegment("dashboard") view=DashboardPage ssr=SsrMode::Async />
                 <ParentRoute path=StaticSegment("admin") view=AdminLayout ssr=SsrMode::Async>
-                    <Route path=StaticSegment("") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("") view=crate::pages::admin::overview::OverviewPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("connectors") view=ConnectorsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("channels") view=ChannelsPage ssr=SsrMode::Async />

@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod mail;
 pub mod metrics;
 pub mod mirror;
+pub mod overview;
 pub mod payments;
 pub mod rights;
 pub mod role_drift;

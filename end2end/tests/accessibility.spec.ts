@@ -47,7 +47,7 @@ test('every admin page, with data on it, has no serious or critical accessibilit
   await sellappWebhook(request, 'order.completed', Number(Date.now() % 1_000_000_000), email, 'COMPLETED', 987_654);
 
   await expectNoSeriousProblems(page, [
-    '/admin/users', '/admin/connectors', '/admin/channels', '/admin/customers', '/admin/policies',
+    '/admin', '/admin/users', '/admin/connectors', '/admin/channels', '/admin/customers', '/admin/policies',
     '/admin/webhooks', '/admin/discord', '/admin/mirror', '/admin/queues',
   ]);
 

@@ -2,6 +2,7 @@
 
 pub mod alerts_panel;
 pub mod countdown;
+pub mod day_chart;
 pub mod desk_nav;
 pub mod embed_view;
 pub mod field;

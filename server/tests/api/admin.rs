@@ -158,7 +158,7 @@ async fn admin_pages_redirect_visitors_and_refuse_customers(backend: Backend) {
     app.make_admin("a2@example.com").await;
     let res = app
         .client
-        .get(app.url("/admin"))
+        .get(app.url("/admin/users"))
         .header("cookie", format!("sd_session={admin}"))
         .send()
         .await

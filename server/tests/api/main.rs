@@ -24,6 +24,7 @@ mod jobs;
 mod migrations;
 mod mirror;
 mod openapi;
+mod overview;
 mod ownership;
 mod payments;
 mod revocation;

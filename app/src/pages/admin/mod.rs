@@ -7,6 +7,7 @@ pub mod connectors;
 pub mod customers;
 pub mod discord;
 pub mod mirror;
+pub mod overview;
 pub mod policies;
 pub mod queues;
 pub mod users;
@@ -55,6 +56,7 @@ fn AdminShell(email: String, banners: crate::payments_api::PaymentBanners) -> im
             <crate::components::skip_link::SkipLink />
             <nav class="admin-nav" aria-label="Admin">
                 <strong>"Admin"</strong>
+                <a href="/admin" data-testid="nav-overview">"Overview"</a>
                 <a href="/admin/users" data-testid="nav-users">"Users"</a>
                 <a href="/admin/connectors" data-testid="nav-connectors">"Connectors"</a>
                 <a href="/admin/channels" data-testid="nav-channels">"Channels"</a>
