@@ -33,6 +33,9 @@ pub struct OverviewView {
     /// The window's net revenue in `currency`.
     pub revenue_total: String,
     pub days: Vec<DayRow>,
+    /// Dashboard delivery in this server process, last hour: (events, p50 ms, p95 ms) from the
+    /// feed-log commit to the frames handed to every open feed; `None` when none was delivered.
+    pub dashboard: Option<(u64, u64, u64)>,
     /// Mirror operations answered in the last hour: (operation, count, p50 ms, p95 ms).
     pub mirror: Vec<(String, u64, u64, u64)>,
     /// Per job kind: (kind, queued, dead, oldest due wait in seconds).
@@ -107,6 +110,11 @@ pub async fn business_overview() -> Result<OverviewView, AppError> {
         revenue_total: signed_amount(o.days.iter().map(|d| d.revenue_minor).sum(), &currency),
         currency,
         days,
+        dashboard: ctx
+            .metrics
+            .feed_delivery
+            .summary(now)
+            .map(|l| (l.count, l.p50_ms, l.p95_ms)),
         mirror,
         queues: kinds
             .into_iter()

@@ -16,6 +16,55 @@ pub struct Metrics {
     pub feed_followers: AtomicU64,
     /// Feed websockets closed because the client could not keep up.
     pub feed_slow_clients_dropped: AtomicU64,
+    /// Feed-log commit → frames handed to this process's sockets, recent events.
+    pub feed_delivery: LatencyWindow,
+}
+
+/// Latencies of the last hour (at most [`LatencyWindow::KEEP`] of them), for percentiles.
+#[derive(Debug, Default)]
+pub struct LatencyWindow(std::sync::Mutex<std::collections::VecDeque<(chrono::DateTime<chrono::Utc>, u32)>>);
+
+/// Count, p50 and p95 in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub p50_ms: u64,
+    pub p95_ms: u64,
+}
+
+impl LatencyWindow {
+    pub const KEEP: usize = 10_000;
+    const SPAN: chrono::Duration = chrono::Duration::hours(1);
+
+    pub fn record(&self, at: chrono::DateTime<chrono::Utc>, took: chrono::Duration) {
+        let ms = took.num_milliseconds().clamp(0, i64::from(u32::MAX)) as u32;
+        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if w.len() == Self::KEEP {
+            w.pop_front();
+        }
+        w.push_back((at, ms));
+    }
+
+    /// Over the last hour as of `now`; `None` when nothing was recorded in it.
+    pub fn summary(&self, now: chrono::DateTime<chrono::Utc>) -> Option<LatencySummary> {
+        let mut ms: Vec<u32> = {
+            let w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            w.iter()
+                .filter(|(at, _)| *at > now - Self::SPAN)
+                .map(|(_, ms)| *ms)
+                .collect()
+        };
+        if ms.is_empty() {
+            return None;
+        }
+        ms.sort_unstable();
+        let at = |q: f64| u64::from(ms[((ms.len() - 1) as f64 * q).round() as usize]);
+        Some(LatencySummary {
+            count: ms.len() as u64,
+            p50_ms: at(0.5),
+            p95_ms: at(0.95),
+        })
+    }
 }
 
 impl Metrics {
@@ -79,5 +128,39 @@ impl Metrics {
             ),
         ]
         .concat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_window_reports_the_last_hour_only() {
+        let w = LatencyWindow::default();
+        let now = chrono::Utc::now();
+        assert_eq!(w.summary(now), None);
+        w.record(now - chrono::Duration::minutes(61), chrono::Duration::seconds(9));
+        for ms in 1..=100 {
+            w.record(now, chrono::Duration::milliseconds(ms));
+        }
+        assert_eq!(
+            w.summary(now),
+            Some(LatencySummary {
+                count: 100,
+                p50_ms: 51,
+                p95_ms: 95
+            })
+        );
+    }
+
+    #[test]
+    fn latency_window_keeps_a_bounded_number() {
+        let w = LatencyWindow::default();
+        let now = chrono::Utc::now();
+        for _ in 0..LatencyWindow::KEEP + 5 {
+            w.record(now, chrono::Duration::milliseconds(3));
+        }
+        assert_eq!(w.summary(now).unwrap().count, LatencyWindow::KEEP as u64);
     }
 }

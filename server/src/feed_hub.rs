@@ -36,6 +36,8 @@ pub struct Frame {
     /// The event's channel, so a replay from memory can check it against the channels as they
     /// are now (one may have stopped being a Source, or changed tier, since).
     pub channel_id: i64,
+    /// When the change was committed to the feed log.
+    pub logged_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Every visible change in the feed-log range `(after, upto]` (rows of channels that are not a
@@ -57,6 +59,7 @@ pub fn frame(event: &FeedEvent) -> Frame {
         text: text.into(),
         required: event.required,
         channel_id: event.signal.channel_id.parse().unwrap_or_default(),
+        logged_at: event.logged_at,
     }
 }
 
@@ -214,6 +217,12 @@ impl FeedHub {
                         last = batch.upto;
                         // A full page may have more behind it.
                         behind = batch.upto - batch.after >= PAGE as i64;
+                        // Commit → handed to every socket of this process: the server's share of
+                        // a dashboard's delivery latency (the overview shows it).
+                        let now = chrono::Utc::now();
+                        for f in &batch.frames {
+                            ctx.metrics.feed_delivery.record(now, now - f.logged_at);
+                        }
                         me.publish(batch);
                     }
                     Ok(None) => behind = false,

@@ -77,6 +77,9 @@ pub struct FeedEvent {
     /// The rank the signal's channel asks for (`channel_tiers`): who may receive this event.
     #[serde(skip)]
     pub required: Option<i32>,
+    /// When the change was committed to the feed log (what delivery latency is measured from).
+    #[serde(skip)]
+    pub logged_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// How one attachment is offered: the attachment rules decide whether it may be shown at all; our
@@ -324,6 +327,7 @@ pub async fn events_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> 
             let s = by_id.get(&r.signal_id?)?.clone();
             Some(FeedEvent {
                 seq: r.seq,
+                logged_at: r.created_at,
                 op: r.op,
                 required: required.get(&s.channel_id).copied().flatten(),
                 signal: view(s, &channels, &cx),

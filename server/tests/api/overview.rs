@@ -138,6 +138,20 @@ async fn the_overview_adds_up_a_seeded_ledger(backend: Backend) {
         "Di's first purchase, Ada's renewal, three signals"
     );
 
+    // The three signals went out to the live feeds (the hub reads them whether or not anyone
+    // follows); how fast is measured from their commit.
+    let mut dashboard = o["dashboard"].clone();
+    for _ in 0..40 {
+        if dashboard[0] == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let res = app.call("/rpc/admin/overview", &[], Some(&admin)).await;
+        dashboard = res.json::<Value>().await.unwrap()["dashboard"].clone();
+    }
+    assert_eq!(dashboard[0], 3, "{dashboard}");
+    assert!(dashboard[2].as_u64().unwrap() < 60_000, "{dashboard}");
+
     // The page: charts drawn in the server render, each with its table; no wasm needed.
     let html = app.get_with_session("/admin", &admin).await;
     for chart in ["chart-revenue", "chart-purchases", "chart-expiries", "chart-signals"] {
