@@ -5,6 +5,11 @@ const backends = [
   { name: 'sqlite', port: 3210 },
   { name: 'postgres', port: 3211 },
 ];
+// The deployment layout (deploy/): nginx on this port in front of two servers and two bots on one
+// PostgreSQL database (deploy.sh). It runs only the deployment smoke test. Its ports (+1, +2, +10,
+// +20, +30) stay clear of the two projects above (theirs are +0, +10, +20, +30).
+const deploy = { name: 'deploy', port: 3250 };
+const smoke = /deploy\.spec\.ts/;
 
 export default defineConfig({
   testDir: './tests',
@@ -30,16 +35,30 @@ export default defineConfig({
       ],
     },
   },
-  projects: backends.map((b) => ({
-    name: b.name,
-    use: { baseURL: `http://127.0.0.1:${b.port}` },
-  })),
-  webServer: backends.map((b) => ({
-    command: `bash serve.sh ${b.name} ${b.port}`,
-    url: `http://127.0.0.1:${b.port}/readyz`,
-    timeout: 60_000,
-    reuseExistingServer: false,
-    stdout: 'ignore',
-    stderr: 'pipe',
-  })),
+  projects: [
+    ...backends.map((b) => ({
+      name: b.name,
+      testIgnore: smoke,
+      use: { baseURL: `http://127.0.0.1:${b.port}` },
+    })),
+    { name: deploy.name, testMatch: smoke, use: { baseURL: `http://127.0.0.1:${deploy.port}` } },
+  ],
+  webServer: [
+    ...backends.map((b) => ({
+      command: `bash serve.sh ${b.name} ${b.port}`,
+      url: `http://127.0.0.1:${b.port}/readyz`,
+      timeout: 60_000,
+      reuseExistingServer: false,
+      stdout: 'ignore' as const,
+      stderr: 'pipe' as const,
+    })),
+    {
+      command: `bash deploy.sh ${deploy.port}`,
+      url: `http://127.0.0.1:${deploy.port}/readyz`,
+      timeout: 90_000,
+      reuseExistingServer: false,
+      stdout: 'ignore' as const,
+      stderr: 'pipe' as const,
+    },
+  ],
 });

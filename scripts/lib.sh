@@ -63,6 +63,15 @@ ensure_chromium() {
   fi
 }
 
+# The reverse proxy of the deployment smoke test (end2end/deploy.sh runs its own instance on a
+# high port; Debian's packaged service, if it started, is left alone).
+ensure_nginx() {
+  if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    step "Installing nginx for the deployment smoke test"
+    apt_install nginx-light
+  fi
+}
+
 ensure_node_modules() {
   command -v npm >/dev/null || apt_install nodejs npm
   local dir="$ROOT/end2end"

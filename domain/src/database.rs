@@ -130,23 +130,29 @@ pub fn redacted_target(url: &str) -> String {
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DatabaseError> {
     let failed = |e: sea_orm::DbErr| DatabaseError::Migration(e.to_string());
-    // Several processes (servers, bots, the CLI) may start together on one database. The first
-    // to take the lock migrates, inside that transaction (both engines have transactional DDL,
-    // so a failed migration leaves nothing half-done); the others wait for it, then find
-    // nothing left to do. PostgreSQL: a transaction-scoped advisory lock. SQLite: the write
-    // lock an immediate transaction takes at `BEGIN` (waited for under `busy_timeout`).
-    let txn = begin_write(db).await.map_err(failed)?;
-    if Backend::of(db) == Backend::Postgres {
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
-            .await
-            .map_err(failed)?;
-    }
+    // Inside one exclusive transaction (both engines have transactional DDL, so a failed
+    // migration leaves nothing half-done); a process that waited finds nothing left to do.
+    let txn = begin_exclusive(db).await.map_err(failed)?;
     migration::Migrator::up(&txn, None).await.map_err(failed)?;
     txn.commit().await.map_err(failed)
 }
 
-/// The advisory lock key migrations take on PostgreSQL ("sdmigrat" in ASCII).
-const MIGRATION_LOCK: i64 = 0x7364_6d69_6772_6174;
+/// A write transaction no other process holds at the same time: for the start-up work several
+/// processes (servers, bots, the CLI) may begin together on one database — migrating, seeding —
+/// where the first does it and the others, having waited, find it done. PostgreSQL: a
+/// transaction-scoped advisory lock. SQLite: the write lock an immediate transaction takes at
+/// `BEGIN` (waited for under `busy_timeout`).
+pub async fn begin_exclusive(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    let txn = begin_write(db).await?;
+    if Backend::of(db) == Backend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({STARTUP_LOCK})"))
+            .await?;
+    }
+    Ok(txn)
+}
+
+/// The advisory lock key of [`begin_exclusive`] on PostgreSQL ("sdmigrat" in ASCII).
+const STARTUP_LOCK: i64 = 0x7364_6d69_6772_6174;
 
 /// Round-trips one query; used by readiness checks. Returns how long it took.
 pub async fn ping(db: &DatabaseConnection) -> Result<Duration, sea_orm::DbErr> {

@@ -47,7 +47,13 @@ impl Application {
                 Err(e) => tracing::warn!(error = %e, "cannot index older signals for search"),
             }
         });
-        domain::role_sync::seed_from_config(&db, &config).await.map_err(|e| {
+        // Servers starting together: one seeds, the others then find the rows there.
+        let seeded = async {
+            let txn = domain::database::begin_exclusive(&db).await?;
+            domain::role_sync::seed_from_config(&txn, &config).await?;
+            txn.commit().await
+        };
+        seeded.await.map_err(|e| {
             domain::database::DatabaseError::Migration(format!("seeding the tier roles from TIER_ROLES: {e}"))
         })?;
         let listener = TcpListener::bind(config.bind_addr)

@@ -7,7 +7,30 @@ use crate::on_both_databases;
 on_both_databases!(
     migrations_go_up_down_and_up_again,
     processes_starting_together_migrate_one_database_once,
+    servers_starting_together_seed_the_tier_roles_once,
 );
+
+/// Two server processes built at the same moment on one fresh database with `TIER_ROLES` set:
+/// both start (one migrates and seeds the role mapping, the other waits and finds it done), and
+/// the mapping holds each role once.
+async fn servers_starting_together_seed_the_tier_roles_once(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let mut settings = database.settings();
+    settings.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+    settings.insert("CUSTOMER_GUILD_ID".into(), "1300000000000000000".into());
+    settings.insert(
+        "TIER_ROLES".into(),
+        "basic=1300000000000000001,advanced=1300000000000000002,pro=1300000000000000003".into(),
+    );
+    let build = || {
+        let config = domain::Config::from_sources(&Default::default(), |k| settings.get(k).cloned()).unwrap();
+        server::Application::build(config)
+    };
+    let (one, two) = tokio::join!(build(), build());
+    let (one, _two) = (one.expect("first server"), two.expect("second server"));
+    let rows = entity::tier_role::Entity::find().all(&one.context().db).await.unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+}
 
 /// Several processes (`server migrate`, like servers and bots starting together in a
 /// deployment) migrate one fresh database at the same moment: every one succeeds, and each
