@@ -14,14 +14,8 @@ chmod 755 "$tmp"
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 one=$((port + 1)); two=$((port + 2))
 export PUBLIC_URL="http://127.0.0.1:$port" SITE_ROOT="$target/site" DATA_DIR="$tmp/data" RUST_LOG="${RUST_LOG:-warn}"
-export TRUSTED_PROXIES="127.0.0.1" SIGN_UPS_PER_ADDRESS=10000 SELLAPP_WEBHOOK_SECRETS="e2e-webhook-secret"
-export SMTP_URL="smtp://127.0.0.1:$((port + 10))"
-discord_port=$((port + 30))
-export DISCORD_API_URL="http://127.0.0.1:$discord_port" DISCORD_CLIENT_ID="900000000000000001" \
-  DISCORD_CLIENT_SECRET="fake-client-secret" DISCORD_BOT_TOKEN="fake-bot-token" \
-  CUSTOMER_GUILD_ID="1300000000000000000" JOB_LEASE_SECONDS=10 \
-  TIER_ROLES="basic=1300000000000000001,advanced=1300000000000000002,pro=1300000000000000003"
-export ATTACHMENT_SOURCES="$DISCORD_API_URL"
+export TRUSTED_PROXIES="127.0.0.1"
+source "$root/end2end/fakes.sh" "$port"
 admin="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 db="deploy_$(date +%s)_$$"
 psql "$admin" -q -c "CREATE DATABASE \"$db\"" >/dev/null
@@ -42,12 +36,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' TERM INT
 
-"$target/debug/testkit" smtp --port "$((port + 10))" --http-port "$((port + 20))" >/dev/null &
-pids+=($!)
-"$target/debug/testkit" discord --port "$discord_port" --guild "$CUSTOMER_GUILD_ID" \
-  --roles "Basic=1300000000000000001,Advanced=1300000000000000002,Pro=1300000000000000003" \
-  --redirect-uri "$PUBLIC_URL/account/discord/callback" >/dev/null &
-pids+=($!)
+start_fakes "$target"
+pids+=("${fakes_pids[@]}")
 # Both servers start at once on the fresh database (one migrates, the other waits for it).
 BIND_ADDR="127.0.0.1:$one" "$target/debug/server" &
 pids+=($!)

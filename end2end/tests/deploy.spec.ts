@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { APIRequestContext } from '@playwright/test';
 import { test, expect, waitForHydration, signUp, signUpVerified } from './fixtures';
 import { serverCli } from './cli';
 import { createPolicy, sellappWebhook } from './sellapp';
+import { linkDiscord, memberRoles } from './fake_discord';
 
 // The deployment smoke test (project "deploy", end2end/deploy.sh): everything goes through nginx
 // configured as deploy/nginx/signaldesk.conf, in front of two server processes and two bots on
@@ -14,13 +14,6 @@ import { createPolicy, sellappWebhook } from './sellapp';
 const base = BigInt(Date.now()) * 1000n + 900n;
 const id = (n: number) => String(base + BigInt(n));
 const BASIC = '1300000000000000001';
-
-async function memberRoles(request: APIRequestContext, baseURL: string, username: string): Promise<string[] | null> {
-  const fake = `http://127.0.0.1:${Number(new URL(baseURL).port) + 30}`;
-  const state = await (await request.get(`${fake}/_fake/state`)).json();
-  const member = state.guilds[0].members.find((m: { username: string | null }) => m.username === username);
-  return member ? member.roles : null;
-}
 
 test('two servers and two bots behind nginx: sign in, a webhook, the live feed, a role', async ({ page, browser, request, baseURL }) => {
   const stamp = Date.now();
@@ -64,12 +57,7 @@ test('two servers and two bots behind nginx: sign in, a webhook, the live feed, 
 
   // Link Discord (the fake's authorise page); one of the two bots gives the paid tier's role.
   const username = `deploy-trader-${stamp}`;
-  await customer.goto('/account');
-  await customer.getByTestId('discord-link').click();
-  await expect(customer.getByRole('heading', { name: 'Fake Discord' })).toBeVisible();
-  await customer.getByLabel('Discord username').fill(username);
-  await customer.getByRole('button', { name: 'Authorize' }).click();
-  await expect(customer).toHaveURL(/\/account\?discord=linked/);
+  await linkDiscord(customer, username);
   await expect.poll(() => memberRoles(request, baseURL!, username), { timeout: 20_000 }).toEqual([BASIC]);
   await context.close();
 

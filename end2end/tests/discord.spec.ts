@@ -1,23 +1,11 @@
-import type { APIRequestContext } from '@playwright/test';
 import { test, expect, waitForHydration, signUp, signUpVerified } from './fixtures';
 import { serverCli } from './cli';
 import { createPolicy, sellappWebhook } from './sellapp';
+import { fakeDiscord, linkDiscord, memberRoles } from './fake_discord';
 
 const BASIC = '1300000000000000001';
 const ADVANCED = '1300000000000000002';
 const BASIC_NAME = 'Basic';
-
-/** The fake Discord serve.sh starts beside the server (port + 30). */
-function fakeDiscord(baseURL: string): string {
-  return `http://127.0.0.1:${Number(new URL(baseURL).port) + 30}`;
-}
-
-/** The roles the fake Discord says a member holds; null when not a member. */
-async function memberRoles(request: APIRequestContext, baseURL: string, username: string): Promise<string[] | null> {
-  const state = await (await request.get(`${fakeDiscord(baseURL)}/_fake/state`)).json();
-  const member = state.guilds[0].members.find((m: { username: string | null }) => m.username === username);
-  return member ? member.roles : null;
-}
 
 test('pay → link Discord → the role arrives; a mapping change moves it; a refund removes it', async ({ page, browser, request, baseURL }, info) => {
   const stamp = Date.now();
@@ -36,12 +24,7 @@ test('pay → link Discord → the role arrives; a mapping change moves it; a re
   await sellappWebhook(request, 'order.completed', order, email, 'COMPLETED', product);
 
   // Link Discord: Discord's own page (the fake), then back to /account.
-  await customer.goto('/account');
-  await customer.getByTestId('discord-link').click();
-  await expect(customer.getByRole('heading', { name: 'Fake Discord' })).toBeVisible();
-  await customer.getByLabel('Discord username').fill(username);
-  await customer.getByRole('button', { name: 'Authorize' }).click();
-  await expect(customer).toHaveURL(/\/account\?discord=linked/);
+  await linkDiscord(customer, username);
   await expect(customer.getByTestId('discord-message')).toContainText('Discord linked');
   await expect(customer.getByTestId('discord-linked')).toContainText(username);
   await expect.poll(() => memberRoles(request, baseURL!, username), { timeout: 15_000 }).toEqual([BASIC]);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,29 +14,10 @@ use testkit::database::TestDatabase;
 
 use crate::capture::{Source, create};
 use crate::feed::customer_with_access;
-use crate::helpers::Backend;
+use crate::helpers::{Backend, printed as said, server_cli as server};
 use crate::on_both_databases;
 
 on_both_databases!(a_backup_during_ingest_restores_every_acknowledged_signal_grant_and_blob);
-
-fn server(args: &[&str], settings: &BTreeMap<String, String>) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(args)
-        .env_clear()
-        .envs(settings)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap()
-}
-
-fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Runs one of the commands `server backup` printed (`  back up:  pg_dump …`) through the shell,
 /// with `DATABASE_URL` as given.

@@ -8,6 +8,28 @@ use domain::{AppContext, Config};
 use server::Application;
 pub use testkit::database::{Backend, TestDatabase, postgres_admin_url};
 
+/// Runs the real `server` binary — another process, as the operator runs it — with only
+/// `settings` (and `PATH`) in its environment.
+pub fn server_cli(args: &[&str], settings: &BTreeMap<String, String>) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(args)
+        .env_clear()
+        .envs(settings)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("the server binary runs")
+}
+
+/// What a command printed, stdout then stderr.
+pub fn printed(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// Runs each named `async fn(Backend)` as two tests: `<name>::sqlite` and `<name>::postgres`.
 /// The PostgreSQL variant fails (never skips) when PostgreSQL is unreachable.
 #[macro_export]

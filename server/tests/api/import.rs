@@ -1,12 +1,12 @@
 //! `server import customers --file F [--dry-run]`, run as the operator runs it: the real binary,
 //! another process, on the running app's database (SQLite and PostgreSQL).
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
+use crate::helpers::{Backend, PASSWORD, TestApp, printed as text, server_cli, spawn_app};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -26,31 +26,17 @@ async fn import(app: &TestApp, csv: &str, dry_run: bool) -> Output {
     std::fs::write(&file, csv).unwrap();
     let settings = app.database_settings();
     tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-        cmd.args(["import", "customers", "--file"]).arg(&file);
+        let file = file.to_str().unwrap();
+        let mut args = vec!["import", "customers", "--file", file];
         if dry_run {
-            cmd.arg("--dry-run");
+            args.push("--dry-run");
         }
-        let out = cmd
-            .env_clear()
-            .envs(settings)
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .current_dir(std::env::temp_dir())
-            .output()
-            .unwrap();
+        let out = server_cli(&args, &settings);
         drop(dir);
         out
     })
     .await
     .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A whole second, some days ahead (the file's precision).

@@ -41,16 +41,7 @@ async fn processes_starting_together_migrate_one_database_once(backend: Backend)
     let runs: Vec<_> = (0..4)
         .map(|_| {
             let settings = settings.clone();
-            tokio::task::spawn_blocking(move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-                    .arg("migrate")
-                    .env_clear()
-                    .envs(settings)
-                    .env("PATH", std::env::var("PATH").unwrap_or_default())
-                    .current_dir(std::env::temp_dir())
-                    .output()
-                    .unwrap()
-            })
+            tokio::task::spawn_blocking(move || crate::helpers::server_cli(&["migrate"], &settings))
         })
         .collect();
     for run in runs {

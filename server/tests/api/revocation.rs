@@ -5,7 +5,6 @@
 //! A change written without its rights-log row (a missed wake-up) is still caught by the
 //! process's batched backstop (`server::feed_roster`) within `FEED_RECHECK_SECONDS`.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -49,25 +48,7 @@ async fn open(app: &TestApp, session: &str) -> Socket {
 /// `state` and close within [`LIMIT`]; then ingests a signal and checks nothing more arrives.
 async fn closes_within_a_second(s: &Source, ws: &mut Socket, state: &str, trigger: impl Future<Output = ()>) {
     trigger.await;
-    let committed = Instant::now();
-    let mut said = None;
-    loop {
-        let left = LIMIT.saturating_sub(committed.elapsed());
-        match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                match v["type"].as_str() {
-                    Some("heartbeat") => {}
-                    Some("access") if v["state"] == state => said = Some(committed.elapsed()),
-                    _ => panic!("unexpected message while rights ended: {v}"),
-                }
-            }
-            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => break,
-            Ok(Some(Ok(_))) => {}
-            Err(_) => panic!("the socket was still open {LIMIT:?} after the change (said {state}: {said:?})"),
-        }
-    }
-    let said = said.unwrap_or_else(|| panic!("the socket closed without saying {state}"));
+    let said = closes_saying(ws, state, LIMIT).await;
     assert!(said < LIMIT, "took {said:?}");
     s.event(create(990_001, "after the end")).await;
     match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
@@ -136,14 +117,7 @@ async fn s4_demoting_an_admin_from_the_cli_closes_their_feed(backend: Backend) {
     closes_within_a_second(&s, &mut ws, "signed_out", async {
         // The real CLI, another process: only the database carries the change across.
         let out = tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_server"))
-                .args(["admin", "demote", "--email", EMAIL])
-                .env_clear()
-                .envs(settings)
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .current_dir(std::env::temp_dir())
-                .output()
-                .unwrap()
+            crate::helpers::server_cli(&["admin", "demote", "--email", EMAIL], &settings)
         })
         .await
         .unwrap();
@@ -255,10 +229,11 @@ async fn settle_notices() {
     tokio::time::sleep(server::rights_watch::POLL * 5).await;
 }
 
-/// Waits (up to `within`) for the socket to say `state` and close; heartbeats are fine.
-async fn closes_saying(ws: &mut Socket, state: &str, within: Duration) {
+/// Waits (up to `within`) for the socket to say `state` and close, and returns how long until it
+/// said it; heartbeats are fine, anything else is not.
+async fn closes_saying(ws: &mut Socket, state: &str, within: Duration) -> Duration {
     let started = Instant::now();
-    let mut said = false;
+    let mut said = None;
     loop {
         let left = within.saturating_sub(started.elapsed());
         match tokio::time::timeout(left, ws.next()).await {
@@ -266,16 +241,16 @@ async fn closes_saying(ws: &mut Socket, state: &str, within: Duration) {
                 let v: Value = serde_json::from_str(&t).unwrap();
                 match v["type"].as_str() {
                     Some("heartbeat") => {}
-                    Some("access") if v["state"] == state => said = true,
-                    _ => panic!("unexpected message: {v}"),
+                    Some("access") if v["state"] == state => said = Some(started.elapsed()),
+                    _ => panic!("unexpected message while rights ended: {v}"),
                 }
             }
             Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => break,
             Ok(Some(Ok(_))) => {}
-            Err(_) => panic!("the socket was still open {within:?} after the silent change"),
+            Err(_) => panic!("the socket was still open {within:?} after the change (said {state}: {said:?})"),
         }
     }
-    assert!(said, "the socket closed without saying {state}");
+    said.unwrap_or_else(|| panic!("the socket closed without saying {state}"))
 }
 
 async fn backstop_closes_a_feed_whose_session_ended_without_a_notice(backend: Backend) {
