@@ -201,10 +201,11 @@ pub fn parse(text: &str, tiers: &[Tier], now: DateTime<Utc>) -> Result<Vec<Row>,
     Ok(rows)
 }
 
-/// A date means the end of that day (UTC); a time is taken as given.
+/// A date means the end of that day (UTC); a time is taken as given, to the second (so the end
+/// read back from either database compares equal on the next run).
 fn access_end(v: &str) -> Result<DateTime<Utc>, ()> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Ok(t.with_timezone(&Utc));
+        return DateTime::from_timestamp(t.timestamp(), 0).ok_or(());
     }
     let day = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| ())?;
     let next = day.succ_opt().ok_or(())?;
@@ -440,6 +441,17 @@ mod tests {
         assert_eq!(rows[0].discord_id.map(Snowflake::get), Some(123_456_789_012_345_678));
         assert_eq!(rows[0].sellapp_customer_id.as_deref(), Some("cus_1"));
         assert_eq!(rows[1].tier.slug, "basic");
+        let precise = parse(
+            "email,tier,access_end\nx@example.com,pro,2027-02-01T18:00:00.123456789+01:00\n",
+            &tiers(),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            precise[0].access_end,
+            "2027-02-01T17:00:00Z".parse::<DateTime<Utc>>().unwrap(),
+            "to the second, in UTC"
+        );
         assert_eq!(rows[1].discord_id, None);
     }
 
