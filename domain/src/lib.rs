@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod mirror;
 pub mod overview;
 pub mod payments;
+pub mod reminders;
 pub mod rights;
 pub mod role_drift;
 pub mod role_sync;

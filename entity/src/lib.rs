@@ -24,6 +24,7 @@ pub mod mirror_delivery;
 pub mod mirror_thread;
 pub mod oauth_state;
 pub mod payment_customer;
+pub mod reminder;
 pub mod rights_change;
 pub mod role_drift;
 pub mod session;

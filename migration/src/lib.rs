@@ -23,6 +23,7 @@ mod m20261201_000016_mentions;
 mod m20261201_000017_desk_search;
 mod m20261201_000018_alert_setting;
 mod m20261206_000019_job_queue_order;
+mod m20261207_000020_reminders;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000017_desk_search::Migration),
             Box::new(m20261201_000018_alert_setting::Migration),
             Box::new(m20261206_000019_job_queue_order::Migration),
+            Box::new(m20261207_000020_reminders::Migration),
         ]
     }
 }

@@ -27,6 +27,7 @@ mod openapi;
 mod overview;
 mod ownership;
 mod payments;
+mod reminders;
 mod revocation;
 mod security;
 mod site;
