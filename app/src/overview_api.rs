@@ -44,13 +44,6 @@ pub struct OverviewView {
     pub alerts: Vec<String>,
 }
 
-/// An amount with its sign in front: `−2.50 USD`.
-#[cfg(feature = "ssr")]
-fn signed_amount(minor: i64, currency: &str) -> String {
-    let text = domain::entitlements::format_amount(minor.abs(), currency);
-    if minor < 0 { format!("−{text}") } else { text }
-}
-
 #[server(prefix = "/rpc/admin", endpoint = "overview")]
 pub async fn business_overview() -> Result<OverviewView, AppError> {
     let ctx = crate::auth::admin_context().await?;
@@ -66,7 +59,7 @@ pub async fn business_overview() -> Result<OverviewView, AppError> {
         .map(|d| DayRow {
             day: d.day.to_string(),
             revenue_minor: d.revenue_minor,
-            revenue: signed_amount(d.revenue_minor, &currency),
+            revenue: domain::entitlements::format_amount(d.revenue_minor, &currency),
             first_purchases: d.first_purchases,
             renewals: d.renewals,
             expiries: d.expiries,
@@ -105,9 +98,9 @@ pub async fn business_overview() -> Result<OverviewView, AppError> {
         other_currencies: o
             .other_currencies
             .iter()
-            .map(|(c, net)| format!("net {}", signed_amount(*net, c)))
+            .map(|(c, net)| format!("net {}", domain::entitlements::format_amount(*net, c)))
             .collect(),
-        revenue_total: signed_amount(o.days.iter().map(|d| d.revenue_minor).sum(), &currency),
+        revenue_total: domain::entitlements::format_amount(o.days.iter().map(|d| d.revenue_minor).sum(), &currency),
         currency,
         days,
         dashboard: ctx

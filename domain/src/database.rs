@@ -151,6 +151,9 @@ pub async fn begin_exclusive(db: &DatabaseConnection) -> Result<sea_orm::Databas
     Ok(txn)
 }
 
+/// Ids per `IN (…)` list in batched reads: far under SQLite's and PostgreSQL's bind limits.
+pub const IN_LIST: usize = 1000;
+
 /// The advisory lock key of [`begin_exclusive`] on PostgreSQL ("sdmigrat" in ASCII).
 const STARTUP_LOCK: i64 = 0x7364_6d69_6772_6174;
 

@@ -37,12 +37,18 @@ impl LatencyWindow {
     const SPAN: chrono::Duration = chrono::Duration::hours(1);
 
     pub fn record(&self, at: chrono::DateTime<chrono::Utc>, took: chrono::Duration) {
-        let ms = took.num_milliseconds().clamp(0, i64::from(u32::MAX)) as u32;
+        self.record_all(at, std::iter::once(took));
+    }
+
+    /// Several latencies measured at `at`, under one lock (a batch of the feed hub).
+    pub fn record_all(&self, at: chrono::DateTime<chrono::Utc>, took: impl IntoIterator<Item = chrono::Duration>) {
         let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if w.len() == Self::KEEP {
-            w.pop_front();
+        for t in took {
+            if w.len() == Self::KEEP {
+                w.pop_front();
+            }
+            w.push_back((at, t.num_milliseconds().clamp(0, i64::from(u32::MAX)) as u32));
         }
-        w.push_back((at, ms));
     }
 
     /// Over the last hour as of `now`; `None` when nothing was recorded in it.

@@ -175,7 +175,7 @@ async fn first_grants<'a>(
 ) -> Result<HashMap<String, DateTime<Utc>>, DbErr> {
     let emails: Vec<String> = emails.map(str::to_owned).collect::<HashSet<_>>().into_iter().collect();
     let mut first: HashMap<String, DateTime<Utc>> = HashMap::new();
-    for chunk in emails.chunks(1000) {
+    for chunk in emails.chunks(crate::database::IN_LIST) {
         let rows: Vec<(String, DateTime<Utc>)> = entitlement_grant::Entity::find()
             .select_only()
             .column(entitlement_grant::Column::Email)

@@ -244,7 +244,7 @@ pub async fn is_live_by_id(db: &impl ConnectionTrait, id: i64) -> Result<bool, D
 pub async fn live_among(db: &impl ConnectionTrait, ids: &[i64]) -> Result<std::collections::HashSet<i64>, DbErr> {
     let now = Utc::now();
     let mut live = std::collections::HashSet::new();
-    for chunk in ids.chunks(1000) {
+    for chunk in ids.chunks(crate::database::IN_LIST) {
         let found = session::Entity::find()
             .filter(session::Column::Id.is_in(chunk.iter().copied()))
             .filter(session::Column::RevokedAt.is_null())

@@ -220,9 +220,9 @@ impl FeedHub {
                         // Commit → handed to every socket of this process: the server's share of
                         // a dashboard's delivery latency (the overview shows it).
                         let now = chrono::Utc::now();
-                        for f in &batch.frames {
-                            ctx.metrics.feed_delivery.record(now, now - f.logged_at);
-                        }
+                        ctx.metrics
+                            .feed_delivery
+                            .record_all(now, batch.frames.iter().map(|f| now - f.logged_at));
                         me.publish(batch);
                     }
                     Ok(None) => behind = false,

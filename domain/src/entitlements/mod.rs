@@ -72,10 +72,13 @@ const ZERO_DECIMAL: &[&str] = &[
 
 /// `1999` + `EUR` → `19.99 EUR`, for the timeline.
 pub fn format_amount(minor: i64, currency: &str) -> String {
+    // A net figure may be negative (refunds outweighing sales): the sign goes in front.
+    let sign = if minor < 0 { "−" } else { "" };
+    let abs = minor.unsigned_abs();
     if ZERO_DECIMAL.contains(&currency) {
-        format!("{minor} {currency}")
+        format!("{sign}{abs} {currency}")
     } else {
-        format!("{}.{:02} {currency}", minor / 100, minor % 100)
+        format!("{sign}{}.{:02} {currency}", abs / 100, abs % 100)
     }
 }
 
@@ -140,9 +143,6 @@ pub async fn access_at(
     Ok(access_from(&grants, &tiers, at))
 }
 
-/// Ids per `IN (…)` list in the batched reads: far under SQLite's and PostgreSQL's bind limits.
-const BATCH: usize = 1000;
-
 /// The access of each of `users` at `at`, in one read per thousand accounts (an account without
 /// access is absent): how a server process checks all its open feeds at once.
 pub async fn access_of_each(
@@ -152,7 +152,7 @@ pub async fn access_of_each(
     at: DateTime<Utc>,
 ) -> Result<std::collections::HashMap<i64, CustomerAccess>, DbErr> {
     let mut by_user: std::collections::HashMap<i64, Vec<GrantRow>> = std::collections::HashMap::new();
-    for chunk in users.chunks(BATCH) {
+    for chunk in users.chunks(crate::database::IN_LIST) {
         let grants = entitlement_grant::Entity::find()
             .filter(entitlement_grant::Column::UserId.is_in(chunk.iter().copied()))
             .filter(entitlement_grant::Column::RevokedAt.is_null())
