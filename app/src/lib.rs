@@ -26,6 +26,7 @@ pub mod pages;
 pub mod payments_api;
 pub mod plans;
 pub mod queues_api;
+pub mod reminders_api;
 pub mod status;
 pub mod user_agent;
 
@@ -87,6 +88,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("signup") view=SignupPage />
                 <Route path=StaticSegment("verify-email") view=crate::pages::verify_email::VerifyEmailPage />
+                <Route path=StaticSegment("unsubscribe") view=crate::pages::unsubscribe::UnsubscribePage />
                 <Route path=StaticSegment("forgot-password") view=crate::pages::forgot_password::ForgotPasswordPage />
                 <Route path=StaticSegment("reset-password") view=crate::pages::reset_password::ResetPasswordPage />
                 <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />

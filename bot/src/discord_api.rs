@@ -55,6 +55,8 @@ pub mod codes {
     pub const UNKNOWN_MESSAGE: i64 = 10008;
     pub const MISSING_ACCESS: i64 = 50001;
     pub const MISSING_PERMISSIONS: i64 = 50013;
+    /// The user shares no server with the bot, or does not accept direct messages.
+    pub const CANNOT_MESSAGE_USER: i64 = 50007;
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -331,6 +333,18 @@ impl DiscordApi {
                 .await?,
         )?;
         Ok(m.id.get())
+    }
+
+    /// Opens (or finds) the direct-message channel with `user`; returns its id.
+    pub async fn dm_channel(&self, user: u64) -> Result<u64, ApiError> {
+        let body = serde_json::json!({"recipient_id": user.to_string()});
+        let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Decode(e.to_string()))?;
+        let c: ApiChannel = Self::decode(
+            &self
+                .send(Route::UserMeDmChannels, LightMethod::Post, Some(bytes), None)
+                .await?,
+        )?;
+        Ok(c.id.get())
     }
 
     /// Starts a public thread (type 11) in `channel` without a starter message; returns its id.

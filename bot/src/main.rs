@@ -7,6 +7,7 @@ mod capture;
 mod discord_api;
 mod mirror;
 mod rate_limit;
+mod reminder_dm;
 mod role_drift;
 mod role_sync;
 mod status;
@@ -96,7 +97,12 @@ async fn run(config: Config) -> Result<(), String> {
     let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(relay_wake_ups(db.clone(), wake.clone(), stop.clone()));
     let settings = jobs::worker::Settings {
-        kinds: vec![JobKind::RoleSync, JobKind::RoleDrift, JobKind::Mirror],
+        kinds: vec![
+            JobKind::RoleSync,
+            JobKind::RoleDrift,
+            JobKind::Mirror,
+            JobKind::ReminderDm,
+        ],
         lease: chrono::Duration::from_std(config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
         // PostgreSQL wakes workers with NOTIFY at once, so its poll is only the fallback;
         // SQLite has no cross-process wake-up, so it polls often (one indexed query).
@@ -128,10 +134,12 @@ async fn run(config: Config) -> Result<(), String> {
         },
         stop.clone(),
     ));
-    tracing::info!(database = backend, instance = %status.id, "bot working: gateway capture, role sync, role-drift sweeps, mirroring");
+    tracing::info!(database = backend, instance = %status.id, "bot working: gateway capture, role sync, role-drift sweeps, mirroring, reminder DMs");
+    let shared_config = Arc::new(config.clone());
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
             let (db, api, status, files) = (db.clone(), api.clone(), status.clone(), files.clone());
+            let config = Arc::clone(&shared_config);
             tokio::spawn(jobs::worker::run(
                 db.clone(),
                 settings.clone(),
@@ -139,14 +147,16 @@ async fn run(config: Config) -> Result<(), String> {
                 stop.clone(),
                 move |job| {
                     let (db, api, status, files) = (db.clone(), api.clone(), status.clone(), files.clone());
+                    let config = Arc::clone(&config);
                     async move {
                         let outcome = match job.job.kind {
                             JobKind::RoleSync => role_sync::run(&db, &api, &job).await,
                             JobKind::RoleDrift => role_drift::run(&db, &api, &job).await,
                             JobKind::Mirror => mirror::run(&db, &api, &files, &job).await,
+                            JobKind::ReminderDm => reminder_dm::run(&db, &config, &api, &job).await,
                             // Never claimed here (not in `settings.kinds`): the server runs them.
-                            JobKind::AttachmentFetch => jobs::worker::Outcome::Retry {
-                                error: "attachment fetches run in the server".into(),
+                            JobKind::AttachmentFetch | JobKind::ReminderMail => jobs::worker::Outcome::Retry {
+                                error: "attachment fetches and reminder mails run in the server".into(),
                                 after: None,
                             },
                         };

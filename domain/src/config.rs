@@ -184,6 +184,11 @@ pub const SETTINGS: &[Setting] = &[
         "how often the capturing bot re-reads each source channel after its cursor, a net under any event it failed to store (10-3600)",
     ),
     Setting::new(
+        "REMINDER_DAYS",
+        Some("7,1"),
+        "days before a customer's access ends to remind them (e-mail, and a Discord DM when linked), comma-separated 1-90; off = no reminders",
+    ),
+    Setting::new(
         "PAYMENT_ALERT_THRESHOLD",
         Some("10"),
         "webhook failures + signature rejections in 15 minutes that raise the alert",
@@ -299,6 +304,8 @@ pub struct Config {
     pub capture_sweep: std::time::Duration,
     pub attachment_fetch_timeout: std::time::Duration,
     pub blob_store: BlobStoreTarget,
+    /// Days before the end of access a reminder goes out, largest first; empty = off.
+    pub reminder_days: Vec<u32>,
 }
 
 impl Config {
@@ -600,6 +607,7 @@ impl Config {
             "a number of seconds from 10 to 3600",
             10..=3600,
         )?);
+        let reminder_days = parse_reminder_days(&get("REMINDER_DAYS").unwrap_or_default())?;
         let blob_store = match get("BLOB_STORE_URL") {
             None => BlobStoreTarget::Local(data_dir.join("blobs")),
             Some(raw) => {
@@ -622,6 +630,7 @@ impl Config {
             capture_recheck_messages,
             capture_sweep,
             blob_store,
+            reminder_days,
             app_name,
             bind_addr,
             public_url,
@@ -677,6 +686,38 @@ fn quoted(value: &str) -> String {
     // Bounded so a pasted blob cannot flood the one error line.
     let short: String = value.chars().take(80).collect();
     format!("{short:?}")
+}
+
+/// `7,1` → [7, 1]; `off` → none. Each a whole number of days from 1 to 90, no repeats.
+fn parse_reminder_days(raw: &str) -> Result<Vec<u32>, ConfigError> {
+    let raw = raw.trim();
+    if raw.eq_ignore_ascii_case("off") {
+        return Ok(Vec::new());
+    }
+    let bad = || {
+        invalid(
+            "REMINDER_DAYS",
+            "whole days from 1 to 90, comma-separated (e.g. 7,1), or off",
+            quoted(raw),
+        )
+    };
+    let mut days = raw
+        .split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|d| (1..=90).contains(d))
+                .ok_or_else(bad)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    days.sort_unstable_by(|a, b| b.cmp(a));
+    let before = days.len();
+    days.dedup();
+    if days.len() != before {
+        return Err(bad());
+    }
+    Ok(days)
 }
 
 fn parse_bool(var: &'static str, raw: &str) -> Result<bool, ConfigError> {
@@ -808,6 +849,16 @@ mod tests {
     }
 
     #[test]
+    fn reminder_days_default_to_a_week_and_a_day_and_can_be_turned_off() {
+        assert_eq!(from_env(&[]).unwrap().reminder_days, [7, 1]);
+        assert_eq!(
+            from_env(&[("REMINDER_DAYS", " 1, 14 ,3")]).unwrap().reminder_days,
+            [14, 3, 1]
+        );
+        assert!(from_env(&[("REMINDER_DAYS", "OFF")]).unwrap().reminder_days.is_empty());
+    }
+
+    #[test]
     fn environment_overrides_file() {
         let file = BTreeMap::from([
             ("APP_NAME".to_string(), "From File".to_string()),
@@ -847,6 +898,10 @@ mod tests {
             ("CAPTURE_RECHECK_MESSAGES", "1001"),
             ("CAPTURE_SWEEP_SECONDS", "1"),
             ("BLOB_STORE_URL", "gs://bucket"),
+            ("REMINDER_DAYS", "7,0"),
+            ("REMINDER_DAYS", "seven"),
+            ("REMINDER_DAYS", "7,7"),
+            ("REMINDER_DAYS", "91"),
         ] {
             let err = from_env(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(&format!("{var}: expected")), "{var}={value}: {err}");

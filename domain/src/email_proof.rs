@@ -18,7 +18,7 @@ use crate::Config;
 use crate::accounts::{self, AccountError};
 use crate::role_sync::RoleGuild;
 use crate::secret::Secret;
-use crate::sessions::hash_token;
+use crate::sessions::{hash_token, new_token};
 
 pub const VERIFY_LIFETIME: Duration = Duration::hours(24);
 pub const RESET_LIFETIME: Duration = Duration::hours(1);
@@ -47,14 +47,6 @@ pub struct Outgoing {
     pub to: String,
     pub subject: String,
     pub text: String,
-}
-
-fn new_token() -> Secret<String> {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Stores a new token for `user_id`, unless too many were issued lately (then `None`).

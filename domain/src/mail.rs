@@ -75,6 +75,20 @@ impl Mailer {
 
     /// Sends one plain-text mail and waits for the server's answer.
     pub async fn send(&self, to: &str, subject: &str, text: String) -> Result<(), MailError> {
+        self.send_with_unsubscribe(to, subject, text, None).await
+    }
+
+    /// Sends one plain-text mail; with `unsubscribe`, the mail carries RFC 8058's one-click
+    /// unsubscribe headers, so the mail client's own "Unsubscribe" button works (it POSTs to
+    /// that URL).
+    pub async fn send_with_unsubscribe(
+        &self,
+        to: &str,
+        subject: &str,
+        text: String,
+        unsubscribe: Option<&str>,
+    ) -> Result<(), MailError> {
+        use lettre::message::header::{HeaderName, HeaderValue};
         let to_box: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_owned()))?;
         match self {
             Mailer::Log { .. } => {
@@ -82,12 +96,19 @@ impl Mailer {
                 Ok(())
             }
             Mailer::Smtp { transport, from } => {
-                let message = Message::builder()
-                    .from(from.clone())
-                    .to(to_box)
-                    .subject(subject)
-                    .body(text)
-                    .map_err(|e| MailError::Build(e.to_string()))?;
+                let mut builder = Message::builder().from(from.clone()).to(to_box).subject(subject);
+                if let Some(url) = unsubscribe {
+                    builder = builder
+                        .raw_header(HeaderValue::new(
+                            HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                            format!("<{url}>"),
+                        ))
+                        .raw_header(HeaderValue::new(
+                            HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                            "List-Unsubscribe=One-Click".to_owned(),
+                        ));
+                }
+                let message = builder.body(text).map_err(|e| MailError::Build(e.to_string()))?;
                 match tokio::time::timeout(SEND_TIMEOUT, transport.send(message)).await {
                     Ok(Ok(_)) => Ok(()),
                     Ok(Err(e)) => Err(MailError::Smtp(e.to_string())),

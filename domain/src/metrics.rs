@@ -16,6 +16,11 @@ pub struct Metrics {
     pub feed_followers: AtomicU64,
     /// Feed websockets closed because the client could not keep up.
     pub feed_slow_clients_dropped: AtomicU64,
+    /// Scans for due reminders this process finished, reminders it queued, and e-mail
+    /// reminders it sent.
+    pub reminder_scans: AtomicU64,
+    pub reminders_queued: AtomicU64,
+    pub reminders_sent: AtomicU64,
     /// Feed-log commit → frames handed to this process's sockets, recent events.
     pub feed_delivery: LatencyWindow,
 }
@@ -119,6 +124,21 @@ impl Metrics {
                 "feed_slow_clients_dropped_total",
                 "Feed websockets closed because the client could not keep up.",
                 &self.feed_slow_clients_dropped,
+            ),
+            line(
+                "reminder_scans_total",
+                "Scans for reminders that came due.",
+                &self.reminder_scans,
+            ),
+            line(
+                "reminders_queued_total",
+                "Reminders before access ends claimed and queued by this process.",
+                &self.reminders_queued,
+            ),
+            line(
+                "reminder_mails_sent_total",
+                "Reminder e-mails this process sent.",
+                &self.reminders_sent,
             ),
             format!(
                 "# HELP signaldesk_feed_followers Open feed websockets.\n# TYPE signaldesk_feed_followers gauge\nsignaldesk_feed_followers {}\n",

@@ -1,25 +1,45 @@
-//! Reminders before access ends (issue 17, item 3) — work in progress, not wired in yet.
+//! Reminders before access ends: the cheapest renewal there is.
 //!
 //! The rule: for a customer whose access ends at `end`, with reminder offsets `days` (e.g. 7
 //! and 1), the reminder due at `now` is the one with the *smallest* offset whose moment
 //! (`end - offset days`) has passed while `end` has not. Only that one is sent: a customer who
 //! buys five days before the end gets the 1-day reminder, not a late 7-day one followed by it.
-//! Each (account, end, offset, channel) is sent at most once — the claim is a row with a unique
-//! key, so several processes and restarts cannot send twice — and a renewal moves `end`, which
-//! makes the next reminders due again for the new end.
 //!
-//! Still to build: the `reminder` table (unique on account, access end, offset, channel) and
-//! the opt-out columns; the e-mail through the mailer from the server's worker; a DM job for the
-//! bot (the fake Discord needs `POST /users/@me/channels`); the opt-outs on `/account` and a
-//! one-click unsubscribe link in the mail; `REMINDER_DAYS` and the storefront's renewal URL.
+//! Once only: each (account, end, offset, channel) is claimed by inserting a row with that
+//! unique key, and the job that sends it is queued in the same transaction — so however many
+//! processes scan, and however often they restart, one of them queues it, once; and a claimed
+//! reminder is never lost to a crash (the job queue retries it). A renewal moves `end`, which
+//! makes the next reminders due again for the new end; a job that finds the end moved (renewed,
+//! refunded) or the channel turned off sends nothing.
+//!
+//! Channels: e-mail (the server's mailer, with RFC 8058 one-click unsubscribe headers) and a
+//! Discord direct message from the bot for linked customers. Each message carries its own
+//! unsubscribe link (a random token; only its SHA-256 is kept on the reminder), which turns that
+//! channel off without signing in; `/account` has both switches.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use entity::reminder;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
+use entity::{discord_link, reminder, user_account};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::Config;
+use crate::jobs::{self, JobKind};
+use crate::sessions::{hash_token, new_token};
+
+/// Where a mail client's one-click unsubscribe posts (the server's route).
+pub const ONE_CLICK_PATH: &str = "/unsubscribe/one-click";
+
+/// How often each server process looks for reminders that came due.
+pub const SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How a reminder reaches the customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Channel {
     Email,
     Discord,
@@ -32,10 +52,39 @@ impl Channel {
             Channel::Discord => "discord",
         }
     }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "email" => Some(Channel::Email),
+            "discord" => Some(Channel::Discord),
+            _ => None,
+        }
+    }
+
+    /// The job that sends a reminder by this channel (the server mails, the bot sends DMs).
+    pub fn job_kind(self) -> JobKind {
+        match self {
+            Channel::Email => JobKind::ReminderMail,
+            Channel::Discord => JobKind::ReminderDm,
+        }
+    }
+
+    fn switch(self) -> user_account::Column {
+        match self {
+            Channel::Email => user_account::Column::RemindByEmail,
+            Channel::Discord => user_account::Column::RemindByDiscord,
+        }
+    }
 }
 
-/// Claims the reminder `days_before` the access end `end` of `user` by `channel`: `true` for
-/// the one caller that should send it (the row is new), `false` for every other process and
+/// A reminder job's payload: the claimed reminder row.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ReminderJob {
+    pub reminder: i64,
+}
+
+/// Claims the reminder `days_before` the access end `end` of `user` by `channel`: its id for
+/// the one caller that should send it (the row is new), `None` for every other process and
 /// every later run.
 pub async fn claim(
     db: &impl ConnectionTrait,
@@ -43,13 +92,14 @@ pub async fn claim(
     end: DateTime<Utc>,
     days_before: u32,
     channel: Channel,
-) -> Result<bool, DbErr> {
+) -> Result<Option<i64>, DbErr> {
     let inserted = reminder::Entity::insert(reminder::ActiveModel {
         user_id: Set(user),
         access_end: Set(end),
         days_before: Set(days_before as i32),
         channel: Set(channel.as_str().to_owned()),
         sent_at: Set(Utc::now()),
+        unsubscribe_hash: Set(None),
         ..Default::default()
     })
     .on_conflict(
@@ -64,7 +114,259 @@ pub async fn claim(
     )
     .exec_without_returning(db)
     .await?;
-    Ok(inserted == 1)
+    if inserted != 1 {
+        return Ok(None);
+    }
+    let row = reminder::Entity::find()
+        .filter(reminder::Column::UserId.eq(user))
+        .filter(reminder::Column::AccessEnd.eq(end))
+        .filter(reminder::Column::DaysBefore.eq(days_before as i32))
+        .filter(reminder::Column::Channel.eq(channel.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the reminder just claimed".into()))?;
+    Ok(Some(row.id))
+}
+
+/// Claims and queues every reminder due at `now` that no process has claimed yet; returns how
+/// many were queued. Two reads find them (customers whose access ends within the largest
+/// offset, and the reminders already claimed for those ends), so a scan writes only for what
+/// is new.
+pub async fn queue_due(db: &DatabaseConnection, days: &[u32], now: DateTime<Utc>) -> Result<usize, DbErr> {
+    let Some(furthest) = days.iter().max() else {
+        return Ok(0);
+    };
+    let customers = user_account::Entity::find()
+        .filter(user_account::Column::AccessEndsAt.gt(now))
+        .filter(user_account::Column::AccessEndsAt.lte(now + Duration::days(i64::from(*furthest))))
+        .filter(
+            Condition::any()
+                .add(user_account::Column::RemindByEmail.eq(true))
+                .add(user_account::Column::RemindByDiscord.eq(true)),
+        )
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = customers.iter().map(|c| c.id).collect();
+    let mut linked = HashSet::new();
+    let mut claimed = HashSet::new();
+    for chunk in ids.chunks(crate::database::IN_LIST) {
+        linked.extend(
+            discord_link::Entity::find()
+                .filter(discord_link::Column::UserId.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|l| l.user_id),
+        );
+        claimed.extend(
+            reminder::Entity::find()
+                .filter(reminder::Column::UserId.is_in(chunk.iter().copied()))
+                .filter(reminder::Column::AccessEnd.gt(now))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|r| (r.user_id, r.access_end, r.days_before, r.channel)),
+        );
+    }
+    let mut queued = 0;
+    for customer in customers {
+        let Some(end) = customer.access_ends_at else { continue };
+        let Some(days_before) = due(end, now, days) else {
+            continue;
+        };
+        let channels = [
+            (customer.remind_by_email).then_some(Channel::Email),
+            (customer.remind_by_discord && linked.contains(&customer.id)).then_some(Channel::Discord),
+        ];
+        for channel in channels.into_iter().flatten() {
+            let key = (customer.id, end, days_before as i32, channel.as_str().to_owned());
+            if claimed.contains(&key) {
+                continue;
+            }
+            let txn = db.begin().await?;
+            if let Some(id) = claim(&txn, customer.id, end, days_before, channel).await? {
+                let payload = serde_json::to_value(ReminderJob { reminder: id }).expect("a reminder job serialises");
+                jobs::enqueue(&txn, channel.job_kind(), Some(&format!("reminder:{id}")), &payload, now).await?;
+                queued += 1;
+            }
+            txn.commit().await?;
+        }
+    }
+    Ok(queued)
+}
+
+/// One reminder, ready to send.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub channel: Channel,
+    /// The account's address (e-mail) …
+    pub email: String,
+    /// … or the linked Discord user (direct message).
+    pub discord_user_id: Option<i64>,
+    pub subject: String,
+    pub text: String,
+    /// The link in the text: a page whose button turns this channel's reminders off.
+    pub unsubscribe_url: String,
+    /// Where a mail client's own unsubscribe button posts (RFC 8058), the same token.
+    pub one_click_url: String,
+}
+
+/// What a reminder job should do.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    Send(Message),
+    /// Nothing to send, and why (for the job's log).
+    Skip(&'static str),
+}
+
+/// Reads a claimed reminder and decides, as of `now`, whether it still has a reason to go out;
+/// if it has, gives it a fresh unsubscribe token (each attempt's own, so a mail that was never
+/// delivered leaves no working link behind) and writes its text.
+pub async fn prepare(db: &DatabaseConnection, config: &Config, id: i64, now: DateTime<Utc>) -> Result<Prepared, DbErr> {
+    let Some(row) = reminder::Entity::find_by_id(id).one(db).await? else {
+        return Ok(Prepared::Skip("the reminder is gone (its account was deleted)"));
+    };
+    let Some(channel) = Channel::parse(&row.channel) else {
+        return Ok(Prepared::Skip("unknown reminder channel"));
+    };
+    let Some(customer) = user_account::Entity::find_by_id(row.user_id).one(db).await? else {
+        return Ok(Prepared::Skip("the account is gone"));
+    };
+    // Stored ends are the same value read back, but allow for a backend's sub-second rounding.
+    let same_end = customer
+        .access_ends_at
+        .is_some_and(|end| (end - row.access_end).num_seconds().abs() < 1);
+    if !same_end {
+        return Ok(Prepared::Skip("the access end moved since (renewed or taken back)"));
+    }
+    if now >= row.access_end {
+        return Ok(Prepared::Skip("the access already ended"));
+    }
+    let on = match channel {
+        Channel::Email => customer.remind_by_email,
+        Channel::Discord => customer.remind_by_discord,
+    };
+    if !on {
+        return Ok(Prepared::Skip("the customer turned these reminders off"));
+    }
+    let discord_user_id = match channel {
+        Channel::Email => None,
+        Channel::Discord => match crate::discord_link::for_user(db, customer.id).await? {
+            Some(link) => Some(link.discord_user_id),
+            None => return Ok(Prepared::Skip("the customer unlinked Discord")),
+        },
+    };
+    let token = new_token();
+    reminder::Entity::update_many()
+        .col_expr(
+            reminder::Column::UnsubscribeHash,
+            Expr::value(Some(hash_token(token.expose()))),
+        )
+        .filter(reminder::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    let link = |path: &str| {
+        let mut url = config.public_url.clone();
+        url.set_path(path);
+        url.set_query(Some(&format!("token={}", token.expose())));
+        url.to_string()
+    };
+    let unsubscribe = link("/unsubscribe");
+    let (subject, text) = wording(config, channel, row.access_end, now, &unsubscribe);
+    Ok(Prepared::Send(Message {
+        channel,
+        email: customer.email,
+        discord_user_id,
+        subject,
+        text,
+        unsubscribe_url: unsubscribe,
+        one_click_url: link(ONE_CLICK_PATH),
+    }))
+}
+
+/// Where a customer renews: the storefront, or their account page (which links to it) when
+/// the operator has not set one.
+fn renewal_url(config: &Config) -> String {
+    match &config.storefront_url {
+        Some(url) => url.to_string(),
+        None => {
+            let mut url = config.public_url.clone();
+            url.set_path("/account");
+            url.to_string()
+        }
+    }
+}
+
+/// The subject and text of a reminder (one wording for both channels; a DM has no subject, so
+/// it leads with it).
+fn wording(
+    config: &Config,
+    channel: Channel,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+    unsubscribe: &str,
+) -> (String, String) {
+    let app = &config.app_name;
+    let left = end - now;
+    let when = if left < Duration::days(1) {
+        "in less than a day".to_owned()
+    } else {
+        // To the nearest day: 2 days 23 hours reads "in 3 days".
+        let days = (left.num_hours() + 12) / 24;
+        format!("in {days} day{}", if days == 1 { "" } else { "s" })
+    };
+    let date = end.format("%-d %B %Y, %H:%M UTC");
+    let subject = format!("Your {app} access ends {when}");
+    let renew = renewal_url(config);
+    let text = match channel {
+        Channel::Email => format!(
+            "Hello,\r\n\r\nyour access to {app} ends {when}, on {date}. Renew now to keep receiving signals without a gap:\r\n\r\n{renew}\r\n\r\nYou get this because reminders are on for your account. Stop these e-mails with one click:\r\n{unsubscribe}\r\n"
+        ),
+        // Angle brackets keep Discord from unfurling the links into previews.
+        Channel::Discord => format!(
+            "**{subject}** (on {date}). Renew now to keep receiving signals without a gap: <{renew}>\n\nStop these messages with one click: <{unsubscribe}>"
+        ),
+    };
+    (subject, text)
+}
+
+/// The unsubscribe link: turns off the channel of the reminder that carried `token`; says
+/// which, or `None` when the link is not one of ours.
+pub async fn unsubscribe(db: &DatabaseConnection, token: &str) -> Result<Option<Channel>, DbErr> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let Some(row) = reminder::Entity::find()
+        .filter(reminder::Column::UnsubscribeHash.eq(hash_token(token)))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(channel) = Channel::parse(&row.channel) else {
+        return Ok(None);
+    };
+    set_preference(db, row.user_id, channel, false).await?;
+    Ok(Some(channel))
+}
+
+/// Turns one channel's reminders on or off for an account.
+pub async fn set_preference(db: &impl ConnectionTrait, user: i64, channel: Channel, on: bool) -> Result<(), DbErr> {
+    user_account::Entity::update_many()
+        .col_expr(channel.switch(), Expr::value(on))
+        .filter(user_account::Column::Id.eq(user))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// An account's two switches: (e-mail, Discord).
+pub async fn preferences(db: &impl ConnectionTrait, user: i64) -> Result<(bool, bool), DbErr> {
+    Ok(user_account::Entity::find_by_id(user)
+        .one(db)
+        .await?
+        .map_or((false, false), |u| (u.remind_by_email, u.remind_by_discord)))
 }
 
 /// The offset (in days before `end`) whose reminder is due at `now`, if any.

@@ -35,7 +35,8 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn new_token() -> Secret<String> {
+/// A new 256-bit random token (URL-safe), for sessions and every link we mail.
+pub(crate) fn new_token() -> Secret<String> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))

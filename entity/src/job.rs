@@ -15,6 +15,12 @@ pub enum JobKind {
     /// Fetches a signal's attachments into the blob store (the server runs these).
     #[sea_orm(string_value = "attachment_fetch")]
     AttachmentFetch,
+    /// Mails one reminder before a customer's access ends (the server runs these).
+    #[sea_orm(string_value = "reminder_mail")]
+    ReminderMail,
+    /// Sends one reminder as a Discord direct message (the bot runs these).
+    #[sea_orm(string_value = "reminder_dm")]
+    ReminderDm,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]

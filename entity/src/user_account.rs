@@ -27,6 +27,10 @@ pub struct Model {
     pub access_ends_at: Option<DateTimeUtc>,
     /// The next moment the customer's access changes (a tier starts or ends): the sweep's index.
     pub access_changes_at: Option<DateTimeUtc>,
+    /// Reminders before access ends by e-mail / by Discord direct message (each can be
+    /// turned off on `/account` or by the link in the reminder itself).
+    pub remind_by_email: bool,
+    pub remind_by_discord: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

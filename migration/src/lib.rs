@@ -24,6 +24,7 @@ mod m20261201_000017_desk_search;
 mod m20261201_000018_alert_setting;
 mod m20261206_000019_job_queue_order;
 mod m20261207_000020_reminders;
+mod m20261207_000021_reminder_unsubscribe;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000018_alert_setting::Migration),
             Box::new(m20261206_000019_job_queue_order::Migration),
             Box::new(m20261207_000020_reminders::Migration),
+            Box::new(m20261207_000021_reminder_unsubscribe::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ pub mod feed_slots;
 pub mod http;
 pub mod http_server;
 pub mod payment_worker;
+pub mod reminder_worker;
 pub mod replay;
 pub mod rights_watch;
 pub mod startup;

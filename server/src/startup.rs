@@ -132,6 +132,7 @@ impl Application {
         let stopped = stop.subscribe();
         let worker = crate::payment_worker::spawn(self.ctx.clone(), stopped.clone());
         let fetchers = crate::attachment_worker::spawn(self.ctx.clone(), self.blobs.clone(), stopped.clone());
+        let reminders = crate::reminder_worker::spawn(self.ctx.clone(), stopped.clone());
         let feed_listener = crate::feed_listener::spawn(self.ctx.clone(), self.rights, stopped.clone());
         let metrics = self.metrics_listener.map(|listener| {
             let ctx = self.ctx.clone();
@@ -162,6 +163,9 @@ impl Application {
         let _ = worker.await;
         for f in fetchers {
             let _ = f.await;
+        }
+        for r in reminders {
+            let _ = r.await;
         }
         let _ = self.hub.await;
         let _ = self.rights_task.await;

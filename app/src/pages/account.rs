@@ -1,4 +1,5 @@
-//! `/account`: who you are, where you are signed in (revoke any or all others), password change.
+//! `/account`: who you are, where you are signed in (revoke any or all others), password change,
+//! your access, Discord and reminders.
 
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
@@ -10,6 +11,7 @@ use crate::components::field::{Field, FormError};
 use crate::components::time::short_utc;
 use crate::pages::access_panel::AccessPanel;
 use crate::pages::discord_panel::DiscordPanel;
+use crate::pages::reminders_panel::RemindersPanel;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -33,6 +35,7 @@ pub fn AccountPage() -> impl IntoView {
             // so server and browser agree on it during hydration.
             <AccessPanel />
             <DiscordPanel />
+            <RemindersPanel />
         </main>
     }
 }

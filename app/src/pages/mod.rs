@@ -10,6 +10,8 @@ pub mod home;
 pub mod login;
 pub mod not_allowed;
 pub mod not_found;
+pub mod reminders_panel;
 pub mod reset_password;
 pub mod signup;
+pub mod unsubscribe;
 pub mod verify_email;

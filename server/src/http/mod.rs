@@ -16,6 +16,7 @@ mod rpc_status;
 mod security;
 mod session;
 mod site;
+mod unsubscribe;
 mod webhooks;
 
 pub use api_error::ApiError;
@@ -85,6 +86,7 @@ pub fn router(
         .route(discord_link::CALLBACK_PATH, get(discord_link::callback))
         .route("/account/discord/unlink", axum::routing::post(discord_link::unlink))
         .route("/attachments/{signal}/{attachment}", get(attachments::get))
+        .route(unsubscribe::PATH, axum::routing::post(unsubscribe::one_click))
         .nest("/api/v1", api)
         .merge(site::routes(&state))
         .with_state(state)

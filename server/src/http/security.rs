@@ -90,10 +90,13 @@ fn content_security_policy(nonce: &str, oauth_origin: Option<&str>) -> String {
 
 /// A state-changing request from a browser must come from our own pages: `Sec-Fetch-Site` says
 /// same-origin (or that the person typed it), or `Origin` is our origin. Requests that carry
-/// neither header are refused too, except the machine API under `/api/v1` (token-authenticated,
-/// no cookies, so nothing to forge).
+/// neither header are refused too, except the machine API under `/api/v1` and the one-click
+/// unsubscribe a mail provider posts (both authorised by a token alone, no cookies, so nothing
+/// to forge).
 pub async fn csrf(State(ctx): State<AppContext>, req: Request<Body>, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || req.uri().path().starts_with("/api/v1/")
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || req.uri().path().starts_with("/api/v1/")
+        || req.uri().path() == super::unsubscribe::PATH
     {
         return next.run(req).await;
     }

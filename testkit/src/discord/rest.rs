@@ -276,7 +276,11 @@ fn route(
         ("PUT" | "DELETE", ["guilds", g, "members", u, "roles", r], Caller::Bot) => {
             member_role(&mut w, method.as_str() == "PUT", g, u, r, ignore)
         }
+        ("POST", ["users", "@me", "channels"], Caller::Bot) => open_dm(&mut w, body),
         ("POST", ["channels", c, "messages"], Caller::Bot) => match id(c) {
+            Some(c) if w.dm_recipient(c).is_some_and(|u| !w.accepts_dms(u)) => {
+                error(403, 50007, "Cannot send messages to this user")
+            }
             Some(c) => create_message(&mut w, c, headers, body),
             None => error(404, 10003, "Unknown Channel"),
         },
@@ -470,6 +474,38 @@ fn check_message(body: &Value) -> Option<Response> {
         })
         .sum();
     (total > 6000).then(|| error(400, 50035, "Invalid Form Body: embeds exceed 6000 characters."))
+}
+
+/// `POST /users/@me/channels` `{"recipient_id"}`: the DM channel with that user (the same one
+/// every time), answered with its channel object (type 1). Whether a message can then be sent
+/// there is decided when it is sent.
+fn open_dm(w: &mut World, body: &Bytes) -> Response {
+    let Ok(payload) = serde_json::from_slice::<Value>(body) else {
+        return error(400, 50109, "The request body contains invalid JSON.");
+    };
+    let recipient = payload.get("recipient_id").and_then(|r| match r {
+        Value::String(s) => s.parse::<u64>().ok(),
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    });
+    let known = |u: &u64| w.users.contains_key(u) || w.guilds.values().any(|g| g.members.contains_key(u));
+    let Some(user) = recipient.filter(known) else {
+        return error(400, 50035, "Invalid Form Body: recipient_id is not a known user.");
+    };
+    let channel = match w.dm_channels.get(&user) {
+        Some(c) => *c,
+        None => {
+            let c = w.snowflake();
+            w.dm_channels.insert(user, c);
+            c
+        }
+    };
+    let name = w.users.get(&user).map(|u| u.username.clone()).unwrap_or_default();
+    json_status(
+        StatusCode::OK,
+        json!({"id": channel.to_string(), "type": 1, "last_message_id": null, "flags": 0,
+               "recipients": [user_json(user, &name, false)]}),
+    )
 }
 
 /// `POST /channels/{id}/threads` without a message: a public thread (type 11) under a text

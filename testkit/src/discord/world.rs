@@ -180,6 +180,10 @@ pub struct World {
     pub(super) tokens: HashMap<String, u64>,
     pub(super) limits: RateLimits,
     pub gateway: super::gateway::Gateway,
+    /// Direct-message channels the bot opened: user id → channel id.
+    pub dm_channels: BTreeMap<u64, u64>,
+    /// Users who do not accept direct messages from the bot (Discord answers 50007).
+    pub closed_dms: BTreeSet<u64>,
     next_id: u64,
 }
 
@@ -204,6 +208,8 @@ impl World {
             tokens: HashMap::new(),
             limits: RateLimits::new(limits),
             gateway: Default::default(),
+            dm_channels: BTreeMap::new(),
+            closed_dms: BTreeSet::new(),
             next_id: 0,
         }
     }
@@ -217,6 +223,25 @@ impl World {
             .as_millis() as u64;
         self.next_id = (self.next_id + 1).max(now_ms.saturating_sub(DISCORD_EPOCH_MS) << 22);
         self.next_id
+    }
+
+    /// The direct messages the bot sent `user`, oldest first.
+    pub fn direct_messages(&self, user: u64) -> Vec<Message> {
+        self.dm_channels
+            .get(&user)
+            .and_then(|c| self.messages.get(c))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The user a DM channel is with, if `channel` is one.
+    pub fn dm_recipient(&self, channel: u64) -> Option<u64> {
+        self.dm_channels.iter().find(|(_, c)| **c == channel).map(|(u, _)| *u)
+    }
+
+    /// Discord delivers a bot's DM only to a user who shares a server with it and accepts DMs.
+    pub fn accepts_dms(&self, user: u64) -> bool {
+        !self.closed_dms.contains(&user) && self.guilds.values().any(|g| g.members.contains_key(&user))
     }
 
     /// Adds a channel to a guild.
