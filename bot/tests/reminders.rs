@@ -107,10 +107,17 @@ impl Rig {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
             let jobs = self.jobs(kind).await;
-            if !jobs.is_empty() && jobs.iter().all(|j| matches!(j.status, JobStatus::Done | JobStatus::Dead)) {
+            if !jobs.is_empty()
+                && jobs
+                    .iter()
+                    .all(|j| matches!(j.status, JobStatus::Done | JobStatus::Dead))
+            {
                 return jobs;
             }
-            assert!(std::time::Instant::now() < deadline, "reminder jobs never finished: {jobs:#?}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "reminder jobs never finished: {jobs:#?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -155,7 +162,11 @@ async fn a_linked_customer_gets_one_dm_from_two_bots_with_renewal_and_unsubscrib
     );
     assert_eq!(reminders::preferences(&rig.db, user).await.unwrap(), (true, false));
     let calls = rig.fake.calls();
-    assert!(calls.iter().any(|c| c.method == "POST" && c.path == "/api/v10/users/@me/channels"));
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.method == "POST" && c.path == "/api/v10/users/@me/channels")
+    );
     assert!(
         calls.iter().all(|c| c.agent.starts_with("DiscordBot")),
         "requests come from serenity's request code"
@@ -174,9 +185,16 @@ async fn a_customer_who_closed_dms_is_dead_at_once_and_the_e_mail_still_goes(bac
     assert_eq!(jobs[0].status, JobStatus::Dead);
     assert_eq!(jobs[0].attempts, 1, "no retry can change a closed inbox");
     let why = jobs[0].last_error.clone().unwrap();
-    assert!(why.contains("50007") && why.contains("e-mail reminder is unaffected"), "{why}");
+    assert!(
+        why.contains("50007") && why.contains("e-mail reminder is unaffected"),
+        "{why}"
+    );
     assert!(rig.fake.with(|w| w.direct_messages(602)).is_empty());
-    assert_eq!(rig.jobs(JobKind::ReminderMail).await.len(), 1, "the e-mail is queued regardless");
+    assert_eq!(
+        rig.jobs(JobKind::ReminderMail).await.len(),
+        1,
+        "the e-mail is queued regardless"
+    );
 }
 
 async fn turning_discord_reminders_off_stops_the_dm_but_not_the_e_mail(backend: Backend) {
@@ -196,7 +214,11 @@ async fn turning_discord_reminders_off_stops_the_dm_but_not_the_e_mail(backend: 
         .await
         .unwrap();
     let later = Utc::now() + chrono::Duration::days(2) + chrono::Duration::hours(6);
-    assert_eq!(reminders::queue_due(&rig.db, &DAYS, later).await.unwrap(), 2, "the 1-day ones");
+    assert_eq!(
+        reminders::queue_due(&rig.db, &DAYS, later).await.unwrap(),
+        2,
+        "the 1-day ones"
+    );
     reminders::set_preference(&rig.db, user, Channel::Discord, false)
         .await
         .unwrap();

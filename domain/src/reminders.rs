@@ -22,9 +22,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use entity::{discord_link, reminder, user_account};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 
 use crate::Config;
@@ -183,10 +181,12 @@ pub async fn queue_due(db: &DatabaseConnection, days: &[u32], now: DateTime<Utc>
             if claimed.contains(&key) {
                 continue;
             }
-            let txn = db.begin().await?;
+            let txn = crate::database::begin_write(db).await?;
             if let Some(id) = claim(&txn, customer.id, end, days_before, channel).await? {
                 let payload = serde_json::to_value(ReminderJob { reminder: id }).expect("a reminder job serialises");
-                jobs::enqueue(&txn, channel.job_kind(), Some(&format!("reminder:{id}")), &payload, now).await?;
+                // Sent at once, whatever moment the scan judged due-ness at.
+                let at = Utc::now();
+                jobs::enqueue(&txn, channel.job_kind(), Some(&format!("reminder:{id}")), &payload, at).await?;
                 queued += 1;
             }
             txn.commit().await?;

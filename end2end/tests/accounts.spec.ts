@@ -104,3 +104,22 @@ test('an admin created with the CLI sees the user list', async ({ page }, info) 
   await expect(page).toHaveURL(/q=boss-/);
   await expect(table.locator('tbody tr')).toHaveCount(1);
 });
+
+test('reminder switches work after the wasm loads and before it does', async ({ page, browser }, info) => {
+  await signUp(page, unique('remind', info.project.name));
+  await expect(page.getByTestId('reminder-email')).toHaveAttribute('data-on', 'true');
+  await waitForHydration(page);
+  await page.getByTestId('reminder-email-toggle').click();
+  await expect(page.getByTestId('reminder-email')).toHaveAttribute('data-on', 'false');
+  await expect(page.getByTestId('reminder-discord')).toHaveAttribute('data-on', 'true');
+
+  // Without JavaScript the switch is a plain form post; the page comes back with the new state.
+  const noJs = await browser.newContext({ javaScriptEnabled: false });
+  await noJs.addCookies(await page.context().cookies());
+  const p = await noJs.newPage();
+  await p.goto('/account');
+  await expect(p.getByTestId('reminder-email')).toHaveAttribute('data-on', 'false');
+  await p.getByTestId('reminder-email-toggle').click();
+  await expect(p.getByTestId('reminder-email')).toHaveAttribute('data-on', 'true');
+  await noJs.close();
+});
