@@ -68,6 +68,10 @@ pub async fn customer(email: String) -> Result<CustomerView, AppError> {
     let timeline = domain::entitlements::history(&ctx.db, &email)
         .await
         .map_err(unavailable)?;
+    let reminders = match account {
+        Some(id) => domain::reminders::sent_to(&ctx.db, id).await.map_err(unavailable)?,
+        None => Vec::new(),
+    };
     let tier_name = |id: i32| {
         tiers
             .iter()
@@ -93,19 +97,49 @@ pub async fn customer(email: String) -> Result<CustomerView, AppError> {
                 revoked: g.revoked_at.map(|_| g.revoke_reason.unwrap_or_default()),
             })
             .collect(),
-        timeline: timeline
-            .into_iter()
-            .map(|c| ChangeLine {
-                kind: c.kind,
-                cause: c.cause,
-                detail: c.detail,
-                at: c.at.to_rfc3339(),
-            })
-            .collect(),
+        timeline: merge_newest_first(
+            timeline
+                .into_iter()
+                .map(|c| ChangeLine {
+                    kind: c.kind,
+                    cause: c.cause,
+                    detail: c.detail,
+                    at: c.at.to_rfc3339(),
+                })
+                .collect(),
+            reminders.into_iter().map(reminder_line).collect(),
+        ),
         tiers: tiers.into_iter().map(|t| (t.id.to_string(), t.name)).collect(),
         grant_key: domain::entitlements::new_admin_request_key(),
         email,
     })
+}
+
+/// A reminder on the timeline: when it went out, by which channel, about which end.
+#[cfg(feature = "ssr")]
+fn reminder_line(r: entity::reminder::Model) -> ChangeLine {
+    ChangeLine {
+        kind: "reminder".into(),
+        cause: match r.channel.as_str() {
+            "discord" => "Discord DM".into(),
+            _ => "e-mail".into(),
+        },
+        detail: format!(
+            "{} day{} before the access end of {}",
+            r.days_before,
+            if r.days_before == 1 { "" } else { "s" },
+            r.access_end.format("%Y-%m-%d %H:%M UTC")
+        ),
+        at: r.sent_at.to_rfc3339(),
+    }
+}
+
+/// Two newest-first lists as one (times are RFC 3339 in UTC, so they sort as text).
+#[cfg(feature = "ssr")]
+fn merge_newest_first(mut a: Vec<ChangeLine>, b: Vec<ChangeLine>) -> Vec<ChangeLine> {
+    a.extend(b);
+    a.sort_by(|x, y| y.at.cmp(&x.at));
+    a
 }
 
 /// Grants days of a tier (also how an admin extends: grant more of the current tier).

@@ -262,6 +262,7 @@ pub async fn prepare(db: &DatabaseConnection, config: &Config, id: i64, now: Dat
             reminder::Column::UnsubscribeHash,
             Expr::value(Some(hash_token(token.expose()))),
         )
+        .col_expr(reminder::Column::SentAt, Expr::value(now))
         .filter(reminder::Column::Id.eq(id))
         .exec(db)
         .await?;
@@ -359,6 +360,18 @@ pub async fn set_preference(db: &impl ConnectionTrait, user: i64, channel: Chann
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The reminders that went out to an account (those a job got as far as sending), newest first,
+/// for the customer's timeline in admin.
+pub async fn sent_to(db: &impl ConnectionTrait, user: i64) -> Result<Vec<reminder::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    reminder::Entity::find()
+        .filter(reminder::Column::UserId.eq(user))
+        .filter(reminder::Column::UnsubscribeHash.is_not_null())
+        .order_by_desc(reminder::Column::Id)
+        .all(db)
+        .await
 }
 
 /// An account's two switches: (e-mail, Discord).

@@ -23,7 +23,7 @@ async function expectNoSeriousProblems(page: Page, paths: string[]) {
 }
 
 test('pages a visitor sees have no serious or critical accessibility problems', async ({ page }) => {
-  await expectNoSeriousProblems(page, ['/', '/login', '/signup', '/forgot-password', '/reset-password?token=x', '/verify-email?token=x']);
+  await expectNoSeriousProblems(page, ['/', '/login', '/signup', '/forgot-password', '/reset-password?token=x', '/verify-email?token=x', '/unsubscribe?token=x', '/unsubscribe?off=email']);
 });
 
 test('the account page has no serious or critical accessibility problems', async ({ page }, info) => {

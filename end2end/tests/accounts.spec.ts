@@ -123,3 +123,18 @@ test('reminder switches work after the wasm loads and before it does', async ({ 
   await expect(p.getByTestId('reminder-email')).toHaveAttribute('data-on', 'true');
   await noJs.close();
 });
+
+test('an unsubscribe link that is not ours says so, with and without JavaScript', async ({ page, browser }) => {
+  // Opening the link changes nothing; the button does (a mail scanner only opens links).
+  await page.goto('/unsubscribe?token=forged');
+  await waitForHydration(page);
+  await page.getByTestId('unsubscribe').click();
+  await expect(page.getByTestId('error-token')).toContainText('this link is not valid');
+
+  const noJs = await browser.newContext({ javaScriptEnabled: false });
+  const p = await noJs.newPage();
+  await p.goto('/unsubscribe?token=forged');
+  await p.getByTestId('unsubscribe').click();
+  await expect(p.getByTestId('error-token')).toContainText('this link is not valid');
+  await noJs.close();
+});

@@ -12,7 +12,7 @@ pub struct Model {
     pub access_end: DateTimeUtc,
     pub days_before: i32,
     pub channel: String,
-    /// When a process claimed it (and queued its job).
+    /// When a process claimed it (and queued its job); then when it was sent.
     pub sent_at: DateTimeUtc,
     /// SHA-256 of the unsubscribe token in the message as sent (set when it is sent).
     pub unsubscribe_hash: Option<String>,

@@ -194,6 +194,35 @@ async fn a_customer_is_mailed_once_with_a_renewal_link_and_one_click_unsubscribe
     assert_ne!(stored, token);
     assert_eq!(stored, domain::sessions::hash_token(&token));
 
+    // The operator sees it on the customer's timeline.
+    app.sign_up("ops@example.com", PASSWORD).await;
+    app.make_admin("ops@example.com").await;
+    let admin = crate::helpers::session_cookie(&app.sign_in("ops@example.com", PASSWORD).await).unwrap();
+    let view: serde_json::Value = app
+        .call(
+            "/rpc/admin/customers/one",
+            &[("email", "renew@example.com")],
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let line = view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["kind"] == "reminder")
+        .unwrap_or_else(|| panic!("no reminder on the timeline: {view}"));
+    assert_eq!(line["cause"], "e-mail");
+    assert!(
+        line["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("7 days before the access end of "),
+        "{line}"
+    );
+
     // Scanning again (this process, a minute later, another process) sends nothing more.
     for _ in 0..3 {
         assert_eq!(reminders::queue_due(&app.ctx.db, &DAYS, Utc::now()).await.unwrap(), 0);
