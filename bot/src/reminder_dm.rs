@@ -5,28 +5,15 @@
 use domain::Config;
 use domain::jobs::Claimed;
 use domain::jobs::worker::Outcome;
-use domain::reminders::{self, Prepared, ReminderJob};
+use domain::reminders;
 use sea_orm::DatabaseConnection;
 
 use crate::discord_api::{ApiError, DiscordApi, codes};
 
 pub async fn run(db: &DatabaseConnection, config: &Config, api: &DiscordApi, claimed: &Claimed) -> Outcome {
-    let job: ReminderJob = match serde_json::from_str(&claimed.job.payload) {
-        Ok(j) => j,
-        Err(e) => return Outcome::Dead(format!("unreadable reminder job: {e}")),
-    };
-    let message = match reminders::prepare(db, config, job.reminder, chrono::Utc::now()).await {
-        Ok(Prepared::Send(m)) => m,
-        Ok(Prepared::Skip(why)) => {
-            tracing::info!(reminder = job.reminder, why, "reminder not sent");
-            return Outcome::Done;
-        }
-        Err(e) => {
-            return Outcome::Retry {
-                error: format!("database: {e}"),
-                after: None,
-            };
-        }
+    let message = match reminders::message_for_job(db, config, claimed).await {
+        Ok(m) => m,
+        Err(outcome) => return outcome,
     };
     let Some(user) = message.discord_user_id else {
         return Outcome::Dead("a Discord reminder without a Discord user".into());
@@ -42,7 +29,7 @@ pub async fn run(db: &DatabaseConnection, config: &Config, api: &DiscordApi, cla
     };
     match sent {
         Ok(()) => {
-            tracing::info!(reminder = job.reminder, channel = "discord", "reminder sent");
+            tracing::info!(reminder = message.reminder, channel = "discord", "reminder sent");
             Outcome::Done
         }
         // Nothing a retry can change: the customer left every server the bot is in, or closed

@@ -22,11 +22,14 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use entity::{discord_link, reminder, user_account};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TryInsertResult,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Config;
-use crate::jobs::{self, JobKind};
+use crate::jobs::worker::Outcome;
+use crate::jobs::{self, Claimed, JobKind};
 use crate::sessions::{hash_token, new_token};
 
 /// Where a mail client's one-click unsubscribe posts (the server's route).
@@ -64,6 +67,14 @@ impl Channel {
         match self {
             Channel::Email => JobKind::ReminderMail,
             Channel::Discord => JobKind::ReminderDm,
+        }
+    }
+
+    /// Whether `account` wants reminders by this channel.
+    fn is_on_for(self, account: &user_account::Model) -> bool {
+        match self {
+            Channel::Email => account.remind_by_email,
+            Channel::Discord => account.remind_by_discord,
         }
     }
 
@@ -110,20 +121,14 @@ pub async fn claim(
         .do_nothing()
         .to_owned(),
     )
-    .exec_without_returning(db)
+    // `RETURNING id` answers the insert itself: an id only when this call made the row.
+    .try_insert()
+    .exec(db)
     .await?;
-    if inserted != 1 {
-        return Ok(None);
-    }
-    let row = reminder::Entity::find()
-        .filter(reminder::Column::UserId.eq(user))
-        .filter(reminder::Column::AccessEnd.eq(end))
-        .filter(reminder::Column::DaysBefore.eq(days_before as i32))
-        .filter(reminder::Column::Channel.eq(channel.as_str()))
-        .one(db)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the reminder just claimed".into()))?;
-    Ok(Some(row.id))
+    Ok(match inserted {
+        TryInsertResult::Inserted(r) => Some(r.last_insert_id),
+        TryInsertResult::Conflicted | TryInsertResult::Empty => None,
+    })
 }
 
 /// Claims and queues every reminder due at `now` that no process has claimed yet; returns how
@@ -172,11 +177,11 @@ pub async fn queue_due(db: &DatabaseConnection, days: &[u32], now: DateTime<Utc>
         let Some(days_before) = due(end, now, days) else {
             continue;
         };
-        let channels = [
-            (customer.remind_by_email).then_some(Channel::Email),
-            (customer.remind_by_discord && linked.contains(&customer.id)).then_some(Channel::Discord),
-        ];
-        for channel in channels.into_iter().flatten() {
+        let reachable = |c: &Channel| *c == Channel::Email || linked.contains(&customer.id);
+        for channel in [Channel::Email, Channel::Discord]
+            .into_iter()
+            .filter(|c| c.is_on_for(&customer) && reachable(c))
+        {
             let key = (customer.id, end, days_before as i32, channel.as_str().to_owned());
             if claimed.contains(&key) {
                 continue;
@@ -198,6 +203,8 @@ pub async fn queue_due(db: &DatabaseConnection, days: &[u32], now: DateTime<Utc>
 /// One reminder, ready to send.
 #[derive(Debug, Clone)]
 pub struct Message {
+    /// The reminder row (for the sender's log).
+    pub reminder: i64,
     pub channel: Channel,
     /// The account's address (e-mail) …
     pub email: String,
@@ -217,6 +224,25 @@ pub enum Prepared {
     Send(Message),
     /// Nothing to send, and why (for the job's log).
     Skip(&'static str),
+}
+
+/// The start every reminder job shares (the server's mail, the bot's DM): read its payload and
+/// `prepare` it. `Err` is what the job ends with instead of sending: done when there is nothing
+/// to send, dead for an unreadable payload, retried when the database failed.
+pub async fn message_for_job(db: &DatabaseConnection, config: &Config, job: &Claimed) -> Result<Message, Outcome> {
+    let payload: ReminderJob =
+        serde_json::from_str(&job.job.payload).map_err(|e| Outcome::Dead(format!("unreadable reminder job: {e}")))?;
+    match prepare(db, config, payload.reminder, Utc::now()).await {
+        Ok(Prepared::Send(m)) => Ok(m),
+        Ok(Prepared::Skip(why)) => {
+            tracing::info!(reminder = payload.reminder, why, "reminder not sent");
+            Err(Outcome::Done)
+        }
+        Err(e) => Err(Outcome::Retry {
+            error: format!("database: {e}"),
+            after: None,
+        }),
+    }
 }
 
 /// Reads a claimed reminder and decides, as of `now`, whether it still has a reason to go out;
@@ -242,11 +268,7 @@ pub async fn prepare(db: &DatabaseConnection, config: &Config, id: i64, now: Dat
     if now >= row.access_end {
         return Ok(Prepared::Skip("the access already ended"));
     }
-    let on = match channel {
-        Channel::Email => customer.remind_by_email,
-        Channel::Discord => customer.remind_by_discord,
-    };
-    if !on {
+    if !channel.is_on_for(&customer) {
         return Ok(Prepared::Skip("the customer turned these reminders off"));
     }
     let discord_user_id = match channel {
@@ -275,6 +297,7 @@ pub async fn prepare(db: &DatabaseConnection, config: &Config, id: i64, now: Dat
     let unsubscribe = link("/unsubscribe");
     let (subject, text) = wording(config, channel, row.access_end, now, &unsubscribe);
     Ok(Prepared::Send(Message {
+        reminder: id,
         channel,
         email: customer.email,
         discord_user_id,
@@ -379,7 +402,9 @@ pub async fn preferences(db: &impl ConnectionTrait, user: i64) -> Result<(bool, 
     Ok(user_account::Entity::find_by_id(user)
         .one(db)
         .await?
-        .map_or((false, false), |u| (u.remind_by_email, u.remind_by_discord)))
+        .map_or((false, false), |u| {
+            (Channel::Email.is_on_for(&u), Channel::Discord.is_on_for(&u))
+        }))
 }
 
 /// The offset (in days before `end`) whose reminder is due at `now`, if any.

@@ -10,7 +10,7 @@ use domain::AppContext;
 use domain::jobs::worker::Outcome;
 use domain::jobs::{self, Claimed, JobKind};
 use domain::metrics::Metrics;
-use domain::reminders::{self, Prepared, ReminderJob};
+use domain::reminders;
 use tokio::sync::{Notify, watch};
 
 pub fn spawn(ctx: AppContext, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
@@ -61,22 +61,9 @@ async fn scan(ctx: AppContext, wake: Arc<Notify>, mut stop: watch::Receiver<bool
 }
 
 async fn mail(ctx: &AppContext, claimed: &Claimed) -> Outcome {
-    let job: ReminderJob = match serde_json::from_str(&claimed.job.payload) {
-        Ok(j) => j,
-        Err(e) => return Outcome::Dead(format!("unreadable reminder job: {e}")),
-    };
-    let message = match reminders::prepare(&ctx.db, &ctx.config, job.reminder, chrono::Utc::now()).await {
-        Ok(Prepared::Send(m)) => m,
-        Ok(Prepared::Skip(why)) => {
-            tracing::info!(reminder = job.reminder, why, "reminder not sent");
-            return Outcome::Done;
-        }
-        Err(e) => {
-            return Outcome::Retry {
-                error: format!("database: {e}"),
-                after: None,
-            };
-        }
+    let message = match reminders::message_for_job(&ctx.db, &ctx.config, claimed).await {
+        Ok(m) => m,
+        Err(outcome) => return outcome,
     };
     match ctx
         .mailer
@@ -90,7 +77,7 @@ async fn mail(ctx: &AppContext, claimed: &Claimed) -> Outcome {
     {
         Ok(()) => {
             Metrics::inc(&ctx.metrics.reminders_sent);
-            tracing::info!(reminder = job.reminder, channel = "email", "reminder sent");
+            tracing::info!(reminder = message.reminder, channel = "email", "reminder sent");
             Outcome::Done
         }
         Err(e @ domain::mail::MailError::Address(_)) => Outcome::Dead(e.to_string()),

@@ -27,38 +27,19 @@ on_both_databases!(
     reminders_go_out_once_with_two_server_processes_and_across_restarts,
 );
 
-/// A verified customer whose access ends `ends_in` from now; returns (user id, session, end).
+/// A customer whose access ends `ends_in` from now; returns (user id, session, end).
 async fn customer_ending_in(app: &TestApp, email: &str, ends_in: Duration) -> (i64, String, DateTime<Utc>) {
-    let session = app.sign_up_verified(email, PASSWORD).await;
+    let session = crate::feed::customer_with_access(app, email, ends_in).await;
+    // The sign-up's verification mail is mail 1 to this address; reminders come after it.
+    app.mail
+        .wait_for(email, 1, StdDuration::from_secs(10))
+        .await
+        .expect("the verification mail");
     let user = domain::accounts::id_for_email(&app.ctx.db, email)
         .await
         .unwrap()
         .unwrap();
-    grant_ending_in(&app.ctx.db, user, email, ends_in, app.tier_id("basic").await).await;
-    let end = access_end(&app.ctx.db, user).await;
-    (user, session, end)
-}
-
-/// One day of access that ends `ends_in` from now.
-async fn grant_ending_in(db: &DatabaseConnection, user: i64, email: &str, ends_in: Duration, tier: i32) {
-    domain::entitlements::grant(
-        db,
-        domain::entitlements::NewGrant {
-            user_id: Some(user),
-            email: email.into(),
-            order_id: None,
-            tier_id: tier,
-            days: 1,
-            starts_at: Utc::now() - Duration::days(1) + ends_in,
-            cause: "admin",
-            reason: "test".into(),
-            change_cause: "test".into(),
-            amount_minor: None,
-            currency: None,
-        },
-    )
-    .await
-    .unwrap();
+    (user, session, access_end(&app.ctx.db, user).await)
 }
 
 async fn access_end(db: &DatabaseConnection, user: i64) -> DateTime<Utc> {
