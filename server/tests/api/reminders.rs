@@ -16,6 +16,10 @@ use crate::on_both_databases;
 
 const STOREFRONT: &str = "https://shop.example.com/signals";
 const DAYS: [u32; 2] = [7, 1];
+/// For tests that run the scan themselves (`queue_due` with `DAYS`, at the moment they choose):
+/// the app's own scan, at its start and every minute, would otherwise race them for the
+/// reminders. Its mail worker still runs.
+const OWN_SCAN_OFF: (&str, &str) = ("REMINDER_DAYS", "off");
 
 on_both_databases!(
     a_reminder_is_claimed_once_however_many_race_for_it,
@@ -131,7 +135,7 @@ async fn a_reminder_is_claimed_once_however_many_race_for_it(backend: Backend) {
 }
 
 async fn a_customer_is_mailed_once_with_a_renewal_link_and_one_click_unsubscribe(backend: Backend) {
-    let app = spawn_app_with(backend, &[("STOREFRONT_URL", STOREFRONT)]).await;
+    let app = spawn_app_with(backend, &[("STOREFRONT_URL", STOREFRONT), OWN_SCAN_OFF]).await;
     let (user, _, end) = customer_ending_in(&app, "renew@example.com", Duration::days(3)).await;
     // Someone whose access ends in 10 days is not due yet, nor is an account without access.
     customer_ending_in(&app, "later@example.com", Duration::days(10)).await;
@@ -244,7 +248,7 @@ async fn a_customer_is_mailed_once_with_a_renewal_link_and_one_click_unsubscribe
 }
 
 async fn the_unsubscribe_link_turns_e_mail_off_and_later_reminders_are_not_sent(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_with(backend, &[OWN_SCAN_OFF]).await;
     let (user, _, end) = customer_ending_in(&app, "stop@example.com", Duration::days(5)).await;
     assert_eq!(reminders::queue_due(&app.ctx.db, &DAYS, Utc::now()).await.unwrap(), 1);
     let token = app.mailed_token("stop@example.com", 2, "/unsubscribe?token=").await;
@@ -280,7 +284,7 @@ async fn the_unsubscribe_link_turns_e_mail_off_and_later_reminders_are_not_sent(
 }
 
 async fn a_failed_delivery_is_retried_and_still_sent_once(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_with(backend, &[OWN_SCAN_OFF]).await;
     customer_ending_in(&app, "retry@example.com", Duration::days(2)).await;
     // The mail server refuses the next delivery: the job retries (with back-off) and the
     // reminder still arrives, once.
@@ -333,7 +337,7 @@ async fn jobs_due_now(db: &DatabaseConnection) {
 }
 
 async fn a_reminder_for_an_end_that_moved_is_not_sent(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_with(backend, &[OWN_SCAN_OFF]).await;
     let (user, _, end) = customer_ending_in(&app, "moved@example.com", Duration::days(3)).await;
     let config = app.ctx.config.clone();
     let id = claim(&app.ctx.db, user, end, 7, Channel::Email).await.unwrap().unwrap();
@@ -518,7 +522,7 @@ async fn reminders_go_out_once_with_two_server_processes_and_across_restarts(bac
     // This test's own app makes the database and the customers (reminders off in it, so it
     // never competes for them); two `server` processes with the default days then share
     // that database and one mail server, as two machines behind the proxy would.
-    let app = spawn_app_with(backend, &[("REMINDER_DAYS", "off")]).await;
+    let app = spawn_app_with(backend, &[OWN_SCAN_OFF]).await;
     let (first, _, _) = customer_ending_in(&app, "twice@example.com", Duration::days(3)).await;
     let (second, _, _) = customer_ending_in(&app, "tomorrow@example.com", Duration::hours(20)).await;
     let sink = testkit::smtp_sink::SmtpSink::start(0).await.unwrap();
