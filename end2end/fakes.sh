@@ -14,6 +14,8 @@ export DISCORD_API_URL="http://127.0.0.1:$discord_port" DISCORD_CLIENT_ID="90000
   CUSTOMER_GUILD_ID="1300000000000000000" JOB_LEASE_SECONDS=10 \
   TIER_ROLES="basic=1300000000000000001,advanced=1300000000000000002,pro=1300000000000000003"
 export ATTACHMENT_SOURCES="$DISCORD_API_URL"
+# The fakes listen on loopback, which real attachment fetches never reach.
+export ATTACHMENT_ALLOW_PRIVATE=true
 
 # Starts the SMTP sink and the fake Discord in the background; their pids in $fakes_pids.
 start_fakes() {

@@ -29,22 +29,26 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
 pub async fn sign_up(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use domain::throttle::{self, Gate};
     let ctx = crate::error::app_context()?;
-    let ip = crate::auth::client_ip();
+    let network = crate::auth::client_network();
+    let now = chrono::Utc::now();
     let unavailable = |e| crate::error::unavailable("sign-up throttle", e);
     // Sign-up answers "taken" for a known email, so it counts against the address like a failed
     // sign-in: probing many emails from one place is limited the same way.
-    let guess = match throttle::begin_address(&ctx.db, &ip).await.map_err(unavailable)? {
-        Gate::Go(a) => a,
-        Gate::Wait(wait) => return too_many(wait),
-    };
-    let new_account = match throttle::begin_sign_up(&ctx.db, &ip, ctx.config.sign_ups_per_address)
+    let guess = match throttle::begin_address(&ctx.db, &network, now)
         .await
         .map_err(unavailable)?
     {
         Gate::Go(a) => a,
-        Gate::Wait(wait) => {
+        Gate::Wait(wait) | Gate::AccountPaused(wait) => return too_many(wait),
+    };
+    let new_account = match throttle::begin_sign_up(&ctx.db, &network, ctx.config.sign_ups_per_address, now)
+        .await
+        .map_err(unavailable)?
+    {
+        Gate::Go(a) => a,
+        Gate::Wait(wait) | Gate::AccountPaused(wait) => {
             throttle::release(&ctx.db, guess).await.map_err(unavailable)?;
-            tracing::warn!(client = %ip, "sign-up refused: too many accounts from this address");
+            tracing::warn!(client = %network, "sign-up refused: too many accounts from this address");
             return too_many(wait);
         }
     };
@@ -77,29 +81,34 @@ fn too_many<T>(wait: std::time::Duration) -> Result<T, AppError> {
     })
 }
 
-/// Starts a password guess for `email` from this client: refused while the address is over its
-/// limit, otherwise after the account's current delay.
+/// Starts a password guess for `email` from this client, or refuses it at once: never a wait
+/// inside the request (see `domain::throttle`). `Err(paused)` when the account's budget of
+/// wrong passwords is spent.
 #[cfg(feature = "ssr")]
-async fn guess(ctx: &domain::AppContext, email: &str) -> Result<domain::throttle::Attempt, AppError> {
+async fn guess(
+    ctx: &domain::AppContext,
+    account_key: &str,
+) -> Result<Result<domain::throttle::Attempt, std::time::Duration>, AppError> {
     use domain::throttle::{self, Gate};
-    let ip = crate::auth::client_ip();
-    let account_key = domain::accounts::normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-    match throttle::begin_guess(&ctx.db, &account_key, &ip)
+    let network = crate::auth::client_network();
+    match throttle::begin_guess(&ctx.db, account_key, &network, chrono::Utc::now())
         .await
         .map_err(|e| crate::error::unavailable("sign-in throttle", e))?
     {
-        Gate::Go(attempt) => {
-            if !attempt.delay.is_zero() {
-                tracing::info!(client = %ip, delay_ms = attempt.delay.as_millis() as u64, "password check slowed after repeated failures");
-            }
-            attempt.pause().await;
-            Ok(attempt)
-        }
+        Gate::Go(attempt) => Ok(Ok(attempt)),
         Gate::Wait(wait) => {
-            tracing::warn!(client = %ip, "password guess refused: too many failures from this address");
+            tracing::warn!(client = %network, "password guess refused: too many failures from this address");
             too_many(wait)
         }
+        Gate::AccountPaused(wait) => Ok(Err(wait)),
     }
+}
+
+/// The key an account's failures are counted under: its normalised address (or the input as
+/// typed, for something that is no address, so it is counted all the same).
+#[cfg(feature = "ssr")]
+fn account_key(email: &str) -> String {
+    domain::accounts::normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase())
 }
 
 #[server(prefix = "/rpc", endpoint = "sign-in")]
@@ -112,7 +121,20 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     if password.is_empty() {
         return crate::error::fail(AppError::invalid("password", "enter your password"));
     }
-    let attempt = guess(&ctx, &email).await?;
+    let key = account_key(&email);
+    let attempt = match guess(&ctx, &key).await? {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            // Nobody's password is checked now; the owner's mailbox still lets them in.
+            tracing::warn!(client = %crate::auth::client_ip(), "sign-in refused: the account's budget of wrong passwords is spent");
+            if let Some(m) = domain::email_proof::sign_in_mail(&ctx.db, &ctx.config, &key).await? {
+                ctx.mailer.send_later(m.to, m.subject, m.text);
+            }
+            return crate::error::fail(AppError::SignInPaused {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+    };
     // Over-long input cannot be a valid password; it still costs one verification (no timing tell).
     let password: String = password
         .chars()
@@ -121,7 +143,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     let unavailable = |e| crate::error::unavailable("sign-in throttle", e);
     match domain::accounts::authenticate(&ctx.db, &email, domain::Secret::new(password)).await {
         Ok(account) => {
-            throttle::succeeded(&ctx.db, attempt, &account.email)
+            throttle::succeeded(&ctx.db, attempt, &key, &crate::auth::client_network())
                 .await
                 .map_err(unavailable)?;
             start_session(&ctx, account.id).await?;
@@ -161,16 +183,80 @@ pub async fn resend_verification() -> Result<bool, AppError> {
     send_verification(&ctx, me.account.id).await
 }
 
-/// The verification link's page posts its token here.
+/// Which account a mailed link acts on, shown on its page before the button is pressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkOwnerView {
+    pub email: String,
+    /// When the account was made (RFC 3339).
+    pub created_at: String,
+}
+
+/// The account behind a verification (`purpose` = `verify`) or sign-in (`signin`) link, without
+/// using it: the link's page names the account before anyone confirms anything.
+#[server(prefix = "/rpc", endpoint = "email/link-owner")]
+pub async fn link_owner(token: String, purpose: String) -> Result<LinkOwnerView, AppError> {
+    use entity::email_token::Purpose;
+    let ctx = crate::error::app_context()?;
+    let purpose = match purpose.as_str() {
+        "verify" => Purpose::Verify,
+        "signin" => Purpose::SignIn,
+        _ => return crate::error::fail(AppError::invalid("purpose", "verify or signin")),
+    };
+    match domain::email_proof::link_for(&ctx.db, &token, purpose).await {
+        Ok(l) => Ok(LinkOwnerView {
+            email: l.email,
+            created_at: l.account_created.to_rfc3339(),
+        }),
+        Err(e) => crate::error::fail(e.into()),
+    }
+}
+
+/// The verification link's page posts its token here ("Confirm, this is me"): the address is
+/// proven, what was made before (sessions, a Discord link) ends, and this browser is signed in.
 #[server(prefix = "/rpc", endpoint = "email/verify")]
 pub async fn verify_email(token: String) -> Result<(), AppError> {
     let ctx = crate::error::app_context()?;
     let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
-    if let Err(e) = domain::email_proof::verify(&ctx.db, &token, roles.as_ref()).await {
-        tracing::info!(error = %e, "verification link refused");
+    let proven = match domain::email_proof::verify(&ctx.db, &token, roles.as_ref()).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(error = %e, "verification link refused");
+            return crate::error::fail(e.into());
+        }
+    };
+    start_session(&ctx, proven.user_id).await?;
+    leptos_axum::redirect("/account?verified=1");
+    Ok(())
+}
+
+/// "This wasn't me" on the verification link's page: the unverified account is deleted.
+#[server(prefix = "/rpc", endpoint = "email/not-me")]
+pub async fn not_me(token: String) -> Result<(), AppError> {
+    let ctx = crate::error::app_context()?;
+    let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
+    if let Err(e) = domain::email_proof::not_me(&ctx.db, &token, roles.as_ref()).await {
+        tracing::info!(error = %e, "account deletion from a verification link refused");
         return crate::error::fail(e.into());
     }
-    leptos_axum::redirect("/account?verified=1");
+    crate::auth::clear_session_cookie();
+    leptos_axum::redirect("/verify-email?deleted=1");
+    Ok(())
+}
+
+/// The one-time sign-in link's page posts its token here.
+#[server(prefix = "/rpc", endpoint = "sign-in/link")]
+pub async fn sign_in_with_link(token: String) -> Result<(), AppError> {
+    let ctx = crate::error::app_context()?;
+    let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
+    let proven = match domain::email_proof::sign_in_with_link(&ctx.db, &token, roles.as_ref()).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(error = %e, "sign-in link refused");
+            return crate::error::fail(e.into());
+        }
+    };
+    start_session(&ctx, proven.user_id).await?;
+    leptos_axum::redirect("/account");
     Ok(())
 }
 
@@ -186,11 +272,10 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     }
     // Each request counts against the address like a failed sign-in: asking for many accounts'
     // resets from one place is limited the same way.
-    let ip = crate::auth::client_ip();
-    let gate = domain::throttle::begin_address(&ctx.db, &ip)
+    let gate = domain::throttle::begin_address(&ctx.db, &crate::auth::client_network(), chrono::Utc::now())
         .await
         .map_err(|e| crate::error::unavailable("reset throttle", e))?;
-    if let domain::throttle::Gate::Wait(wait) = gate {
+    if let domain::throttle::Gate::Wait(wait) | domain::throttle::Gate::AccountPaused(wait) = gate {
         return too_many(wait);
     }
     if let Some(m) = domain::email_proof::reset_mail(&ctx.db, &ctx.config, &email).await? {
@@ -199,19 +284,38 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The reset link's page posts the token and the new password here.
+/// The reset link's page posts the token and the new password here. Each try counts against
+/// the client's network like a failed sign-in until the token proves right, and the token is
+/// checked before the new password is hashed: a flood of made-up tokens costs database reads,
+/// never argon2.
 #[server(prefix = "/rpc", endpoint = "password/reset")]
 pub async fn reset_password(token: String, new_password: String) -> Result<(), AppError> {
     use domain::accounts::AccountError;
+    use domain::email_proof::ProofError;
+    use domain::throttle::{self, Gate};
     let ctx = crate::error::app_context()?;
+    let unavailable = |e| crate::error::unavailable("reset throttle", e);
+    let attempt = match throttle::begin_address(&ctx.db, &crate::auth::client_network(), chrono::Utc::now())
+        .await
+        .map_err(unavailable)?
+    {
+        Gate::Go(a) => a,
+        Gate::Wait(wait) | Gate::AccountPaused(wait) => return too_many(wait),
+    };
     let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
     match domain::email_proof::reset_password(&ctx.db, &token, domain::Secret::new(new_password), roles.as_ref()).await
     {
-        Ok(()) => {}
-        Err(domain::email_proof::ProofError::Account(
-            e @ (AccountError::PasswordTooShort | AccountError::PasswordTooLong),
-        )) => return crate::error::fail(AppError::invalid("new_password", e.to_string())),
-        Err(e) => return crate::error::fail(e.into()),
+        Ok(()) => throttle::release(&ctx.db, attempt).await.map_err(unavailable)?,
+        // A wrong link stays counted as a failed guess.
+        Err(e @ ProofError::Refused(_)) => return crate::error::fail(e.into()),
+        Err(ProofError::Account(e @ (AccountError::PasswordTooShort | AccountError::PasswordTooLong))) => {
+            throttle::release(&ctx.db, attempt).await.map_err(unavailable)?;
+            return crate::error::fail(AppError::invalid("new_password", e.to_string()));
+        }
+        Err(e) => {
+            throttle::release(&ctx.db, attempt).await.map_err(unavailable)?;
+            return crate::error::fail(e.into());
+        }
     }
     crate::auth::clear_session_cookie();
     leptos_axum::redirect("/login?reset=1");
@@ -295,7 +399,10 @@ pub async fn change_password(current_password: String, new_password: String) -> 
         return crate::error::fail(AppError::invalid("current_password", "enter your current password"));
     }
     // Whoever holds a session could otherwise guess the password at full speed here.
-    let attempt = guess(&ctx, &me.account.email).await?;
+    let attempt = match guess(&ctx, &me.account.email).await? {
+        Ok(attempt) => attempt,
+        Err(wait) => return too_many(wait),
+    };
     let result = domain::accounts::change_password(
         &ctx.db,
         me.account.id,
@@ -307,7 +414,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     let unavailable = |e| crate::error::unavailable("password change throttle", e);
     match result {
         Ok(()) => {
-            domain::throttle::succeeded(&ctx.db, attempt, &me.account.email)
+            domain::throttle::succeeded(&ctx.db, attempt, &me.account.email, &crate::auth::client_network())
                 .await
                 .map_err(unavailable)?;
             Ok(())
@@ -331,6 +438,9 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 pub struct DiscordLinkView {
     pub configured: bool,
     pub linked: Option<String>,
+    /// Linking needs a proven address (whoever registered someone else's address could link
+    /// their own Discord account to what the owner later buys).
+    pub email_verified: bool,
 }
 
 #[server(prefix = "/rpc", endpoint = "discord/status")]
@@ -343,5 +453,6 @@ pub async fn discord_status() -> Result<DiscordLinkView, AppError> {
     Ok(DiscordLinkView {
         configured: ctx.config.discord_oauth.is_some(),
         linked: link.map(|l| l.username),
+        email_verified: me.account.email_verified,
     })
 }

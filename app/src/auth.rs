@@ -100,23 +100,32 @@ mod server_side {
 
     /// The client's address: the connection's peer, or, when that peer is one of
     /// `TRUSTED_PROXIES`, the client its `X-Forwarded-For` names.
-    pub fn client_ip() -> String {
-        let (Some(parts), Ok(ctx)) = (request_parts(), app_context()) else {
-            return "unknown".into();
-        };
-        let Some(peer) = parts
+    fn client_addr() -> Option<std::net::IpAddr> {
+        let (parts, ctx) = (request_parts()?, app_context().ok()?);
+        let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip())
-        else {
-            return "unknown".into();
-        };
+            .map(|c| c.0.ip())?;
         let forwarded = parts
             .headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok());
-        domain::client_address::client_ip(peer, forwarded, &ctx.config.trusted_proxies).to_string()
+        Some(domain::client_address::client_ip(
+            peer,
+            forwarded,
+            &ctx.config.trusted_proxies,
+        ))
+    }
+
+    /// The client's address, for logs.
+    pub fn client_ip() -> String {
+        client_addr().map_or_else(|| "unknown".into(), |ip| ip.to_string())
+    }
+
+    /// The client's network (an IPv4 address, an IPv6 /64): who per-client limits count.
+    pub fn client_network() -> String {
+        client_addr().map_or_else(|| "unknown".into(), domain::client_address::network)
     }
 
     fn cookie_attributes(config: &domain::Config) -> &'static str {

@@ -14,6 +14,8 @@ pub struct GrantLine {
     pub days: i32,
     pub at: String,
     pub revoked: Option<String>,
+    /// In force but held for the address until an account proves it owns it.
+    pub waiting: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +30,8 @@ pub struct ChangeLine {
 pub struct CustomerView {
     pub email: String,
     pub has_account: bool,
+    /// The account proved it owns the address (only then does time reach it).
+    pub verified: bool,
     pub tier: Option<String>,
     pub access_ends: Option<String>,
     pub grants: Vec<GrantLine>,
@@ -55,6 +59,13 @@ pub async fn customer(email: String) -> Result<CustomerView, AppError> {
     let account = domain::accounts::id_for_email(&ctx.db, &email)
         .await
         .map_err(unavailable)?;
+    let verified = match account {
+        Some(id) => domain::accounts::find(&ctx.db, id)
+            .await
+            .map_err(unavailable)?
+            .is_some_and(|a| a.email_verified),
+        None => false,
+    };
     let tiers = domain::entitlements::tiers(&ctx.db).await.map_err(unavailable)?;
     let access = match account {
         Some(id) => domain::entitlements::access_at(&ctx.db, id, chrono::Utc::now())
@@ -80,6 +91,7 @@ pub async fn customer(email: String) -> Result<CustomerView, AppError> {
     };
     Ok(CustomerView {
         has_account: account.is_some(),
+        verified,
         tier: access.as_ref().map(|a| a.tier.name.clone()),
         access_ends: access.as_ref().map(|a| a.access_ends.to_rfc3339()),
         grants: grants
@@ -94,6 +106,7 @@ pub async fn customer(email: String) -> Result<CustomerView, AppError> {
                 tier: tier_name(g.tier_id),
                 days: g.days,
                 at: g.created_at.to_rfc3339(),
+                waiting: g.user_id.is_none() && g.revoked_at.is_none(),
                 revoked: g.revoked_at.map(|_| g.revoke_reason.unwrap_or_default()),
             })
             .collect(),
@@ -102,7 +115,10 @@ pub async fn customer(email: String) -> Result<CustomerView, AppError> {
                 .into_iter()
                 .map(|c| ChangeLine {
                     kind: c.kind,
-                    cause: c.cause,
+                    cause: match c.actor {
+                        Some(actor) => format!("{} by {actor}", c.cause),
+                        None => c.cause,
+                    },
                     detail: c.detail,
                     at: c.at.to_rfc3339(),
                 })
@@ -170,23 +186,21 @@ pub async fn admin_grant(
     };
     let email = email.trim().to_lowercase();
     let unavailable = |e| crate::error::unavailable("granting access", e);
-    let user = domain::accounts::id_for_email(&ctx.db, &email)
-        .await
-        .map_err(unavailable)?;
     let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
     let granted = domain::entitlements::admin_grant(
         &ctx.db,
         roles.as_ref(),
         domain::entitlements::NewGrant {
-            user_id: user,
+            // admin_grant gives it to the address's proven owner, or leaves it waiting.
+            user_id: None,
             email,
             order_id: Some(key),
             tier_id: tier,
             days,
             starts_at: chrono::Utc::now(),
-            cause: "admin",
+            cause: domain::entitlements::GrantCause::Admin,
             reason,
-            change_cause: format!("admin {}", me.account.email),
+            actor: Some(me.account.email.clone()),
             amount_minor: None,
             currency: None,
         },
@@ -211,15 +225,9 @@ pub async fn admin_revoke(id: String, reason: String) -> Result<(), AppError> {
         return crate::error::fail(AppError::invalid("id", "not a grant id"));
     };
     let roles = domain::role_sync::RoleGuild::from_config(&ctx.config);
-    let revoked = domain::entitlements::admin_revoke(
-        &ctx.db,
-        roles.as_ref(),
-        id,
-        &reason,
-        &format!("admin {}", me.account.email),
-    )
-    .await
-    .map_err(|e| crate::error::unavailable("revoking access", e))?;
+    let revoked = domain::entitlements::admin_revoke(&ctx.db, roles.as_ref(), id, &reason, &me.account.email)
+        .await
+        .map_err(|e| crate::error::unavailable("revoking access", e))?;
     if revoked.is_none() {
         return crate::error::fail(AppError::NotFound);
     }

@@ -14,6 +14,13 @@ pub enum AppError {
     InvalidCredentials,
     #[error("too many failed attempts; try again in {} minute(s)", retry_after_secs.div_ceil(60))]
     TooManyAttempts { retry_after_secs: u64 },
+    /// The account's budget of wrong passwords is spent: no password is checked for a while,
+    /// from anywhere. The same words whether or not the account exists.
+    #[error(
+        "too many wrong passwords were tried for this account, so password sign-in is paused for {} minute(s). If the account is yours, we have e-mailed it a link that signs you in now.",
+        retry_after_secs.div_ceil(60)
+    )]
+    SignInPaused { retry_after_secs: u64 },
     #[error("please sign in")]
     Unauthenticated,
     #[error("you are not allowed to do that")]
@@ -34,6 +41,7 @@ impl AppError {
             AppError::Invalid { .. } => "invalid_input",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
+            AppError::SignInPaused { .. } => "sign_in_paused",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden => "forbidden",
             AppError::NotFound => "not_found",
@@ -62,7 +70,7 @@ impl AppError {
         match self {
             AppError::Invalid { .. } => 422,
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
-            AppError::TooManyAttempts { .. } => 429,
+            AppError::TooManyAttempts { .. } | AppError::SignInPaused { .. } => 429,
             AppError::Forbidden => 403,
             AppError::NotFound => 404,
             AppError::Unavailable => 503,
@@ -114,7 +122,7 @@ pub fn fail<T>(err: AppError) -> Result<T, AppError> {
         if let Ok(status) = axum::http::StatusCode::from_u16(err.status()) {
             resp.set_status(status);
         }
-        if let AppError::TooManyAttempts { retry_after_secs } = &err {
+        if let AppError::TooManyAttempts { retry_after_secs } | AppError::SignInPaused { retry_after_secs } = &err {
             resp.insert_header(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(*retry_after_secs),
@@ -145,7 +153,7 @@ impl From<domain::email_proof::ProofError> for AppError {
     fn from(e: domain::email_proof::ProofError) -> Self {
         use domain::email_proof::ProofError as E;
         match e {
-            E::Invalid | E::Used | E::Expired => AppError::invalid("token", e.to_string()),
+            E::Refused(_) | E::AlreadyVerified => AppError::invalid("token", e.to_string()),
             E::Account(e) => e.into(),
             E::Db(e) => unavailable("e-mail proof", e),
         }

@@ -87,7 +87,8 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("signup") view=SignupPage />
-                <Route path=StaticSegment("verify-email") view=crate::pages::verify_email::VerifyEmailPage />
+                <Route path=StaticSegment("verify-email") view=crate::pages::verify_email::VerifyEmailPage ssr=SsrMode::Async />
+                <Route path=StaticSegment("sign-in-link") view=crate::pages::sign_in_link::SignInLinkPage ssr=SsrMode::Async />
                 <Route path=StaticSegment("unsubscribe") view=crate::pages::unsubscribe::UnsubscribePage />
                 <Route path=StaticSegment("forgot-password") view=crate::pages::forgot_password::ForgotPasswordPage />
                 <Route path=StaticSegment("reset-password") view=crate::pages::reset_password::ResetPasswordPage />

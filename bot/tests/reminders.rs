@@ -62,9 +62,14 @@ async fn rig(backend: Backend) -> Rig {
 impl Rig {
     /// A linked customer (a member of the customers' server) whose access ends in 3 days.
     async fn customer(&self, email: &str, discord: u64) -> i64 {
-        let account = domain::accounts::sign_up(&self.db, email, Secret::new("correct horse battery".into()))
-            .await
-            .unwrap();
+        let account = domain::accounts::create(
+            &self.db,
+            email,
+            Secret::new("correct horse battery".into()),
+            domain::accounts::Role::Customer,
+        )
+        .await
+        .unwrap();
         self.fake.with(|w| {
             w.add_user(discord, "trader");
             w.add_member(GUILD, discord, &[]);
@@ -82,9 +87,9 @@ impl Rig {
                 tier_id,
                 days: 1,
                 starts_at: Utc::now() + chrono::Duration::days(2),
-                cause: "admin",
+                cause: domain::entitlements::GrantCause::Admin,
                 reason: "test".into(),
-                change_cause: "test".into(),
+                actor: Some("test".into()),
                 amount_minor: None,
                 currency: None,
             },

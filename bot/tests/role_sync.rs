@@ -40,6 +40,7 @@ on_both_databases!(
     a_drift_dry_run_reports_who_would_gain_or_lose_and_changes_nothing,
     a_drift_repair_queues_role_sync_for_the_drifted,
     the_hourly_sweep_is_scheduled_runs_when_due_and_schedules_the_next,
+    paid_time_and_roles_reach_only_the_proven_owner,
 );
 
 struct Rig {
@@ -93,9 +94,14 @@ impl Rig {
 
     /// A customer with a linked Discord account (a member of the guild holding `roles`).
     async fn customer(&self, email: &str, discord: u64, roles: &[u64]) -> i64 {
-        let account = domain::accounts::sign_up(&self.db, email, Secret::new("correct horse battery".into()))
-            .await
-            .unwrap();
+        let account = domain::accounts::create(
+            &self.db,
+            email,
+            Secret::new("correct horse battery".into()),
+            domain::accounts::Role::Customer,
+        )
+        .await
+        .unwrap();
         self.fake.with(|w| w.add_member(GUILD, discord, roles));
         domain::discord_link::link(&self.db, Some(&self.guild), account.id, discord as i64, "trader")
             .await
@@ -121,9 +127,9 @@ impl Rig {
                 tier_id,
                 days,
                 starts_at: Utc::now(),
-                cause: "admin",
+                cause: domain::entitlements::GrantCause::Admin,
                 reason: "test".into(),
-                change_cause: "test".into(),
+                actor: Some("test".into()),
                 amount_minor: None,
                 currency: None,
             },
@@ -618,4 +624,74 @@ async fn the_hourly_sweep_is_scheduled_runs_when_due_and_schedules_the_next(back
     let queued = hourly(rig.db.clone()).await;
     assert_eq!(queued.len(), 1, "the next one is scheduled");
     assert!(queued[0].run_at - Utc::now() > chrono::Duration::minutes(59));
+}
+
+/// The token in a mailed link's text (`…?token=<token>`).
+fn token_in(text: &str) -> String {
+    let start = text.find("token=").expect("a link") + "token=".len();
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// Someone registers the owner's address first (unverified) and links their own Discord
+/// account — as linking allowed before it needed a proven address. With the fake Discord's
+/// member roles as the oracle: an admin grant to the unproven account gives the squatter
+/// nothing; the owner's password reset drops the squatter's link, and every role the owner's
+/// time implies reaches only the owner's own Discord account once they link it.
+async fn paid_time_and_roles_reach_only_the_proven_owner(backend: Backend) {
+    const SQUATTER: u64 = 601;
+    const OWNER: u64 = 602;
+    let email = "owner@example.com";
+    let mut rig = rig(backend, MAPPING).await;
+    let config = Config::from_sources(&BTreeMap::new(), |k| rig.settings.get(k).cloned()).unwrap();
+    let squatted = domain::accounts::sign_up(&rig.db, email, Secret::new("the squatters password".into()))
+        .await
+        .unwrap();
+    rig.fake.with(|w| {
+        w.add_member(GUILD, SQUATTER, &[OTHER]);
+        w.add_member(GUILD, OWNER, &[]);
+    });
+    domain::discord_link::link(&rig.db, Some(&rig.guild), squatted.id, SQUATTER as i64, "squatter")
+        .await
+        .unwrap();
+    // An operator's gift to the address waits: the account has not proven it owns it.
+    let gift = rig.grant(squatted.id, email, "pro", 30).await;
+    let waiting = entity::entitlement_grant::Entity::find_by_id(gift)
+        .one(&rig.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(waiting.user_id, None, "held for the address");
+    rig.start_bot();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        rig.fake.member_roles(GUILD, SQUATTER),
+        Some(vec![OTHER]),
+        "nothing reached the squatter"
+    );
+
+    // The owner resets the password from the mailbox: the proof drops the squatter's link.
+    let mail = domain::email_proof::reset_mail(&rig.db, &config, email)
+        .await
+        .unwrap()
+        .expect("a reset mail");
+    domain::email_proof::reset_password(
+        &rig.db,
+        &token_in(&mail.text),
+        Secret::new("the owners new passphrase".into()),
+        Some(&rig.guild),
+    )
+    .await
+    .unwrap();
+    assert!(
+        domain::discord_link::for_user(&rig.db, squatted.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The owner links their own Discord account: the gift's role reaches them, and only them.
+    domain::discord_link::link(&rig.db, Some(&rig.guild), squatted.id, OWNER as i64, "owner")
+        .await
+        .unwrap();
+    rig.roles_become(OWNER, &[PRO]).await;
+    rig.roles_become(SQUATTER, &[OTHER]).await;
 }

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Utc};
+use entity::email_token::Purpose;
 use entity::user_account;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
@@ -141,8 +142,17 @@ pub fn argon2_slots() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
+/// Argon2 computations this process started: what an attacker could make us spend (exposed
+/// at `/metrics`; a made-up reset token must not move it).
+static ARGON2_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn argon2_runs() -> u64 {
+    ARGON2_RUNS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Runs one argon2 computation on the blocking pool, within [`ARGON2_SLOTS`].
 async fn with_argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AccountError> {
+    ARGON2_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let _slot = ARGON2_SLOTS
         .acquire()
         .await
@@ -306,6 +316,8 @@ pub async fn change_password(
     active.password_changed_at = Set(Utc::now());
     active.update(&txn).await?;
     crate::sessions::revoke_others_in(&txn, user_id, keep).await?;
+    // Links mailed before the change would be a way around it.
+    crate::mailed_links::use_up(&txn, user_id, &[Purpose::Reset, Purpose::SignIn]).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -356,6 +368,17 @@ pub async fn list(db: &DatabaseConnection, query: &str, page: u64, per_page: u64
 /// The account id for an (already normalised) email, if there is an account.
 pub async fn id_for_email(db: &DatabaseConnection, email: &str) -> Result<Option<i64>, DbErr> {
     Ok(find_by_email(db, email).await?.map(|a| a.id))
+}
+
+/// The account that proved it owns `email` (verified it, or was made by the operator): the
+/// only one paid or given time for that address reaches. `None` while nobody has.
+pub async fn proven_owner(db: &impl sea_orm::ConnectionTrait, email: &str) -> Result<Option<i64>, DbErr> {
+    Ok(user_account::Entity::find()
+        .filter(user_account::Column::Email.eq(email))
+        .filter(user_account::Column::EmailVerifiedAt.is_not_null())
+        .one(db)
+        .await?
+        .map(|a| a.id))
 }
 
 #[cfg(test)]

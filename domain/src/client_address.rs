@@ -38,6 +38,19 @@ fn parse_hop(raw: &str) -> Option<IpAddr> {
         .or_else(|| raw.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
 }
 
+/// The network a client counts as for per-client limits: an IPv4 address itself (/32), and for
+/// IPv6 its /64 — a host picks a new address from its /64 for every connection it likes
+/// (privacy extensions), so a limit per IPv6 address would be no limit at all.
+pub fn network(ip: IpAddr) -> String {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
 /// IPv4 clients on a dual-stack socket arrive as `::ffff:a.b.c.d`.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -105,6 +118,16 @@ mod tests {
             client_ip(ip("::ffff:127.0.0.1"), ["[2001:db8::1]:443"], &trusted),
             ip("2001:db8::1")
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64_and_an_ipv4_client_its_address() {
+        assert_eq!(network(ip("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+        assert_eq!(network(ip("2001:db8:1:2:ffff:1:2:3")), network(ip("2001:db8:1:2::9")));
+        assert_ne!(network(ip("2001:db8:1:3::1")), network(ip("2001:db8:1:2::1")));
+        assert_eq!(network(ip("198.51.100.7")), "198.51.100.7");
+        assert_ne!(network(ip("198.51.100.7")), network(ip("198.51.100.8")));
+        assert_eq!(network(ip("::ffff:198.51.100.7")), "198.51.100.7");
     }
 
     #[test]

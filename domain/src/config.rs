@@ -169,6 +169,11 @@ pub const SETTINGS: &[Setting] = &[
         "seconds one attachment fetch may take in all (a slower source is given up on and retried later)",
     ),
     Setting::new(
+        "ATTACHMENT_ALLOW_PRIVATE",
+        Some("false"),
+        "true lets attachment fetches connect to loopback, private and link-local addresses (local test setups only)",
+    ),
+    Setting::new(
         "BLOB_STORE_URL",
         None,
         "where fetched attachments are kept: s3://bucket[/prefix] (credentials from the AWS_* variables); unset = DATA_DIR/blobs",
@@ -303,6 +308,9 @@ pub struct Config {
     /// How often the capture re-reads each source channel after its cursor.
     pub capture_sweep: std::time::Duration,
     pub attachment_fetch_timeout: std::time::Duration,
+    /// Attachment fetches may connect to loopback, private and link-local addresses (never by
+    /// default: an allowed name that resolves inside our network would be an SSRF).
+    pub attachment_allow_private: bool,
     pub blob_store: BlobStoreTarget,
     /// Days before the end of access a reminder goes out, largest first; empty = off.
     pub reminder_days: Vec<u32>,
@@ -597,6 +605,10 @@ impl Config {
             "a number of seconds from 1 to 300",
             1..=300,
         )?);
+        let attachment_allow_private = parse_bool(
+            "ATTACHMENT_ALLOW_PRIVATE",
+            &get("ATTACHMENT_ALLOW_PRIVATE").unwrap_or_default(),
+        )?;
         let capture_recheck_messages = whole(
             "CAPTURE_RECHECK_MESSAGES",
             "a number of messages from 0 to 1000",
@@ -627,6 +639,7 @@ impl Config {
             attachment_sources,
             attachment_max_bytes,
             attachment_fetch_timeout,
+            attachment_allow_private,
             capture_recheck_messages,
             capture_sweep,
             blob_store,
@@ -831,6 +844,10 @@ mod tests {
         );
         assert_eq!(c.pool_size, 4);
         assert!(c.run_migrations);
+        assert!(
+            !c.attachment_allow_private,
+            "attachment fetches reach public addresses only"
+        );
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(!c.is_https());
         assert!(c.discord_bot_token.is_none());

@@ -5,7 +5,9 @@
 
 use chrono::Utc;
 use entity::discord_link::{self, Model as Link};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr,
+};
 
 use crate::role_sync::{self, RoleGuild, RoleSyncJob};
 
@@ -84,12 +86,22 @@ pub async fn link(
 /// Removes the customer's link and queues the removal of every managed role from that account.
 pub async fn unlink(db: &DatabaseConnection, guild: Option<&RoleGuild>, user_id: i64) -> Result<Option<Link>, DbErr> {
     let txn = crate::database::begin_write(db).await?;
-    let Some(old) = for_user(&txn, user_id).await? else {
+    let old = unlink_in(&txn, guild, user_id).await?;
+    txn.commit().await?;
+    Ok(old)
+}
+
+/// [`unlink`] inside the caller's transaction (an address proven, an account deleted).
+pub async fn unlink_in(
+    txn: &impl sea_orm::ConnectionTrait,
+    guild: Option<&RoleGuild>,
+    user_id: i64,
+) -> Result<Option<Link>, DbErr> {
+    let Some(old) = for_user(txn, user_id).await? else {
         return Ok(None);
     };
-    discord_link::Entity::delete_by_id(user_id).exec(&txn).await?;
-    queue(&txn, guild, user_id, old.discord_user_id).await?;
-    txn.commit().await?;
+    discord_link::Entity::delete_by_id(user_id).exec(txn).await?;
+    queue(txn, guild, user_id, old.discord_user_id).await?;
     Ok(Some(old))
 }
 
@@ -117,6 +129,10 @@ pub enum TakeError {
     Db(#[from] DbErr),
 }
 
+/// Unfinished authorisations one session may have at once: starting another forgets the oldest,
+/// so a script posting "Link Discord" in a loop keeps at most this many rows.
+pub const LIVE_STATES_PER_SESSION: usize = 5;
+
 /// Remembers an authorisation the session starts: the state's hash and the PKCE verifier.
 pub async fn remember_state(
     db: &DatabaseConnection,
@@ -141,6 +157,23 @@ pub async fn remember_state(
     }
     .insert(db)
     .await?;
+    let unfinished = oauth_state::Entity::find()
+        .filter(oauth_state::Column::SessionId.eq(session_id))
+        .filter(oauth_state::Column::UsedAt.is_null())
+        .order_by_desc(oauth_state::Column::CreatedAt)
+        .all(db)
+        .await?;
+    let beyond: Vec<String> = unfinished
+        .into_iter()
+        .skip(LIVE_STATES_PER_SESSION)
+        .map(|s| s.state_hash)
+        .collect();
+    if !beyond.is_empty() {
+        oauth_state::Entity::delete_many()
+            .filter(oauth_state::Column::StateHash.is_in(beyond))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 

@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{discord_link, entitlement_grant, payment_customer, user_account};
+use entity::{discord_link, entitlement_grant, payment_customer};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
 };
@@ -269,12 +269,7 @@ async fn apply_row(
     now: DateTime<Utc>,
 ) -> Result<Outcome, DbErr> {
     // Only a proven owner of the address receives its paid time (as with payments).
-    let account = user_account::Entity::find()
-        .filter(user_account::Column::Email.eq(row.email.as_str()))
-        .filter(user_account::Column::EmailVerifiedAt.is_not_null())
-        .one(db)
-        .await?
-        .map(|a| a.id);
+    let account = crate::accounts::proven_owner(db, &row.email).await?;
     let mut out = Outcome {
         line: row.line,
         email: row.email.clone(),
@@ -311,9 +306,9 @@ async fn apply_row(
                 tier_id: row.tier.id,
                 days: days as i32,
                 starts_at,
-                cause: CAUSE,
+                cause: crate::entitlements::GrantCause::Import,
                 reason: format!("imported from line {}", row.line),
-                change_cause: CAUSE.into(),
+                actor: None,
                 amount_minor: None,
                 currency: None,
             },

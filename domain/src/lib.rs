@@ -20,6 +20,7 @@ pub mod import;
 pub mod ingest;
 pub mod jobs;
 pub mod mail;
+pub mod mailed_links;
 pub mod metrics;
 pub mod mirror;
 pub mod overview;

@@ -141,6 +141,10 @@ impl Metrics {
                 &self.reminders_sent,
             ),
             format!(
+                "# HELP signaldesk_password_hashes_total Argon2 computations this process started (hashing and checking passwords).\n# TYPE signaldesk_password_hashes_total counter\nsignaldesk_password_hashes_total {}\n",
+                crate::accounts::argon2_runs()
+            ),
+            format!(
                 "# HELP signaldesk_feed_followers Open feed websockets.\n# TYPE signaldesk_feed_followers gauge\nsignaldesk_feed_followers {}\n",
                 self.feed_followers.load(Ordering::Relaxed)
             ),

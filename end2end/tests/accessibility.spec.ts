@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test';
-import { test, expect, waitForHydration, signUp, seriousA11yProblems } from './fixtures';
+import { test, expect, waitForHydration, signUp, signUpVerified, seriousA11yProblems } from './fixtures';
 import { serverCli } from './cli';
 import { sellappWebhook } from './sellapp';
 
@@ -23,7 +23,7 @@ async function expectNoSeriousProblems(page: Page, paths: string[]) {
 }
 
 test('pages a visitor sees have no serious or critical accessibility problems', async ({ page }) => {
-  await expectNoSeriousProblems(page, ['/', '/login', '/signup', '/forgot-password', '/reset-password?token=x', '/verify-email?token=x', '/unsubscribe?token=x', '/unsubscribe?off=email']);
+  await expectNoSeriousProblems(page, ['/', '/login', '/signup', '/forgot-password', '/reset-password?token=x', '/verify-email?token=x', '/sign-in-link?token=x', '/unsubscribe?token=x', '/unsubscribe?off=email']);
 });
 
 test('the account page has no serious or critical accessibility problems', async ({ page }, info) => {
@@ -34,7 +34,7 @@ test('the account page has no serious or critical accessibility problems', async
 test('every admin page, with data on it, has no serious or critical accessibility problems', async ({ page, request }, info) => {
   const project = info.project.name;
   const email = `a11y-ops-${project}-${Date.now()}@example.com`;
-  await signUp(page, email);
+  await signUpVerified(page, email);
   serverCli(project, ['admin', 'promote', '--email', email]);
   serverCli(project, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
   const token = serverCli(project, ['connector', 'create', '--name', `a11y-${Date.now()}`]).match(/token \(shown once, store it now\): (\S+)/)![1];

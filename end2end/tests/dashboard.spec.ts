@@ -1,5 +1,5 @@
 import type { APIRequestContext, Page } from '@playwright/test';
-import { test, expect, waitForHydration, signUp, seriousA11yProblems } from './fixtures';
+import { test, expect, waitForHydration, signUp, signUpVerified, seriousA11yProblems } from './fixtures';
 import { serverCli } from './cli';
 
 const base = BigInt(Date.now()) * 1000n;
@@ -27,7 +27,7 @@ async function sourceChannel(request: APIRequestContext, project: string, offset
 /** A new customer with 30 days of pro, signed in on `page`. */
 async function payingCustomer(page: Page, project: string, label: string) {
   const email = `${label}-${project}-${Date.now()}@example.com`;
-  await signUp(page, email);
+  await signUpVerified(page, email);
   serverCli(project, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
   return email;
 }
@@ -53,7 +53,7 @@ const threeFiles = (baseURL: string, first: number) => [
 
 test('a customer with access sees signals arrive, change and disappear live', async ({ page, request, baseURL }, info) => {
   const email = `dash-${info.project.name}-${Date.now()}@example.com`;
-  await signUp(page, email);
+  await signUpVerified(page, email);
   serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
   const source = await sourceChannel(request, info.project.name);
 
@@ -107,7 +107,7 @@ test('a customer without access sees the plans', async ({ page }, info) => {
 
 test('signal text renders as Discord shows it, live and before the wasm, and nothing in it runs', async ({ page, request, browser, baseURL }, info) => {
   const email = `md-${info.project.name}-${Date.now()}@example.com`;
-  await signUp(page, email);
+  await signUpVerified(page, email);
   serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
   const source = await sourceChannel(request, info.project.name, 1000);
   const dialogs: string[] = [];

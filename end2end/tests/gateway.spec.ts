@@ -1,4 +1,4 @@
-import { test, expect, waitForHydration, signUp } from './fixtures';
+import { test, expect, waitForHydration, signUp, signUpVerified } from './fixtures';
 import { serverCli } from './cli';
 
 /** Snowflake-shaped ids that differ per run, as strings (never numbers). */
@@ -16,7 +16,7 @@ test('the bot discovers a server it joins, and a message posted there reaches th
   const signals = id(3);
   const chat = id(4);
   const admin = `gateway-ops-${info.project.name}-${Date.now()}@example.com`;
-  await signUp(page, admin);
+  await signUpVerified(page, admin);
   serverCli(info.project.name, ['admin', 'promote', '--email', admin]);
   serverCli(info.project.name, ['access', 'grant', '--email', admin, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
 

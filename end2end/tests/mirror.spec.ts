@@ -1,5 +1,5 @@
 import type { APIRequestContext } from '@playwright/test';
-import { test, expect, waitForHydration, signUp } from './fixtures';
+import { test, expect, waitForHydration, signUp, signUpVerified } from './fixtures';
 import { serverCli } from './cli';
 
 /** Snowflake-shaped ids that differ per run, as strings. */
@@ -28,7 +28,7 @@ test('a signal posted through the ingest API is mirrored with its image; its edi
   const signals = id(2);
   const mirror = id(3);
   const admin = `mirror-ops-${info.project.name}-${Date.now()}@example.com`;
-  await signUp(page, admin);
+  await signUpVerified(page, admin);
   serverCli(info.project.name, ['admin', 'promote', '--email', admin]);
 
   // A connector reports a guild with a source and a target channel; the admin maps them.

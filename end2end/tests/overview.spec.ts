@@ -1,4 +1,4 @@
-import { test, expect, waitForHydration, signUp } from './fixtures';
+import { test, expect, waitForHydration, signUp, signUpVerified } from './fixtures';
 import { serverCli } from './cli';
 
 // The operator's overview at /admin: its charts are drawn in the server render, so they show
@@ -7,7 +7,7 @@ import { serverCli } from './cli';
 test('the overview shows its figures and charts before any script runs', async ({ page, browser }, info) => {
   const project = info.project.name;
   const email = `overview-${project}-${Date.now()}@example.com`;
-  await signUp(page, email);
+  await signUpVerified(page, email);
   serverCli(project, ['admin', 'promote', '--email', email]);
   serverCli(project, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
 

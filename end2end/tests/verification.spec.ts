@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test';
-import { test, expect, waitForHydration, signUp, verifyEmail, PASSWORD } from './fixtures';
+import { test, expect, waitForHydration, signUp, signUpVerified, verifyEmail, mailedLink, PASSWORD } from './fixtures';
 import { serverCli } from './cli';
 import { createPolicy, sellappWebhook } from './sellapp';
 
@@ -34,7 +34,7 @@ test('a purchase reaches the account only once its e-mail is verified from the m
 
 test("'Sign out everywhere else' stops a second browser's live feed within a second", async ({ page, browser }, info) => {
   const email = `two-${info.project.name}-${Date.now()}@example.com`;
-  await signUp(page, email);
+  await signUpVerified(page, email);
   serverCli(info.project.name, ['access', 'grant', '--email', email, '--tier', 'pro', '--days', '30', '--reason', 'e2e']);
 
   const phone = await browser.newContext();
@@ -58,4 +58,27 @@ test("'Sign out everywhere else' stops a second browser's live feed within a sec
   expect(Date.now() - committed).toBeLessThan(1000);
   await expect(feed.getByTestId('signed-out')).toBeVisible();
   await phone.close();
+});
+
+test("the verification link names the account, and 'This wasn't me' deletes it without JavaScript", async ({ page, browser }, info) => {
+  // Someone signs up with an address that is not theirs; the mail goes to its owner.
+  const email = `squat-${info.project.name}-${Date.now()}@example.com`;
+  await signUp(page, email);
+  const link = await mailedLink(page, email, '/verify-email?token=');
+
+  const owner = await browser.newContext({ javaScriptEnabled: false });
+  const mailbox = await owner.newPage();
+  await mailbox.goto(link);
+  await expect(mailbox.getByTestId('verify-account')).toContainText(email);
+  await expect(mailbox.getByTestId('verify-email')).toHaveText('Confirm, this is me');
+  await mailbox.getByTestId('not-me').click();
+  await expect(mailbox.getByTestId('account-deleted')).toBeVisible();
+  // The link is spent: opening it again says so.
+  await mailbox.goto(link);
+  await expect(mailbox.getByTestId('error-token').first()).toContainText('already used');
+  await owner.close();
+
+  // The squatter's browser is signed out: the account is gone.
+  await page.goto('/account');
+  await expect(page).toHaveURL(/\/login/);
 });

@@ -10,10 +10,14 @@ pub struct Model {
     pub user_id: Option<i64>,
     pub email: String,
     pub grant_id: Option<i64>,
-    /// granted, revoked, expired, linked.
+    /// granted, revoked, expired, linked, unlinked.
     pub kind: String,
-    /// payment event (e.g. `order.completed #236`), `admin <email>`, `expiry`, `signup`.
+    /// A short word of a known set: payment, admin, import, expiry, signup, proof.
     pub cause: String,
+    /// Who acted: an admin's address, `command line`, the storefront event
+    /// (`Sell.app order.completed #236`); none for the system's own changes.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub actor: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub detail: String,
     pub at: DateTimeUtc,

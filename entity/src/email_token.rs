@@ -1,4 +1,5 @@
-//! A single-use token sent by mail (verification or password reset); only its SHA-256 is kept.
+//! A single-use token sent by mail (verification, password reset or a sign-in link); only its
+//! SHA-256 is kept.
 
 use sea_orm::entity::prelude::*;
 
@@ -9,6 +10,9 @@ pub enum Purpose {
     Verify,
     #[sea_orm(string_value = "reset")]
     Reset,
+    /// A one-time sign-in, mailed when the account's budget of wrong passwords is spent.
+    #[sea_orm(string_value = "signin")]
+    SignIn,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

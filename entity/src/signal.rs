@@ -1,5 +1,6 @@
-//! One captured source message in its current state. `message_id` (the Discord snowflake) is
-//! unique: however often a message is reported, it is one signal. `deleted_at` is a tombstone.
+//! One captured source message in its current state. (`channel_id`, `message_id`) is unique:
+//! however often a message is reported in its source channel, it is one signal, and a message id
+//! reported in another channel (another connector's) never reaches it. `deleted_at` is a tombstone.
 
 use sea_orm::entity::prelude::*;
 
@@ -8,7 +9,6 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    #[sea_orm(unique)]
     pub message_id: i64,
     pub connector_id: i64,
     pub guild_id: i64,

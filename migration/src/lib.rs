@@ -25,6 +25,8 @@ mod m20261201_000018_alert_setting;
 mod m20261206_000019_job_queue_order;
 mod m20261207_000020_reminders;
 mod m20261207_000021_reminder_unsubscribe;
+mod m20261208_000022_change_actor;
+mod m20261208_000023_signal_per_channel;
 
 pub struct Migrator;
 
@@ -53,6 +55,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_job_queue_order::Migration),
             Box::new(m20261207_000020_reminders::Migration),
             Box::new(m20261207_000021_reminder_unsubscribe::Migration),
+            Box::new(m20261208_000022_change_actor::Migration),
+            Box::new(m20261208_000023_signal_per_channel::Migration),
         ]
     }
 }

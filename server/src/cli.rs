@@ -181,23 +181,21 @@ pub async fn run_access(config: &Config, command: AccessCommand) -> Result<Strin
         let known: Vec<&str> = tiers.iter().map(|t| t.slug.as_str()).collect();
         return Err(format!("--tier: one of {}", known.join(", ")));
     };
-    let user = domain::accounts::id_for_email(&db, &email)
-        .await
-        .map_err(|e| e.to_string())?;
     let roles = domain::role_sync::RoleGuild::from_config(config);
-    domain::entitlements::admin_grant(
+    let granted = domain::entitlements::admin_grant(
         &db,
         roles.as_ref(),
         domain::entitlements::NewGrant {
-            user_id: user,
+            // admin_grant gives it to the address's proven owner, or leaves it waiting.
+            user_id: None,
             email: email.clone(),
             order_id: None,
             tier_id: t.id,
             days,
             starts_at: chrono::Utc::now(),
-            cause: "admin",
+            cause: domain::entitlements::GrantCause::Admin,
             reason,
-            change_cause: "admin (command line)".into(),
+            actor: Some("command line".into()),
             amount_minor: None,
             currency: None,
         },
@@ -205,10 +203,10 @@ pub async fn run_access(config: &Config, command: AccessCommand) -> Result<Strin
     .await
     .map_err(|e| e.to_string())?;
     db.close().await.ok();
-    Ok(match user {
+    Ok(match granted.and_then(|g| g.user_id) {
         Some(_) => format!("granted {days} days of {} to {email}", t.name),
         None => format!(
-            "granted {days} days of {} to {email} (applies when they sign up)",
+            "granted {days} days of {} to {email} (waiting: applies once an account has verified this address)",
             t.name
         ),
     })

@@ -28,6 +28,7 @@ fn outcome_message(ok: Option<&str>, error: Option<&str>) -> Option<(bool, &'sta
                 "exchange_failed" => "Discord did not confirm the sign-in. Press “Link Discord” to try again.",
                 "discord_unreachable" => "Discord could not be reached. Try again in a minute.",
                 "not_configured" => "Discord linking is not set up on this site yet.",
+                "unverified" => "Confirm your e-mail first (the link in the mail we sent you), then link Discord.",
                 _ => "Something went wrong while linking Discord. Try again in a minute.",
             },
         ));
@@ -64,6 +65,9 @@ pub fn DiscordPanel() -> impl IntoView {
                     match status.await {
                         Ok(s) if !s.configured => view! {
                             <p class="muted">"Discord linking is not set up on this site yet."</p>
+                        }.into_any(),
+                        Ok(s) if !s.email_verified => view! {
+                            <p class="muted" data-testid="discord-needs-verified">"Confirm your e-mail first: Discord can be linked once the address is proven yours (use the link in the mail we sent you)."</p>
                         }.into_any(),
                         Ok(s) => match s.linked {
                             Some(name) => view! {

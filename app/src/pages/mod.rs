@@ -12,6 +12,7 @@ pub mod not_allowed;
 pub mod not_found;
 pub mod reminders_panel;
 pub mod reset_password;
+pub mod sign_in_link;
 pub mod signup;
 pub mod unsubscribe;
 pub mod verify_email;

@@ -15,7 +15,7 @@ use domain::discovery::{self, ChannelInfo, DiscoveryError, GuildInfo};
 use domain::feed::Feed;
 use domain::ingest::{self, ItemResult, Status};
 use domain::snowflake::Snowflake;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::Value;
 use serenity::all::{Context, Event, RawEventHandler};
 
@@ -197,11 +197,8 @@ impl Shared {
         let Some(id) = m["id"].as_str().and_then(|c| c.parse::<i64>().ok()) else {
             return;
         };
-        let stored = match entity::signal::Entity::find()
-            .filter(entity::signal::Column::MessageId.eq(id))
-            .one(&self.db)
-            .await
-        {
+        let message = Snowflake::from_db(id);
+        let stored = match domain::ingest::store::find_signal(&self.db, place.channel_id as i64, message).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read a stored signal");

@@ -46,6 +46,7 @@ pub async fn rig_with(backend: Backend, limits: Limits) -> Rig {
         ("DISCORD_BOT_TOKEN", testkit::discord::BOT_TOKEN.to_owned()),
         ("DISCORD_API_URL", fake.url()),
         ("ATTACHMENT_SOURCES", fake.url()),
+        ("ATTACHMENT_ALLOW_PRIVATE", "true".to_owned()),
         ("CAPTURE_SWEEP_SECONDS", "10".to_owned()),
         ("CAPTURE_RECHECK_MESSAGES", "300".to_owned()),
     ] {

@@ -60,6 +60,8 @@ pub async fn rig_with(backend: Backend, limits: Limits, lease_seconds: u32, pair
         ("JOB_LEASE_SECONDS", lease_seconds.to_string()),
         // Attachments come from the fake's CDN routes.
         ("ATTACHMENT_SOURCES", fake.url()),
+        // The fake listens on loopback, which real fetches never reach.
+        ("ATTACHMENT_ALLOW_PRIVATE", "true".to_owned()),
     ] {
         settings.insert(k.into(), v);
     }

@@ -21,6 +21,62 @@ pub struct CustomerAccess {
     pub access_ends: DateTime<Utc>,
 }
 
+/// Where a grant came from (`entitlement_grant.cause`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantCause {
+    Payment,
+    Admin,
+    Import,
+}
+
+impl GrantCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantCause::Payment => "payment",
+            GrantCause::Admin => "admin",
+            GrantCause::Import => crate::import::CAUSE,
+        }
+    }
+}
+
+/// Why a customer's timeline changed (`access_change.cause`): a short word of a known set.
+/// Who acted (an admin's address, the storefront's event) is written beside it as the actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeCause {
+    Payment,
+    Admin,
+    Import,
+    Expiry,
+    /// Time waiting for an address reached the account that proved it owns the address.
+    Signup,
+    /// The owner proved the address (verification, reset, sign-in link): what was made before
+    /// the proof was undone.
+    Proof,
+}
+
+impl ChangeCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeCause::Payment => "payment",
+            ChangeCause::Admin => "admin",
+            ChangeCause::Import => crate::import::CAUSE,
+            ChangeCause::Expiry => "expiry",
+            ChangeCause::Signup => "signup",
+            ChangeCause::Proof => "proof",
+        }
+    }
+}
+
+impl From<GrantCause> for ChangeCause {
+    fn from(c: GrantCause) -> Self {
+        match c {
+            GrantCause::Payment => ChangeCause::Payment,
+            GrantCause::Admin => ChangeCause::Admin,
+            GrantCause::Import => ChangeCause::Import,
+        }
+    }
+}
+
 /// A grant to write: paid (`order_id` set) or given by an admin.
 #[derive(Debug, Clone)]
 pub struct NewGrant {
@@ -30,11 +86,10 @@ pub struct NewGrant {
     pub tier_id: i32,
     pub days: i32,
     pub starts_at: DateTime<Utc>,
-    /// `payment` or `admin`.
-    pub cause: &'static str,
+    pub cause: GrantCause,
     pub reason: String,
-    /// For the timeline: e.g. `order.completed #236` or `admin ops@example.com`.
-    pub change_cause: String,
+    /// Who made it, for the timeline: e.g. `Sell.app order.completed #236`, an admin's address.
+    pub actor: Option<String>,
     /// What was paid, in minor units of `currency`, when the payment said so.
     pub amount_minor: Option<i64>,
     pub currency: Option<String>,
@@ -187,33 +242,45 @@ pub fn access_from(grants: &[GrantRow], tiers: &[tier::Model], at: DateTime<Utc>
     })
 }
 
+/// One line of a customer's timeline.
+pub struct Change<'a> {
+    pub user_id: Option<i64>,
+    pub email: &'a str,
+    pub grant_id: Option<i64>,
+    /// granted, revoked, expired, linked, unlinked.
+    pub kind: &'static str,
+    pub cause: ChangeCause,
+    pub actor: Option<&'a str>,
+    pub detail: String,
+}
+
 /// Appends to the customer's timeline (and wakes their open sockets, in the same transaction).
-async fn record(
-    db: &impl ConnectionTrait,
-    user_id: Option<i64>,
-    email: &str,
-    grant_id: Option<i64>,
-    kind: &str,
-    cause: &str,
-    detail: String,
-) -> Result<(), DbErr> {
-    access_change::ActiveModel {
-        user_id: Set(user_id),
-        email: Set(email.to_owned()),
-        grant_id: Set(grant_id),
-        kind: Set(kind.to_owned()),
-        cause: Set(cause.to_owned()),
-        detail: Set(detail),
-        at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+async fn record(db: &impl ConnectionTrait, c: Change<'_>) -> Result<(), DbErr> {
+    let user_id = c.user_id;
+    note(db, c).await?;
     if let Some(user) = user_id {
         refresh_access_end(db, user, Due::IncludingAPassedEnd).await?;
         // Every change on a customer's timeline may change what their open sockets may receive.
         crate::rights::changed(db, user, crate::rights::Kind::Access).await?;
     }
+    Ok(())
+}
+
+/// A line on the timeline that changes no access (an address proven, a Discord link dropped).
+pub async fn note(db: &impl ConnectionTrait, c: Change<'_>) -> Result<(), DbErr> {
+    access_change::ActiveModel {
+        user_id: Set(c.user_id),
+        email: Set(c.email.to_owned()),
+        grant_id: Set(c.grant_id),
+        kind: Set(c.kind.to_owned()),
+        cause: Set(c.cause.as_str().to_owned()),
+        actor: Set(c.actor.map(str::to_owned)),
+        detail: Set(c.detail),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
     Ok(())
 }
 
@@ -285,7 +352,7 @@ pub async fn grant(db: &impl ConnectionTrait, g: NewGrant) -> Result<Option<Gran
         tier_id: Set(g.tier_id),
         days: Set(g.days),
         starts_at: Set(g.starts_at),
-        cause: Set(g.cause.to_owned()),
+        cause: Set(g.cause.as_str().to_owned()),
         reason: Set(g.reason.clone()),
         created_at: Set(Utc::now()),
         revoked_at: Set(None),
@@ -323,12 +390,24 @@ pub async fn grant(db: &impl ConnectionTrait, g: NewGrant) -> Result<Option<Gran
             g.days,
             g.tier_id,
             if g.user_id.is_none() {
-                " (waiting for sign-up)"
+                " (waiting for a verified account)"
             } else {
                 ""
             }
         );
-        record(db, g.user_id, &g.email, Some(s.id), "granted", &g.change_cause, detail).await?;
+        record(
+            db,
+            Change {
+                user_id: g.user_id,
+                email: &g.email,
+                grant_id: Some(s.id),
+                kind: "granted",
+                cause: g.cause.into(),
+                actor: g.actor.as_deref(),
+                detail,
+            },
+        )
+        .await?;
     }
     Ok(stored)
 }
@@ -336,12 +415,13 @@ pub async fn grant(db: &impl ConnectionTrait, g: NewGrant) -> Result<Option<Gran
 /// Takes an order's time back (refund, void, dispute): every line of it. If the order was never
 /// granted (the refund overtook the payment), a revoked placeholder is written under the order's
 /// key so the payment, when it arrives, grants nothing. Returns a grant it took back, if any.
+/// `actor` names the storefront event that took it back.
 pub async fn revoke_order(
     db: &impl ConnectionTrait,
     order_id: &str,
     email: &str,
     reason: &str,
-    cause: &str,
+    actor: &str,
 ) -> Result<Option<GrantRow>, DbErr> {
     let now = Utc::now();
     let lines = order_lines(db, order_id).await?;
@@ -353,7 +433,7 @@ pub async fn revoke_order(
             tier_id: Set(0),
             days: Set(0),
             starts_at: Set(now),
-            cause: Set("payment".into()),
+            cause: Set(GrantCause::Payment.as_str().into()),
             reason: Set(String::new()),
             created_at: Set(now),
             revoked_at: Set(Some(now)),
@@ -373,7 +453,19 @@ pub async fn revoke_order(
     let mut taken = None;
     for g in lines.into_iter().filter(|g| g.revoked_at.is_none()) {
         if take_back(db, &g, reason, now).await? {
-            record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
+            record(
+                db,
+                Change {
+                    user_id: g.user_id,
+                    email: &g.email,
+                    grant_id: Some(g.id),
+                    kind: "revoked",
+                    cause: ChangeCause::Payment,
+                    actor: Some(actor),
+                    detail: reason.to_owned(),
+                },
+            )
+            .await?;
             taken = Some(g);
         }
     }
@@ -421,12 +513,12 @@ pub async fn order_lines(db: &impl ConnectionTrait, order_id: &str) -> Result<Ve
         .collect())
 }
 
-/// Revokes one grant by id (admin action); returns it if it was in force.
+/// Revokes one grant by id (an admin's action, `actor` naming them); returns it if it was in force.
 pub async fn revoke_grant(
     db: &impl ConnectionTrait,
     grant_id: i64,
     reason: &str,
-    cause: &str,
+    actor: &str,
 ) -> Result<Option<GrantRow>, DbErr> {
     let Some(g) = entitlement_grant::Entity::find_by_id(grant_id).one(db).await? else {
         return Ok(None);
@@ -434,7 +526,19 @@ pub async fn revoke_grant(
     if g.revoked_at.is_some() || !take_back(db, &g, reason, Utc::now()).await? {
         return Ok(None);
     }
-    record(db, g.user_id, &g.email, Some(g.id), "revoked", cause, reason.to_owned()).await?;
+    record(
+        db,
+        Change {
+            user_id: g.user_id,
+            email: &g.email,
+            grant_id: Some(g.id),
+            kind: "revoked",
+            cause: ChangeCause::Admin,
+            actor: Some(actor),
+            detail: reason.to_owned(),
+        },
+    )
+    .await?;
     Ok(Some(g))
 }
 
@@ -452,7 +556,7 @@ pub async fn claim_pending(db: &impl ConnectionTrait, user_id: i64, email: &str)
         active.user_id = Set(Some(user_id));
         // Time bought before the account existed starts when the account does; imported time
         // keeps the end the old system gave it (that subscription ran on its own clock).
-        let imported = g.cause == crate::import::CAUSE;
+        let imported = g.cause == GrantCause::Import.as_str();
         if live && !imported {
             active.starts_at = Set(Utc::now().max(g.starts_at));
         }
@@ -460,15 +564,18 @@ pub async fn claim_pending(db: &impl ConnectionTrait, user_id: i64, email: &str)
         if live {
             record(
                 db,
-                Some(user_id),
-                email,
-                Some(g.id),
-                "linked",
-                "signup",
-                if imported {
-                    "imported before sign-up; ends as imported".into()
-                } else {
-                    "paid before sign-up; applied now".into()
+                Change {
+                    user_id: Some(user_id),
+                    email,
+                    grant_id: Some(g.id),
+                    kind: "linked",
+                    cause: ChangeCause::Signup,
+                    actor: None,
+                    detail: if imported {
+                        "given before the address was verified; ends as imported".into()
+                    } else {
+                        "given before the address was verified; applied now".into()
+                    },
                 },
             )
             .await?;
@@ -541,13 +648,16 @@ pub async fn grants_for_email(db: &impl ConnectionTrait, email: &str) -> Result<
         .await
 }
 
-/// A manual change and the role jobs it implies, in one transaction (J1).
+/// A manual change and the role jobs it implies, in one transaction (J1). Like paid time, it
+/// reaches only the account that proved it owns the address: until then it waits under the
+/// address (the admin sees it waiting) and is claimed when the address is verified.
 pub async fn admin_grant(
     db: &sea_orm::DatabaseConnection,
     roles: Option<&crate::role_sync::RoleGuild>,
-    g: NewGrant,
+    mut g: NewGrant,
 ) -> Result<Option<GrantRow>, DbErr> {
     let txn = crate::database::begin_write(db).await?;
+    g.user_id = crate::accounts::proven_owner(&txn, &g.email).await?;
     let granted = grant(&txn, g).await?;
     if let (Some(map), Some(user)) = (roles, granted.as_ref().and_then(|g| g.user_id)) {
         crate::role_sync::sync_user(&txn, map, user).await?;
@@ -561,10 +671,10 @@ pub async fn admin_revoke(
     roles: Option<&crate::role_sync::RoleGuild>,
     grant_id: i64,
     reason: &str,
-    cause: &str,
+    actor: &str,
 ) -> Result<Option<GrantRow>, DbErr> {
     let txn = crate::database::begin_write(db).await?;
-    let revoked = revoke_grant(&txn, grant_id, reason, cause).await?;
+    let revoked = revoke_grant(&txn, grant_id, reason, actor).await?;
     if let (Some(map), Some(user)) = (roles, revoked.as_ref().and_then(|g| g.user_id)) {
         crate::role_sync::sync_user(&txn, map, user).await?;
     }
@@ -610,12 +720,15 @@ pub async fn record_expiries(
         if let Some(end) = ended {
             let entry = record(
                 &txn,
-                Some(user.id),
-                &user.email,
-                None,
-                "expired",
-                "expiry",
-                format!("access ended at {}", end.to_rfc3339()),
+                Change {
+                    user_id: Some(user.id),
+                    email: &user.email,
+                    grant_id: None,
+                    kind: "expired",
+                    cause: ChangeCause::Expiry,
+                    actor: None,
+                    detail: format!("access ended at {}", end.to_rfc3339()),
+                },
             )
             .await;
             match entry {

@@ -346,12 +346,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
             Ok(p) => p,
             Err(answer) => return Ok(answer),
         };
-        let row = find_signal(self.txn, m.message_id).await?;
-        if let Some(r) = &row
-            && r.channel_id != place.channel_id
-        {
-            return Ok(ItemResult::ignored("message is stored under another channel"));
-        }
+        let row = find_signal(self.txn, place.channel_id, m.message_id).await?;
         let report = if created {
             Report::Created(m.snapshot.clone())
         } else {
@@ -449,13 +444,8 @@ impl<C: ConnectionTrait> Run<'_, C> {
             Err(answer) => return Ok(answer),
         };
         let mut accepted = 0;
-        let mut elsewhere = 0;
         for id in ids {
-            let row = find_signal(self.txn, *id).await?;
-            if row.as_ref().is_some_and(|r| r.channel_id != resolved.channel_id) {
-                elsewhere += 1;
-                continue;
-            }
+            let row = find_signal(self.txn, resolved.channel_id, *id).await?;
             let now = Utc::now();
             match merge::apply(row.as_ref().map(stored).as_ref(), &Report::Deleted { at }) {
                 // A delete that overtook its create: keep a tombstone so the create, when it
@@ -510,8 +500,6 @@ impl<C: ConnectionTrait> Run<'_, C> {
         }
         Ok(if accepted > 0 {
             ItemResult::accepted()
-        } else if elsewhere == ids.len() {
-            ItemResult::ignored("message is stored under another channel")
         } else {
             ItemResult::duplicate()
         })
@@ -618,8 +606,15 @@ fn attachments_of(json: &str) -> Vec<crate::ingest::attachment::Attachment> {
     serde_json::from_str(json).unwrap_or_default()
 }
 
-async fn find_signal(db: &impl ConnectionTrait, id: Snowflake) -> Result<Option<signal::Model>, DbErr> {
+/// The signal of message `id` in source channel `channel_id` (a message's identity is scoped to
+/// its channel: the same id reported in another connector's channel is another signal).
+pub async fn find_signal(
+    db: &impl ConnectionTrait,
+    channel_id: i64,
+    id: Snowflake,
+) -> Result<Option<signal::Model>, DbErr> {
     signal::Entity::find()
+        .filter(signal::Column::ChannelId.eq(channel_id))
         .filter(signal::Column::MessageId.eq(id.get()))
         .one(db)
         .await

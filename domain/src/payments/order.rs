@@ -79,8 +79,8 @@ impl Order {
         let email = [&customer["email"], &data["customer_email"], &data["email"]]
             .into_iter()
             .find_map(|v| v.as_str())
-            .map(|e| e.trim().to_lowercase())
-            .filter(|e| e.contains('@'));
+            // An address no account could have (malformed, past 254 characters) is no address.
+            .and_then(|e| crate::accounts::normalize_email(e).ok());
         let mut lines: Vec<Line> = data["products"]
             .as_array()
             .map(|products| {

@@ -5,7 +5,7 @@
 //! count and last error, retried with backoff, and can be replayed from the admin inbox.
 
 use chrono::{Duration, Utc};
-use entity::{payment_customer, user_account, webhook_event};
+use entity::{payment_customer, webhook_event};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
@@ -142,17 +142,17 @@ async fn apply(db: &impl ConnectionTrait, event: &StoredEvent) -> Result<Outcome
     }
     let body: Value = serde_json::from_str(&event.body).map_err(|e| ProcessError::Unreadable(e.to_string()))?;
     let order = Order::from_json(&body["data"]).ok_or(ProcessError::Unreadable("no order id".into()))?;
-    let cause = format!("{} #{}", event.event, order.id);
-    apply_order(db, &event.event, &order, cause).await
+    let actor = format!("Sell.app {} #{}", event.event, order.id);
+    apply_order(db, &event.event, &order, actor).await
 }
 
 /// What an order means for access, whether it came as a webhook or from reconciliation
-/// (`event` is then the webhook event it stands in for).
+/// (`event` is then the webhook event it stands in for). `actor` names it on the timeline.
 pub async fn apply_order(
     db: &impl ConnectionTrait,
     event: &str,
     order: &Order,
-    cause: String,
+    actor: String,
 ) -> Result<Outcome, ProcessError> {
     let email = order.email.clone().unwrap_or_default();
     if TAKING_BACK.contains(&event) || order.is_taken_back() {
@@ -161,7 +161,7 @@ pub async fn apply_order(
             event,
             order.status.as_deref().unwrap_or("no status")
         );
-        let revoked = entitlements::revoke_order(db, &order.id, &email, &reason, &cause).await?;
+        let revoked = entitlements::revoke_order(db, &order.id, &email, &reason, &actor).await?;
         return Ok(match revoked {
             Some(g) => Outcome::Revoked(g.user_id),
             None => Outcome::NoChange,
@@ -214,9 +214,9 @@ pub async fn apply_order(
                 tier_id: policy.tier_id,
                 days: policy.days * quantity,
                 starts_at: Utc::now(),
-                cause: "payment",
+                cause: crate::entitlements::GrantCause::Payment,
                 reason: format!("Sell.app order #{}", order.id),
-                change_cause: cause.clone(),
+                actor: Some(actor.clone()),
                 // The order's total is recorded once, on its first line.
                 amount_minor: order.amount_minor.filter(|_| first),
                 currency: order.currency.clone().filter(|_| first),
@@ -259,12 +259,7 @@ async fn identify(db: &impl ConnectionTrait, order: &Order, email: &str) -> Resu
         return Ok(Some(user));
     }
     // Only an account that proved it owns the address receives what was paid with it.
-    let account = user_account::Entity::find()
-        .filter(user_account::Column::Email.eq(email))
-        .filter(user_account::Column::EmailVerifiedAt.is_not_null())
-        .one(db)
-        .await?
-        .map(|a| a.id);
+    let account = crate::accounts::proven_owner(db, email).await?;
     match known {
         Some(k) => {
             let mut active: payment_customer::ActiveModel = k.clone().into();

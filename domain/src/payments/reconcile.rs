@@ -164,7 +164,7 @@ async fn repair(
         return Ok(());
     };
     let txn = crate::database::begin_write(db).await?;
-    let outcome = processing::apply_order(&txn, event, order, format!("reconciliation #{}", order.id)).await;
+    let outcome = processing::apply_order(&txn, event, order, format!("Sell.app reconciliation #{}", order.id)).await;
     if let (Some(map), Ok(Outcome::Granted(Some(user)) | Outcome::Revoked(Some(user)))) = (roles, &outcome) {
         crate::role_sync::sync_user(&txn, map, *user).await?;
     }

@@ -51,6 +51,9 @@ pub async fn start(State(ctx): State<AppContext>, MaybeSignedIn(who): MaybeSigne
     let Some(client) = oauth_client(&ctx) else {
         return failed("not_configured");
     };
+    if !who.account.email_verified {
+        return failed("unverified");
+    }
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(CsrfToken::new_random)
@@ -92,6 +95,10 @@ pub async fn callback(
     let Some(client) = oauth_client(&ctx) else {
         return failed("not_configured");
     };
+    // Checked again here: only a proven owner's Discord account may receive what they buy.
+    if !who.account.email_verified {
+        return failed("unverified");
+    }
     let Some(state) = q.state.as_deref() else {
         return failed("state_unknown");
     };

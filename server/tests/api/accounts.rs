@@ -17,7 +17,13 @@ on_both_databases!(
     s4_password_change_revokes_every_other_session,
     sessions_can_be_listed_and_revoked_one_by_one,
     failed_sign_in_says_the_same_for_unknown_email_and_wrong_password,
-    s3_failed_sign_ins_slow_an_account_down_but_never_lock_it_out,
+    s3_an_attack_from_twenty_addresses_never_keeps_the_owner_out,
+    s3_a_paused_account_answers_at_once_and_mails_its_owner_a_link,
+    s3_one_address_is_spaced_out_at_one_account,
+    s3_an_ipv6_client_is_limited_by_its_64_behind_a_trusted_proxy,
+    s3_reset_links_are_throttled_and_checked_before_any_hashing,
+    an_older_reset_link_dies_when_a_newer_one_is_used,
+    a_password_change_ends_every_mailed_reset_link,
     s3_sign_in_is_throttled_per_client_address,
     s3_parallel_guesses_cannot_race_past_the_limit,
     forwarded_for_counts_only_through_trusted_proxies,
@@ -255,11 +261,81 @@ async fn sign_in_from(app: &TestApp, email: &str, password: &str, client: &str) 
         .unwrap()
 }
 
-async fn s3_failed_sign_ins_slow_an_account_down_but_never_lock_it_out(backend: Backend) {
+/// The owner's way in when the account is paused: the mailed one-time sign-in link.
+async fn sign_in_by_mailed_link(app: &TestApp, email: &str, n: usize) -> Option<String> {
+    let token = app.mailed_token(email, n, "/sign-in-link?token=").await;
+    let res = app.call("/rpc/sign-in/link", &[("token", &token)], None).await;
+    session_cookie(&res)
+}
+
+/// S3 per account, without a lock-out: an attacker rotating 20 addresses fails 200 times over
+/// an hour (simulated: the throttle's own rule, driven with the hour's timestamps against the
+/// app's database). At most the documented bound of those guesses reach a password check, and
+/// the owner, from a fresh address at the end of the hour, is signed in within 2 s — by the
+/// link the refusal mailed, since no password of the account is checked while it is paused.
+async fn s3_an_attack_from_twenty_addresses_never_keeps_the_owner_out(backend: Backend) {
+    use domain::throttle::{self, Gate};
     let app = spawn_app_with(backend, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
-    app.sign_up("victim@example.com", PASSWORD).await;
-    // An attacker fails from many addresses (each under its own limit).
-    for i in 0..=domain::throttle::ACCOUNT_FREE {
+    app.sign_up_verified("owner@example.com", PASSWORD).await;
+    let start = chrono::Utc::now() - chrono::Duration::hours(1);
+    let mut checked = 0;
+    let mut refused = 0;
+    for i in 0..200i64 {
+        let at = start + chrono::Duration::seconds(i * 18);
+        let network = domain::client_address::network(format!("198.51.100.{}", i % 20).parse().unwrap());
+        match throttle::begin_guess(&app.ctx.db, "owner@example.com", &network, at)
+            .await
+            .unwrap()
+        {
+            // A wrong password: its rows stay as the failure record.
+            Gate::Go(_wrong) => checked += 1,
+            Gate::Wait(_) | Gate::AccountPaused(_) => refused += 1,
+        }
+    }
+    assert_eq!(checked + refused, 200);
+    assert!(
+        checked <= throttle::account_bound_per_hour(),
+        "{checked} guesses reached a password check; the documented bound is {}",
+        throttle::account_bound_per_hour()
+    );
+    assert!(
+        checked >= throttle::ACCOUNT_LIMIT,
+        "the attacker did get to guess: {checked}"
+    );
+
+    // The owner comes at the end of that hour: the right password works if a guess has just
+    // aged out of the account's budget; otherwise nobody's password is checked, and the refusal
+    // mails the owner a link.
+    let started = std::time::Instant::now();
+    let res = sign_in_from(&app, "owner@example.com", PASSWORD, "203.0.113.7").await;
+    let session = match session_cookie(&res) {
+        Some(session) => session,
+        None => {
+            assert_eq!(res.status(), 429, "paused, or signed in: nothing else");
+            let body: Value = res.json().await.unwrap();
+            assert!(body["SignInPaused"]["retry_after_secs"].as_u64().is_some(), "{body}");
+            // Mail #1 was the address's verification.
+            sign_in_by_mailed_link(&app, "owner@example.com", 2)
+                .await
+                .expect("the mailed link signs the owner in")
+        }
+    };
+    let took = started.elapsed();
+    assert_eq!(app.whoami(&session).await.as_deref(), Some("owner@example.com"));
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "the owner got in after {took:?}"
+    );
+}
+
+/// A refusal is answered at once (never a wait inside the request) with 429 and Retry-After;
+/// the same words whether or not the account exists; the mailed link works once and dies with
+/// the others.
+async fn s3_a_paused_account_answers_at_once_and_mails_its_owner_a_link(backend: Backend) {
+    let app = spawn_app_with(backend, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    app.sign_up_verified("victim@example.com", PASSWORD).await;
+    // An attacker fails from many addresses, one guess each (every address under its limit).
+    for i in 0..domain::throttle::ACCOUNT_LIMIT {
         let res = sign_in_from(
             &app,
             "victim@example.com",
@@ -269,20 +345,90 @@ async fn s3_failed_sign_ins_slow_an_account_down_but_never_lock_it_out(backend: 
         .await;
         assert_eq!(res.status(), 401);
     }
-    // The owner still gets in with the right password: slowed, never refused.
-    let started = std::time::Instant::now();
-    let res = sign_in_from(&app, "Victim@Example.com", PASSWORD, "203.0.113.7").await;
-    let took = started.elapsed();
-    assert!(session_cookie(&res).is_some(), "signed in: {}", res.status());
-    let expected = domain::throttle::account_delay(domain::throttle::ACCOUNT_FREE + 1);
-    assert!(
-        took >= expected,
-        "the check waited {took:?}, expected at least {expected:?}"
+    for (email, password) in [
+        ("victim@example.com", "wrong password!!"),
+        ("victim@example.com", PASSWORD),
+    ] {
+        let started = std::time::Instant::now();
+        let res = sign_in_from(&app, email, password, "203.0.113.7").await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(res.status(), 429);
+        let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=15 * 60).contains(&retry), "Retry-After {retry}");
+    }
+    // An address nobody has is paused the same way and says the same.
+    for i in 0..domain::throttle::ACCOUNT_LIMIT {
+        sign_in_from(
+            &app,
+            "nobody@example.com",
+            "wrong password!!",
+            &format!("198.51.101.{i}"),
+        )
+        .await;
+    }
+    let unknown = sign_in_from(&app, "nobody@example.com", "wrong password!!", "203.0.113.8").await;
+    let known = sign_in_from(&app, "victim@example.com", "wrong password!!", "203.0.113.9").await;
+    assert_eq!((unknown.status(), known.status()), (known.status(), unknown.status()));
+    let (unknown, known): (Value, Value) = (unknown.json().await.unwrap(), known.json().await.unwrap());
+    assert_eq!(
+        unknown["SignInPaused"]
+            .as_object()
+            .map(|o| o.keys().collect::<Vec<_>>()),
+        known["SignInPaused"].as_object().map(|o| o.keys().collect::<Vec<_>>())
     );
-    // A success clears the account's failures: the next sign-in is not slowed.
+    assert!(app.mail.mails_to("nobody@example.com").is_empty());
+
+    // The owner's link (mail #1 was the verification): it names the account, signs in once,
+    // and takes the other links with it.
+    let token = app.mailed_token("victim@example.com", 2, "/sign-in-link?token=").await;
+    let owner: Value = app
+        .call(
+            "/rpc/email/link-owner",
+            &[("token", &token), ("purpose", "signin")],
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(owner["email"], "victim@example.com");
+    let second = app.mailed_token("victim@example.com", 3, "/sign-in-link?token=").await;
+    let res = app.call("/rpc/sign-in/link", &[("token", &token)], None).await;
+    let session = session_cookie(&res).expect("signed in by the link");
+    assert_eq!(app.whoami(&session).await.as_deref(), Some("victim@example.com"));
+    for used in [&token, &second] {
+        let res = app.call("/rpc/sign-in/link", &[("token", used)], None).await;
+        assert_eq!(res.status(), 422, "a used link, or one that died with it");
+        assert!(session_cookie(&res).is_none());
+    }
+}
+
+/// Per account and address: after a few failures one address must slow down at that account
+/// (refused at once, with Retry-After), while its guesses at other accounts are not held up.
+async fn s3_one_address_is_spaced_out_at_one_account(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.sign_up_verified("spaced@example.com", PASSWORD).await;
+    for _ in 0..domain::throttle::PAIR_FREE {
+        assert_eq!(
+            app.sign_in("spaced@example.com", "wrong password!!").await.status(),
+            401
+        );
+    }
     let started = std::time::Instant::now();
-    assert!(session_cookie(&sign_in_from(&app, "victim@example.com", PASSWORD, "203.0.113.7").await).is_some());
-    assert!(started.elapsed() < expected, "{:?}", started.elapsed());
+    let res = app.sign_in("spaced@example.com", PASSWORD).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(res.status(), 429, "too soon after the last failure from here");
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(app.sign_in("other@example.com", "wrong password!!").await.status(), 401);
+    tokio::time::sleep(domain::throttle::pair_spacing(domain::throttle::PAIR_FREE)).await;
+    assert!(
+        session_cookie(&app.sign_in("spaced@example.com", PASSWORD).await).is_some(),
+        "after the spacing the owner's right password is checked"
+    );
 }
 
 async fn s3_sign_in_is_throttled_per_client_address(backend: Backend) {
@@ -397,7 +543,7 @@ async fn sign_ups_per_address_are_limited(backend: Backend) {
 async fn s3_a_wrong_current_password_counts_as_a_failed_guess(backend: Backend) {
     let app = spawn_app(backend).await;
     let session = app.sign_up("changer@example.com", PASSWORD).await;
-    for _ in 0..domain::throttle::ADDRESS_LIMIT {
+    for _ in 0..domain::throttle::PAIR_FREE {
         let res = app
             .call(
                 "/rpc/password",
@@ -420,7 +566,7 @@ async fn s3_a_wrong_current_password_counts_as_a_failed_guess(backend: Backend) 
             Some(&session),
         )
         .await;
-    assert_eq!(res.status(), 429, "the address is over its limit");
+    assert_eq!(res.status(), 429, "counted like failed sign-ins: too soon after them");
 }
 
 async fn email_is_case_insensitive_and_trimmed(backend: Backend) {
@@ -493,4 +639,252 @@ async fn bad_input_gives_field_errors_never_500(backend: Backend) {
     // Missing fields entirely: a clear 400, not a 500.
     let res = app.call("/rpc/sign-in", &[], None).await;
     assert_eq!(res.status(), 400);
+}
+
+/// Posts a form to `base` + `path` as a browser behind the trusted proxy would, for `client`.
+async fn post_from(base: &str, path: &str, form: &[(&str, &str)], client: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("accept", "application/json")
+        .header("origin", base)
+        .header("x-forwarded-for", client)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// One counter from a server's `/metrics`.
+async fn metric(base: &str, name: &str) -> u64 {
+    let body = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(crate::helpers::METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+/// The median time of three right sign-ins to `base`, each from an address of its own.
+async fn sign_in_time(base: &str, email: &str, clients: [&str; 3]) -> std::time::Duration {
+    let mut took = Vec::new();
+    for client in clients {
+        let started = std::time::Instant::now();
+        let res = post_from(
+            base,
+            "/rpc/sign-in",
+            &[("email", email), ("password", PASSWORD)],
+            client,
+        )
+        .await;
+        took.push(started.elapsed());
+        assert!(session_cookie(&res).is_some(), "{}", res.status());
+    }
+    took.sort();
+    took[1]
+}
+
+/// S3 for reset links: each try counts against the client like a failed sign-in (429 past the
+/// limit), and a made-up token is refused before anything is hashed — a server process of its
+/// own shows its argon2 count unmoved by 50 of them — so they do not slow a real sign-in by
+/// more than 2×.
+async fn s3_reset_links_are_throttled_and_checked_before_any_hashing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.sign_up_verified("flood@example.com", PASSWORD).await;
+    let mut settings = app.database_settings();
+    settings.insert("TRUSTED_PROXIES".into(), "127.0.0.1".into());
+    settings.insert("METRICS_TOKEN".into(), crate::helpers::METRICS_TOKEN.into());
+    settings.insert("RUN_MIGRATIONS".into(), "false".into());
+    let port = crate::helpers::free_port();
+    let _server = crate::helpers::serve(&settings, port);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !reqwest::get(format!("{base}/readyz"))
+        .await
+        .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server process never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let quiet = sign_in_time(
+        &base,
+        "flood@example.com",
+        ["203.0.113.1", "203.0.113.2", "203.0.113.3"],
+    )
+    .await;
+
+    let hashes = metric(&base, "signaldesk_password_hashes_total").await;
+    let flood = futures_util::future::join_all((0..50).map(|_| {
+        let base = base.clone();
+        async move {
+            let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            post_from(
+                &base,
+                "/rpc/password/reset",
+                &[("token", &token), ("new_password", "a brand new passphrase")],
+                "198.51.100.99",
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    }));
+    let busy = sign_in_time(
+        &base,
+        "flood@example.com",
+        ["203.0.113.4", "203.0.113.5", "203.0.113.6"],
+    );
+    let (statuses, busy) = tokio::join!(flood, busy);
+    let refused_as_invalid = statuses.iter().filter(|s| **s == 422).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        (refused_as_invalid, throttled),
+        (domain::throttle::ADDRESS_LIMIT, 50 - domain::throttle::ADDRESS_LIMIT),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        metric(&base, "signaldesk_password_hashes_total").await - hashes,
+        3,
+        "only the three sign-ins ran argon2"
+    );
+    assert!(
+        busy <= quiet * 2,
+        "a sign-in took {busy:?} during the flood, {quiet:?} before"
+    );
+}
+
+/// A reset link dies when a newer one is used: resetting consumes every outstanding link.
+async fn an_older_reset_link_dies_when_a_newer_one_is_used(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.sign_up_verified("twice@example.com", PASSWORD).await;
+    for _ in 0..2 {
+        let res = app
+            .call("/rpc/password/forgot", &[("email", "twice@example.com")], None)
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let older = app.mailed_token("twice@example.com", 2, "/reset-password?token=").await;
+    let newer = app.mailed_token("twice@example.com", 3, "/reset-password?token=").await;
+    assert_ne!(older, newer);
+    let res = app
+        .call(
+            "/rpc/password/reset",
+            &[("token", &newer), ("new_password", "the newest passphrase")],
+            None,
+        )
+        .await;
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
+    let res = app
+        .call(
+            "/rpc/password/reset",
+            &[("token", &older), ("new_password", "an older passphrase")],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 422, "the older link died with the reset");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["Invalid"]["field"], "token");
+    assert!(session_cookie(&app.sign_in("twice@example.com", "the newest passphrase").await).is_some());
+}
+
+/// A password change (which knows the current password) ends every reset link mailed before it.
+async fn a_password_change_ends_every_mailed_reset_link(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.sign_up_verified("changer2@example.com", PASSWORD).await;
+    app.call("/rpc/password/forgot", &[("email", "changer2@example.com")], None)
+        .await;
+    let link = app
+        .mailed_token("changer2@example.com", 2, "/reset-password?token=")
+        .await;
+    let res = app
+        .call(
+            "/rpc/password",
+            &[("current_password", PASSWORD), ("new_password", "changed on purpose")],
+            Some(&session),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .call(
+            "/rpc/password/reset",
+            &[("token", &link), ("new_password", "sneaking back in")],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(session_cookie(&app.sign_in("changer2@example.com", "changed on purpose").await).is_some());
+}
+
+/// Per-client limits count an IPv6 client by its /64 (a new address per request changes
+/// nothing), read through a trusted proxy's `X-Forwarded-For`, for sign-ins, reset requests
+/// and sign-ups alike; another /64 is another client.
+async fn s3_an_ipv6_client_is_limited_by_its_64_behind_a_trusted_proxy(backend: Backend) {
+    let app = spawn_app_with(backend, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let base = app.address.clone();
+    for i in 0..domain::throttle::ADDRESS_LIMIT {
+        let res = post_from(
+            &base,
+            "/rpc/sign-in",
+            &[
+                ("email", &format!("v6-{i}@example.com")),
+                ("password", "wrong password!!"),
+            ],
+            &format!("2001:db8:7:7::{:x}", i + 1),
+        )
+        .await;
+        assert_eq!(res.status(), 401);
+    }
+    let same_64 = "2001:db8:7:7:ffff:ffff:ffff:1";
+    let res = post_from(
+        &base,
+        "/rpc/sign-in",
+        &[("email", "v6-x@example.com"), ("password", "wrong password!!")],
+        same_64,
+    )
+    .await;
+    assert_eq!(res.status(), 429, "a new address in the same /64 is the same client");
+    let res = post_from(&base, "/rpc/password/forgot", &[("email", "v6-x@example.com")], same_64).await;
+    assert_eq!(res.status(), 429, "reset requests count against the same client");
+    let res = post_from(
+        &base,
+        "/rpc/sign-in",
+        &[("email", "v6-x@example.com"), ("password", "wrong password!!")],
+        "2001:db8:7:8::1",
+    )
+    .await;
+    assert_eq!(res.status(), 401, "the next /64 is another client");
+
+    // Sign-ups: each address of one /64 counts toward the same allowance.
+    let allowance = app.ctx.config.sign_ups_per_address;
+    for i in 0..allowance {
+        let res = post_from(
+            &base,
+            "/rpc/sign-up",
+            &[("email", &format!("farm6-{i}@example.com")), ("password", PASSWORD)],
+            &format!("2001:db8:9:9::{:x}", i + 1),
+        )
+        .await;
+        assert!(session_cookie(&res).is_some(), "{}", res.status());
+    }
+    let res = post_from(
+        &base,
+        "/rpc/sign-up",
+        &[("email", "farm6-more@example.com"), ("password", PASSWORD)],
+        "2001:db8:9:9:abcd::1",
+    )
+    .await;
+    assert_eq!(res.status(), 429);
 }

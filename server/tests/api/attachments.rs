@@ -24,6 +24,7 @@ on_both_databases!(
     s7_only_checked_files_from_allowed_sources_are_stored_and_served,
     a_customer_who_may_not_read_the_signal_gets_403_for_its_files,
     a_file_stored_after_its_copy_was_made_is_mirrored_too,
+    s7_an_allowed_name_that_resolves_to_loopback_is_refused_without_the_setting,
 );
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde";
@@ -31,13 +32,18 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0
 /// The fake CDN: one route per case.
 struct Cdn {
     origin: String,
+    port: u16,
     flaky_calls: Arc<AtomicUsize>,
+    /// Every request the CDN was sent, whatever its path.
+    hits: Arc<AtomicUsize>,
 }
 
 async fn cdn() -> Cdn {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let flaky_calls = Arc::new(AtomicUsize::new(0));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
     let png = |bytes: &'static [u8]| move || async move { ([(header::CONTENT_TYPE, "image/png")], bytes) };
     let app = axum::Router::new()
         .route("/a/1/chart.png", get(png(PNG)))
@@ -91,11 +97,19 @@ async fn cdn() -> Cdn {
                 }
             }),
         )
-        .with_state(flaky_calls.clone());
+        .with_state(flaky_calls.clone())
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                next.run(req)
+            },
+        ));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Cdn {
         origin: format!("http://127.0.0.1:{port}"),
+        port,
         flaky_calls,
+        hits,
     }
 }
 
@@ -128,6 +142,8 @@ async fn start(backend: Backend, cdn: &Cdn) -> Source {
         &[
             ("ATTACHMENT_SOURCES", cdn.origin.as_str()),
             ("ATTACHMENT_FETCH_TIMEOUT", "2"),
+            // The fake CDN listens on loopback, which real fetches never reach.
+            ("ATTACHMENT_ALLOW_PRIVATE", "true"),
         ],
     )
     .await
@@ -368,5 +384,79 @@ async fn a_file_stored_after_its_copy_was_made_is_mirrored_too(backend: Backend)
             copy.last_op
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// S7, no SSRF through the fetcher: an allowlisted host name that resolves to a loopback address
+/// is refused before any connection (the fetcher resolves once and connects only to what it
+/// checked), and so is an allowlisted address literal; with `ATTACHMENT_ALLOW_PRIVATE` the same
+/// file is fetched, so the refusal is the address rule and nothing else.
+async fn s7_an_allowed_name_that_resolves_to_loopback_is_refused_without_the_setting(backend: Backend) {
+    let cdn = cdn().await;
+    let by_name = format!("http://localhost:{}", cdn.port);
+    let sources = format!("{by_name},{}", cdn.origin);
+    let s = Source::start_with(backend, &[("ATTACHMENT_SOURCES", sources.as_str())]).await;
+    let post = json!({
+        "type": "message_create", "guild_id": GUILD, "channel_id": SIGNALS, "message_id": "1500000000000000001",
+        "author": {"id": "1100000000000000050", "name": "Head Trader"}, "content": "charts",
+        "attachments": [
+            {"id": "911", "filename": "chart.png", "url": format!("{by_name}/a/1/chart.png"),
+             "content_type": "image/png", "size": 1000},
+            {"id": "912", "filename": "chart.png", "url": format!("{}/a/1/chart.png", cdn.origin),
+             "content_type": "image/png", "size": 1000},
+        ],
+        "created_at": "2026-11-27T12:00:00Z",
+    });
+    assert_eq!(s.event(post).await["status"], "accepted");
+    let rows = settled_without_retries(&s).await;
+    for r in &rows {
+        assert_eq!(r.state, "unavailable", "{r:?}");
+        assert!(
+            r.error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("loopback, private or link-local"),
+            "{r:?}"
+        );
+    }
+    assert_eq!(cdn.hits.load(Ordering::SeqCst), 0, "nothing ever connected to the CDN");
+
+    let allowed = Source::start_with(
+        backend,
+        &[
+            ("ATTACHMENT_SOURCES", sources.as_str()),
+            ("ATTACHMENT_ALLOW_PRIVATE", "true"),
+        ],
+    )
+    .await;
+    let post = json!({
+        "type": "message_create", "guild_id": GUILD, "channel_id": SIGNALS, "message_id": "1500000000000000002",
+        "author": {"id": "1100000000000000050", "name": "Head Trader"}, "content": "charts",
+        "attachments": [{"id": "913", "filename": "chart.png", "url": format!("{by_name}/a/1/chart.png"),
+             "content_type": "image/png", "size": 1000}],
+        "created_at": "2026-11-27T12:00:00Z",
+    });
+    assert_eq!(allowed.event(post).await["status"], "accepted");
+    let rows = settled_without_retries(&allowed).await;
+    assert_eq!(rows[0].state, "stored", "{rows:?}");
+    assert!(cdn.hits.load(Ordering::SeqCst) >= 1);
+}
+
+/// Waits until no attachment of `s` is pending.
+async fn settled_without_retries(s: &Source) -> Vec<entity::attachment_blob::Model> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = entity::attachment_blob::Entity::find()
+            .all(&s.app.ctx.db)
+            .await
+            .unwrap();
+        if !rows.is_empty() && rows.iter().all(|r| r.state != "pending") {
+            return rows;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "attachments never settled: {rows:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

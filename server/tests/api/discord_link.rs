@@ -21,6 +21,8 @@ on_both_databases!(
     one_discord_account_belongs_to_one_customer,
     unlinking_removes_the_link_and_queues_the_role_removal,
     cancelling_on_discord_returns_with_a_message,
+    linking_needs_a_verified_address,
+    s6_unfinished_authorisations_are_capped_per_session,
 );
 
 const GUILD: &str = "1300000000000000000";
@@ -329,4 +331,70 @@ async fn cancelling_on_discord_returns_with_a_message(backend: Backend) {
         "/account?discord_error=cancelled#discord"
     );
     assert!(l.links().await.is_empty());
+}
+
+/// Only a proven owner links Discord: whoever registered someone else's address could otherwise
+/// link their own Discord account to whatever the owner buys later.
+async fn linking_needs_a_verified_address(backend: Backend) {
+    let l = linking(backend).await;
+    let unverified = l.app.sign_up("unproven@example.com", PASSWORD).await;
+    let res = l
+        .app
+        .client
+        .post(l.app.url("/account/discord/link"))
+        .header("cookie", format!("sd_session={unverified}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&res), "/account?discord_error=unverified#discord");
+    assert_eq!(
+        entity::oauth_state::Entity::find()
+            .all(&l.app.ctx.db)
+            .await
+            .unwrap()
+            .len(),
+        0,
+        "no authorisation was started"
+    );
+    // A callback with a state made while verified, arriving for an unverified session: refused.
+    let verified = l.app.sign_up_verified("proven@example.com", PASSWORD).await;
+    let url = l.start(&verified).await;
+    let callback = l.decide(&url, "someone", "authorize").await;
+    assert_eq!(
+        l.back(&callback, &unverified).await,
+        "/account?discord_error=unverified#discord"
+    );
+    assert!(l.links().await.is_empty());
+    let page = l
+        .app
+        .client
+        .get(l.app.url("/account"))
+        .header("cookie", format!("sd_session={unverified}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("discord-needs-verified"), "the account page says why");
+}
+
+/// S6 storage: a session keeps at most five unfinished authorisations; starting more forgets
+/// the oldest (whose callback is then unknown), and the newest still completes.
+async fn s6_unfinished_authorisations_are_capped_per_session(backend: Backend) {
+    let l = linking(backend).await;
+    let session = l.app.sign_up_verified("looper@example.com", PASSWORD).await;
+    let mut urls = Vec::new();
+    for _ in 0..20 {
+        urls.push(l.start(&session).await);
+    }
+    let rows = entity::oauth_state::Entity::find().all(&l.app.ctx.db).await.unwrap();
+    assert_eq!(rows.len(), domain::discord_link::LIVE_STATES_PER_SESSION, "{rows:?}");
+    let oldest = l.decide(&urls[0], "looper", "authorize").await;
+    assert_eq!(
+        l.back(&oldest, &session).await,
+        "/account?discord_error=state_unknown#discord"
+    );
+    let newest = l.decide(urls.last().unwrap(), "looper", "authorize").await;
+    assert_eq!(l.back(&newest, &session).await, "/account?discord=linked#discord");
 }

@@ -56,7 +56,7 @@ async fn a_change_another_process_commits_reaches_open_feeds_at_once(backend: Ba
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub async fn customer_with_access(app: &TestApp, email: &str, ends_in: chrono::Duration) -> String {
-    let session = app.sign_up(email, PASSWORD).await;
+    let session = app.sign_up_verified(email, PASSWORD).await;
     let uid = domain::accounts::id_for_email(&app.ctx.db, email)
         .await
         .unwrap()
@@ -72,9 +72,9 @@ pub async fn customer_with_access(app: &TestApp, email: &str, ends_in: chrono::D
             days: 1,
             // One day of access that ends `ends_in` from now.
             starts_at: Utc::now() - chrono::Duration::days(1) + ends_in,
-            cause: "admin",
+            cause: domain::entitlements::GrantCause::Admin,
             reason: "test".into(),
-            change_cause: "test".into(),
+            actor: Some("test".into()),
             amount_minor: None,
             currency: None,
         },
@@ -503,9 +503,9 @@ impl TwoProcesses {
                 tier_id: tier,
                 days: 30,
                 starts_at: Utc::now(),
-                cause: "admin",
+                cause: domain::entitlements::GrantCause::Admin,
                 reason: "test".into(),
-                change_cause: "test".into(),
+                actor: Some("test".into()),
                 amount_minor: None,
                 currency: None,
             },

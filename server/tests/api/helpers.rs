@@ -21,6 +21,40 @@ pub fn server_cli(args: &[&str], settings: &BTreeMap<String, String>) -> std::pr
         .expect("the server binary runs")
 }
 
+/// A free loopback port for a server process to bind.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real `server` binary serving on a port of its own; `kill -9` when dropped.
+pub struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn serve(settings: &BTreeMap<String, String>, port: u16) -> Served {
+    Served(
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .env_clear()
+            .envs(settings)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(std::env::temp_dir())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the server binary starts"),
+    )
+}
+
 /// What a command printed, stdout then stderr.
 pub fn printed(out: &std::process::Output) -> String {
     format!(
@@ -121,11 +155,12 @@ impl TestApp {
     }
 
     /// Signs up and verifies the address through the real mail path: the verification mail is
-    /// read from the SMTP sink and its token posted the way the link's page posts it.
+    /// read from the SMTP sink and its token posted the way the link's page posts it. Returns the
+    /// session the confirmation signed in (the proof signs out every session made before it).
     pub async fn sign_up_verified(&self, email: &str, password: &str) -> String {
-        let session = self.sign_up(email, password).await;
-        self.verify_from_mail(email, 1).await;
-        session
+        self.sign_up(email, password).await;
+        let res = self.verify_from_mail(email, 1).await;
+        session_cookie(&res).expect("confirming the address signs this browser in")
     }
 
     /// Uses the token of the `n`-th verification mail sent to `email`; returns the response.

@@ -36,9 +36,13 @@ async fn grant(app: &TestApp, email: &str, slug: &str, days_ago: i64, amount: Op
             tier_id: tier,
             days: 30,
             starts_at: at,
-            cause: if amount.is_some() { "payment" } else { "admin" },
+            cause: if amount.is_some() {
+                domain::entitlements::GrantCause::Payment
+            } else {
+                domain::entitlements::GrantCause::Admin
+            },
             reason: "seed".into(),
-            change_cause: "seed".into(),
+            actor: Some("seed".into()),
             amount_minor: amount.map(|a| a.0),
             currency: amount.map(|a| a.1.to_owned()),
         },
@@ -70,7 +74,7 @@ async fn the_overview_adds_up_a_seeded_ledger(backend: Backend) {
         &app.ctx.db,
         bob,
         "Sell.app order.updated (REFUNDED)",
-        "order.updated #3",
+        "Sell.app order.updated #3",
     )
     .await
     .unwrap()

@@ -14,6 +14,7 @@ on_both_databases!(
     another_connector_cannot_take_a_guild_or_its_channels_by_snapshot,
     reported_times_far_in_the_future_are_refused,
     an_admin_reassigns_a_guild_with_a_reason_and_only_the_new_owner_acts,
+    another_connector_cannot_suppress_a_message_by_reporting_its_id_first,
 );
 
 const OTHER_GUILD: &str = "1200000000000000001";
@@ -261,4 +262,90 @@ async fn an_admin_reassigns_a_guild_with_a_reason_and_only_the_new_owner_acts(ba
     let res = s.post("/api/v1/events", create(3, "from the old collector")).await;
     assert_eq!(error_of(res).await.1, "not_owner", "the old owner is refused");
     assert_eq!(stored_content(&s, 1).await.0, "BTC long, TP moved");
+}
+
+/// A message is known by its source channel and id together: connector B reporting a delete
+/// (or a create) of message id X in its own channel first does not keep A's create of X in A's
+/// guild from being stored, shown live and fed to followers.
+async fn another_connector_cannot_suppress_a_message_by_reporting_its_id_first(backend: Backend) {
+    let s = Source::start(backend).await;
+    let b = Intruder::join(&s).await;
+    let res = b
+        .send(
+            &s,
+            reqwest::Method::PUT,
+            &format!("/api/v1/discovery/guilds/{OTHER_GUILD}/channels"),
+            json!({"channels": [{"id": OTHER_CHANNEL, "name": "beta-signals", "type": 0}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    domain::discovery::set_flag(
+        &s.app.ctx.db,
+        OTHER_CHANNEL.parse().unwrap(),
+        domain::discovery::Role::Source,
+        true,
+    )
+    .await
+    .unwrap();
+    let in_b = |mut event: Value| {
+        event["guild_id"] = json!(OTHER_GUILD);
+        event["channel_id"] = json!(OTHER_CHANNEL);
+        event
+    };
+    // B goes first with A's coming message ids: a delete of 77, a create of 78.
+    let v: Value = b
+        .post(&s, "/api/v1/events", in_b(delete(77, "2026-11-27T12:00:00Z")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "accepted", "{v}");
+    let v: Value = b
+        .post(&s, "/api/v1/events", in_b(create(78, "B's own words")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "accepted", "{v}");
+    let feed_before = s.feed_rows().await.len();
+
+    assert_eq!(s.event(create(77, "BTC long 91,000")).await["status"], "accepted");
+    assert_eq!(s.event(create(78, "ETH short 3,100")).await["status"], "accepted");
+    let mine: Vec<(i64, String, bool)> = s
+        .signals()
+        .await
+        .into_iter()
+        .filter(|r| r.channel_id.to_string() == SIGNALS)
+        .map(|r| (r.message_id, r.content, r.deleted_at.is_some()))
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            (77, "BTC long 91,000".to_owned(), false),
+            (78, "ETH short 3,100".to_owned(), false)
+        ]
+    );
+    assert_eq!(s.feed_rows().await.len(), feed_before + 2, "both reached the feed");
+    // B's later edit of "its" 78 stays in B's channel.
+    let v: Value = b
+        .post(
+            &s,
+            "/api/v1/events",
+            in_b(update(78, "rewritten", "2026-11-27T12:05:00Z")),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "accepted", "{v}");
+    assert_eq!(stored_in(&s, SIGNALS, 78).await, "ETH short 3,100");
+}
+
+async fn stored_in(s: &Source, channel: &str, id: u64) -> String {
+    s.signals()
+        .await
+        .into_iter()
+        .find(|r| r.channel_id.to_string() == channel && r.message_id == id as i64)
+        .expect("stored")
+        .content
 }

@@ -43,6 +43,7 @@ on_both_databases!(
     admin_grants_and_revokes_with_a_reason_on_the_timeline,
     w2_an_event_stored_before_a_crash_is_processed_after_restart,
     a_grant_left_waiting_by_a_race_is_claimed_at_the_next_sign_in,
+    long_addresses_and_ids_fit_their_columns,
 );
 
 pub const SECRET: &str = "whsec_current";
@@ -155,6 +156,17 @@ pub async fn access(app: &TestApp, email: &str) -> Option<(String, i64)> {
         .map(|a| (a.tier.slug, (a.access_ends - Utc::now()).num_hours().div_euclid(24) + 1))
 }
 
+/// The access changes on `email`'s timeline, newest first (the lines that change no access,
+/// like an address proven, left out).
+pub async fn access_history(app: &TestApp, email: &str) -> Vec<entity::access_change::Model> {
+    domain::entitlements::history(&app.ctx.db, email)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.kind != "proven")
+        .collect()
+}
+
 async fn statuses(app: &TestApp) -> Vec<String> {
     use sea_orm::QueryOrder;
     webhook_event::Entity::find()
@@ -248,13 +260,15 @@ async fn w2_a_paid_order_is_acknowledged_at_once_and_grants_access(backend: Back
         .await,
         "duplicate"
     );
-    let history = domain::entitlements::history(&app.ctx.db, "ada@example.com")
-        .await
-        .unwrap();
+    let history = access_history(&app, "ada@example.com").await;
     assert_eq!(history.len(), 1);
     assert_eq!(
-        (history[0].kind.as_str(), history[0].cause.as_str()),
-        ("granted", "order.completed #236")
+        (
+            history[0].kind.as_str(),
+            history[0].cause.as_str(),
+            history[0].actor.as_deref()
+        ),
+        ("granted", "payment", Some("Sell.app order.completed #236"))
     );
 }
 
@@ -563,9 +577,8 @@ async fn paid_before_sign_up_applies_when_the_account_is_created(backend: Backen
     settle(&app).await;
     app.sign_up_verified("Early@Example.com", PASSWORD).await;
     assert_eq!(access(&app, "early@example.com").await, Some(("pro".into(), 30)));
-    let kinds: Vec<String> = domain::entitlements::history(&app.ctx.db, "early@example.com")
+    let kinds: Vec<String> = access_history(&app, "early@example.com")
         .await
-        .unwrap()
         .into_iter()
         .map(|c| c.kind)
         .collect();
@@ -781,13 +794,15 @@ async fn w5_reconciliation_repairs_missed_payments_and_refunds(backend: Backend)
     assert_eq!(access(&app, "paid@example.com").await, None);
     assert_eq!(access(&app, "missed@example.com").await, Some(("basic".into(), 30)));
     assert_eq!(fake.requests.lock().unwrap().len(), 4, "429 and 503 retried, two pages");
-    let causes: Vec<String> = domain::entitlements::history(&app.ctx.db, "missed@example.com")
+    let causes: Vec<(String, Option<String>)> = access_history(&app, "missed@example.com")
         .await
-        .unwrap()
         .into_iter()
-        .map(|c| c.cause)
+        .map(|c| (c.cause, c.actor))
         .collect();
-    assert_eq!(causes, ["reconciliation #2"]);
+    assert_eq!(
+        causes,
+        [("payment".to_owned(), Some("Sell.app reconciliation #2".to_owned()))]
+    );
 
     // A second pass finds nothing to repair.
     let again = domain::payments::reconcile::run(&app.ctx.db, &api, None).await.unwrap();
@@ -983,9 +998,9 @@ async fn j10_one_queued_role_job_per_customer(backend: Backend) {
                 tier_id: tier_id(&app, slug).await,
                 days: 7,
                 starts_at: Utc::now(),
-                cause: "admin",
+                cause: domain::entitlements::GrantCause::Admin,
                 reason: "goodwill".into(),
-                change_cause: "admin test".into(),
+                actor: Some("admin test".into()),
                 amount_minor: None,
                 currency: None,
             },
@@ -1012,9 +1027,9 @@ async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
             tier_id: tier_id(&app, "basic").await,
             days: 1,
             starts_at: now - chrono::Duration::hours(30),
-            cause: "payment",
+            cause: domain::entitlements::GrantCause::Payment,
             reason: "test".into(),
-            change_cause: "test".into(),
+            actor: Some("test".into()),
             amount_minor: None,
             currency: None,
         },
@@ -1039,9 +1054,8 @@ async fn expiry_is_recorded_once_and_queues_the_role_revoke(backend: Backend) {
             .unwrap(),
         0
     );
-    let kinds: Vec<String> = domain::entitlements::history(&app.ctx.db, "expired@example.com")
+    let kinds: Vec<String> = access_history(&app, "expired@example.com")
         .await
-        .unwrap()
         .into_iter()
         .map(|c| c.kind)
         .collect();
@@ -1063,9 +1077,9 @@ fn grant_of(
         tier_id,
         days,
         starts_at,
-        cause: "admin",
+        cause: domain::entitlements::GrantCause::Admin,
         reason: "test".into(),
-        change_cause: "test".into(),
+        actor: Some("test".into()),
         amount_minor: None,
         currency: None,
     }
@@ -1207,7 +1221,7 @@ async fn admin_grants_and_revokes_with_a_reason_on_the_timeline(backend: Backend
         .await
         .unwrap();
     assert_eq!(view["tier"], "Advanced");
-    assert_eq!(view["timeline"][0]["cause"], "admin ops@example.com");
+    assert_eq!(view["timeline"][0]["cause"], "admin by ops@example.com");
     let grant_id = view["grants"][0]["id"].as_str().unwrap().to_owned();
     let found: Value = app
         .call("/rpc/admin/customers", &[("query", "vip")], Some(&admin))
@@ -1309,9 +1323,9 @@ async fn a_grant_left_waiting_by_a_race_is_claimed_at_the_next_sign_in(backend: 
             tier_id: tier_id(&app, "basic").await,
             days: 30,
             starts_at: Utc::now(),
-            cause: "payment",
+            cause: domain::entitlements::GrantCause::Payment,
             reason: "test".into(),
-            change_cause: "order.completed #race-1".into(),
+            actor: Some("order.completed #race-1".into()),
             amount_minor: None,
             currency: None,
         },
@@ -1379,9 +1393,9 @@ async fn racing_expiry_sweeps_record_an_expiry_once(backend: Backend) {
                 tier_id: tier,
                 days: 1,
                 starts_at: Utc::now() - chrono::Duration::days(1) + ends_in,
-                cause: "admin",
+                cause: domain::entitlements::GrantCause::Admin,
                 reason: "test".into(),
-                change_cause: "test".into(),
+                actor: Some("test".into()),
                 amount_minor: None,
                 currency: None,
             },
@@ -1405,4 +1419,96 @@ async fn racing_expiry_sweeps_record_an_expiry_once(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(history.iter().filter(|h| h.kind == "expired").count(), 1, "{history:?}");
+}
+
+/// PostgreSQL enforces every declared length (SQLite ignores them, so only this run can catch an
+/// overflow): an admin with a 254-character address grants and revokes from /admin/customers,
+/// and is named as the actor on the timeline; an order id of 64 characters with several lines
+/// grants and is refunded; a payer address past 254 characters is a visible processing failure,
+/// never a database error.
+async fn long_addresses_and_ids_fit_their_columns(backend: Backend) {
+    let app = payments_app(backend).await;
+    // Every DNS label at most 63 characters, the whole address at RFC 5321's 254.
+    let long_admin = format!(
+        "{}@{}.{}.{}.example.com",
+        "o".repeat(64),
+        "d".repeat(60),
+        "e".repeat(60),
+        "f".repeat(55)
+    );
+    assert_eq!(long_admin.len(), 254);
+    let admin = app.sign_up_verified(&long_admin, PASSWORD).await;
+    app.make_admin(&long_admin).await;
+    app.sign_up_verified("long@example.com", PASSWORD).await;
+    let tier = tier_id(&app, "pro").await.to_string();
+    let res = app
+        .call(
+            "/rpc/admin/customers/grant",
+            &[
+                ("email", "long@example.com"),
+                ("tier", &tier),
+                ("days", "3"),
+                ("reason", "a long address"),
+                ("request", &"k".repeat(64)),
+            ],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(access(&app, "long@example.com").await, Some(("pro".into(), 3)));
+    let view: Value = app
+        .call(
+            "/rpc/admin/customers/one",
+            &[("email", "long@example.com")],
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["timeline"][0]["cause"], format!("admin by {long_admin}"));
+    let grant_id = view["grants"][0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .call(
+            "/rpc/admin/customers/revoke",
+            &[("id", &grant_id), ("reason", "done")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(access(&app, "long@example.com").await, None);
+    let history = domain::entitlements::history(&app.ctx.db, "long@example.com")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            history[0].kind.as_str(),
+            history[0].cause.as_str(),
+            history[0].actor.as_deref()
+        ),
+        ("revoked", "admin", Some(long_admin.as_str()))
+    );
+
+    // An order id at its 64-character limit, with lines after the first.
+    policy(&app, "", "basic", 30).await;
+    let long_id = "9".repeat(64);
+    let mut lines = order("order.completed", 1, "long@example.com", "COMPLETED", None);
+    lines["data"]["id"] = json!(long_id);
+    lines["data"]["products"] = json!([{"id": 77}, {"id": 77}, {"id": 77}]);
+    deliver(&app, &lines).await;
+    settle(&app).await;
+    assert_eq!(access(&app, "long@example.com").await, Some(("basic".into(), 90)));
+    let mut refund = order("order.updated", 1, "long@example.com", "REFUNDED", None);
+    refund["data"]["id"] = json!(long_id);
+    deliver(&app, &refund).await;
+    settle(&app).await;
+    assert_eq!(access(&app, "long@example.com").await, None);
+
+    // A payer address no account could have: a failure the operator sees, with its reason.
+    let too_long = format!("{}@example.com", "p".repeat(250));
+    deliver(&app, &order("order.completed", 2, &too_long, "COMPLETED", None)).await;
+    let failures = failures_soon(&app).await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let error = failures[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("email"), "{error}");
 }

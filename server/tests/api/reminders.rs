@@ -2,7 +2,6 @@
 //! restarts), mailed through the real SMTP path with a renewal link and a one-click
 //! unsubscribe, never sent for an end that moved, and switched per channel on `/account`.
 
-use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -11,7 +10,7 @@ use entity::job::{self, JobKind, JobStatus};
 use entity::reminder;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, TestApp, free_port, serve, spawn_app, spawn_app_with};
 use crate::on_both_databases;
 
 const STOREFRONT: &str = "https://shop.example.com/signals";
@@ -353,9 +352,9 @@ async fn a_reminder_for_an_end_that_moved_is_not_sent(backend: Backend) {
             tier_id: app.tier_id("basic").await,
             days: 30,
             starts_at: Utc::now(),
-            cause: "payment",
+            cause: domain::entitlements::GrantCause::Payment,
             reason: "renewal".into(),
-            change_cause: "test".into(),
+            actor: Some("test".into()),
             amount_minor: None,
             currency: None,
         },
@@ -452,40 +451,6 @@ async fn the_account_switches_are_the_customers_own(backend: Backend) {
     assert!(page.contains("data-testid=\"reminders-panel\""), "{page}");
     assert!(page.contains("7 days and 1 day before"), "{page}");
     assert!(page.contains("action=\"/rpc/reminders/set\""), "{page}");
-}
-
-/// A free loopback port for a server process to bind.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The real `server` binary serving on a port of its own; `kill -9` when dropped.
-struct Served(std::process::Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(settings: &BTreeMap<String, String>, port: u16) -> Served {
-    Served(
-        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .env_clear()
-            .envs(settings)
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .current_dir(std::env::temp_dir())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("the server binary starts"),
-    )
 }
 
 /// Waits until the process on `port` has finished at least one reminder scan.

@@ -63,7 +63,11 @@ pub fn CustomersPage() -> impl IntoView {
                     Ok(Some(c)) => view! {
                         <section class="card" data-testid="customer">
                             <h2>{c.email.clone()}</h2>
-                            <p>{if c.has_account { "Has an account." } else { "No account yet: grants wait until they sign up with this email." }}</p>
+                            <p data-testid="customer-account">{match (c.has_account, c.verified) {
+                                (true, true) => "Has an account with this address, verified.",
+                                (true, false) => "Has an account, but its address is not verified yet: grants wait until its owner confirms the address.",
+                                (false, _) => "No account yet: grants wait until someone signs up with this address and confirms it.",
+                            }}</p>
                             <p data-testid="customer-access">{match (c.tier.clone(), c.access_ends.clone()) {
                                 (Some(t), Some(e)) => format!("{t} until {}", short_utc(&e)),
                                 _ => "No access now.".to_owned(),
@@ -89,6 +93,9 @@ pub fn CustomersPage() -> impl IntoView {
                                             <td>{match g.revoked {
                                                 Some(r) => format!("revoked: {r}").into_any(),
                                                 None => view! {
+                                                    {g.waiting.then(|| view! {
+                                                        <span data-testid="grant-waiting">"waiting for a verified account · "</span>
+                                                    })}
                                                     <ActionForm action=revoke attr:class="inline">
                                                         <input type="hidden" name="id" value=g.id />
                                                         <input name="reason" placeholder="Reason" aria-label="Revoke reason" />
