@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
+use domain::Config;
 use domain::entitlements::{self, NewGrant};
 use domain::reminders::{self, Channel};
-use domain::{Config, Secret};
 use entity::job::{self, JobKind, JobStatus};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use testkit::database::{Backend, TestDatabase};
@@ -62,26 +62,19 @@ async fn rig(backend: Backend) -> Rig {
 impl Rig {
     /// A linked customer (a member of the customers' server) whose access ends in 3 days.
     async fn customer(&self, email: &str, discord: u64) -> i64 {
-        let account = domain::accounts::create(
-            &self.db,
-            email,
-            Secret::new("correct horse battery".into()),
-            domain::accounts::Role::Customer,
-        )
-        .await
-        .unwrap();
+        let account = support::proven_customer(&self.db, email).await;
         self.fake.with(|w| {
             w.add_user(discord, "trader");
             w.add_member(GUILD, discord, &[]);
         });
-        domain::discord_link::link(&self.db, None, account.id, discord as i64, "trader")
+        domain::discord_link::link(&self.db, None, account, discord as i64, "trader")
             .await
             .unwrap();
         let tier_id = entitlements::tiers(&self.db).await.unwrap()[0].id;
         entitlements::grant(
             &self.db,
             NewGrant {
-                user_id: Some(account.id),
+                user_id: Some(account),
                 email: email.into(),
                 order_id: None,
                 tier_id,
@@ -96,7 +89,7 @@ impl Rig {
         )
         .await
         .unwrap();
-        account.id
+        account
     }
 
     async fn jobs(&self, kind: JobKind) -> Vec<job::Model> {

@@ -94,19 +94,12 @@ impl Rig {
 
     /// A customer with a linked Discord account (a member of the guild holding `roles`).
     async fn customer(&self, email: &str, discord: u64, roles: &[u64]) -> i64 {
-        let account = domain::accounts::create(
-            &self.db,
-            email,
-            Secret::new("correct horse battery".into()),
-            domain::accounts::Role::Customer,
-        )
-        .await
-        .unwrap();
+        let account = support::proven_customer(&self.db, email).await;
         self.fake.with(|w| w.add_member(GUILD, discord, roles));
-        domain::discord_link::link(&self.db, Some(&self.guild), account.id, discord as i64, "trader")
+        domain::discord_link::link(&self.db, Some(&self.guild), account, discord as i64, "trader")
             .await
             .unwrap();
-        account.id
+        account
     }
 
     async fn grant(&self, user_id: i64, email: &str, tier: &str, days: i32) -> i64 {

@@ -29,6 +29,20 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, EntityTrait, Set};
 
+/// A customer whose address is proven (as after its verification link): the only kind that
+/// paid or given time, and so roles, reach. Returns the account id.
+pub async fn proven_customer(db: &DatabaseConnection, email: &str) -> i64 {
+    domain::accounts::create(
+        db,
+        email,
+        domain::Secret::new("correct horse battery".into()),
+        domain::accounts::Role::Customer,
+    )
+    .await
+    .unwrap()
+    .id
+}
+
 /// Starts the real bot binary with exactly `settings` (killed when dropped).
 pub fn spawn_bot(settings: &BTreeMap<String, String>, log: &str) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_bot"))

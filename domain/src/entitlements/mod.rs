@@ -453,19 +453,7 @@ pub async fn revoke_order(
     let mut taken = None;
     for g in lines.into_iter().filter(|g| g.revoked_at.is_none()) {
         if take_back(db, &g, reason, now).await? {
-            record(
-                db,
-                Change {
-                    user_id: g.user_id,
-                    email: &g.email,
-                    grant_id: Some(g.id),
-                    kind: "revoked",
-                    cause: ChangeCause::Payment,
-                    actor: Some(actor),
-                    detail: reason.to_owned(),
-                },
-            )
-            .await?;
+            record_revoked(db, &g, ChangeCause::Payment, actor, reason).await?;
             taken = Some(g);
         }
     }
@@ -526,6 +514,18 @@ pub async fn revoke_grant(
     if g.revoked_at.is_some() || !take_back(db, &g, reason, Utc::now()).await? {
         return Ok(None);
     }
+    record_revoked(db, &g, ChangeCause::Admin, actor, reason).await?;
+    Ok(Some(g))
+}
+
+/// The timeline line of a grant taken back.
+async fn record_revoked(
+    db: &impl ConnectionTrait,
+    g: &GrantRow,
+    cause: ChangeCause,
+    actor: &str,
+    reason: &str,
+) -> Result<(), DbErr> {
     record(
         db,
         Change {
@@ -533,13 +533,12 @@ pub async fn revoke_grant(
             email: &g.email,
             grant_id: Some(g.id),
             kind: "revoked",
-            cause: ChangeCause::Admin,
+            cause,
             actor: Some(actor),
             detail: reason.to_owned(),
         },
     )
-    .await?;
-    Ok(Some(g))
+    .await
 }
 
 /// Paid before sign-up: grants waiting for this email now belong to the new account.

@@ -272,17 +272,7 @@ async fn one_discord_account_belongs_to_one_customer(backend: Backend) {
         .unwrap();
     assert_eq!(links[0].user_id, first_id);
     // The page says so in words.
-    let page = l
-        .app
-        .client
-        .get(l.app.url("/account?discord_error=taken"))
-        .header("cookie", format!("sd_session={second}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = l.app.page("/account?discord_error=taken", Some(&second)).await;
     assert!(page.contains("already linked to another account"), "{page}");
 }
 
@@ -365,17 +355,7 @@ async fn linking_needs_a_verified_address(backend: Backend) {
         "/account?discord_error=unverified#discord"
     );
     assert!(l.links().await.is_empty());
-    let page = l
-        .app
-        .client
-        .get(l.app.url("/account"))
-        .header("cookie", format!("sd_session={unverified}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = l.app.page("/account", Some(&unverified)).await;
     assert!(page.contains("discord-needs-verified"), "the account page says why");
 }
 

@@ -32,6 +32,25 @@ async fn error_field(res: reqwest::Response) -> (u16, String) {
     (status, v.to_string())
 }
 
+/// The buyer asks for a reset and uses the link (the `n`-th mail to them) to set NEW_PASSWORD.
+async fn reset_from_mail(app: &TestApp, n: usize) {
+    let res = app.call("/rpc/password/forgot", &[("email", BUYER)], None).await;
+    assert_eq!(res.status(), 200);
+    let token = app.mailed_token(BUYER, n, "/reset-password?token=").await;
+    let res = app
+        .call(
+            "/rpc/password/reset",
+            &[("token", &token), ("new_password", NEW_PASSWORD)],
+            None,
+        )
+        .await;
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
+}
+
 /// Makes every unused token of `email` expire now.
 async fn expire_tokens(app: &TestApp, email: &str) {
     entity::email_token::Entity::update_many()
@@ -67,16 +86,7 @@ async fn an_attacker_registering_the_buyers_email_gets_nothing(backend: Backend)
         .await
         .unwrap();
     assert_eq!(viewer["email_verified"], false);
-    let page = app
-        .client
-        .get(app.url("/account"))
-        .header("cookie", format!("sd_session={attacker}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page("/account", Some(&attacker)).await;
     assert!(
         page.contains("Verify your e-mail to receive your purchase"),
         "the account page says why"
@@ -84,21 +94,7 @@ async fn an_attacker_registering_the_buyers_email_gets_nothing(backend: Backend)
 
     // The real owner takes the account back through the mailbox: the reset link proves the
     // address, signs the attacker out and delivers the days.
-    let res = app.call("/rpc/password/forgot", &[("email", BUYER)], None).await;
-    assert_eq!(res.status(), 200);
-    let token = app.mailed_token(BUYER, 2, "/reset-password?token=").await;
-    let res = app
-        .call(
-            "/rpc/password/reset",
-            &[("token", &token), ("new_password", NEW_PASSWORD)],
-            None,
-        )
-        .await;
-    assert!(
-        res.status().is_success() || res.status().is_redirection(),
-        "{}",
-        res.status()
-    );
+    reset_from_mail(&app, 2).await;
     assert_eq!(app.whoami(&attacker).await, None, "the attacker is signed out");
     assert_eq!(access(&app, BUYER).await, Some(("pro".into(), 60)));
 }
@@ -345,15 +341,7 @@ async fn the_verification_page_names_the_account_and_changes_nothing_until_asked
     let app = payments_app(backend).await;
     app.sign_up(BUYER, PASSWORD).await;
     let token = app.mailed_token(BUYER, 1, "/verify-email?token=").await;
-    let page = app
-        .client
-        .get(app.url(&format!("/verify-email?token={token}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/verify-email?token={token}"), None).await;
     assert!(page.contains(BUYER), "the page names the account it confirms");
     assert!(
         page.contains("Confirm, this is me") && page.contains("This wasn"),
@@ -457,20 +445,7 @@ async fn a_proof_by_reset_ends_the_sessions_and_discord_link_made_before_it(back
     policy(&app, "", "pro", 30).await;
     let squatter = squatter_with_a_discord_link(&app).await;
     // The owner does what the README says: resets the password from the mailbox...
-    app.call("/rpc/password/forgot", &[("email", BUYER)], None).await;
-    let token = app.mailed_token(BUYER, 2, "/reset-password?token=").await;
-    let res = app
-        .call(
-            "/rpc/password/reset",
-            &[("token", &token), ("new_password", NEW_PASSWORD)],
-            None,
-        )
-        .await;
-    assert!(
-        res.status().is_success() || res.status().is_redirection(),
-        "{}",
-        res.status()
-    );
+    reset_from_mail(&app, 2).await;
     // ...then buys Pro.
     assert_the_squatter_is_out(&app, &squatter).await;
 }

@@ -194,6 +194,15 @@ impl TestApp {
             .await
     }
 
+    /// The server-rendered HTML of `path`, for `session` if given.
+    pub async fn page(&self, path: &str, session: Option<&str>) -> String {
+        let mut req = self.client.get(self.url(path));
+        if let Some(token) = session {
+            req = req.header("cookie", format!("sd_session={token}"));
+        }
+        req.send().await.expect("request").text().await.expect("page text")
+    }
+
     /// The signed-in email for a token, or None when the session is not valid.
     pub async fn whoami(&self, token: &str) -> Option<String> {
         let res = self.call("/rpc/viewer", &[], Some(token)).await;
