@@ -41,6 +41,7 @@ on_both_databases!(
     a_drift_repair_queues_role_sync_for_the_drifted,
     the_hourly_sweep_is_scheduled_runs_when_due_and_schedules_the_next,
     paid_time_and_roles_reach_only_the_proven_owner,
+    a_verification_or_a_denial_takes_the_squatters_roles,
 );
 
 struct Rig {
@@ -681,10 +682,50 @@ async fn paid_time_and_roles_reach_only_the_proven_owner(backend: Backend) {
             .unwrap()
             .is_none()
     );
+    // The proof claimed the gift for the account: every job it queued runs, and none of them
+    // gives the squatter's Discord account anything.
+    rig.until_jobs(Duration::from_secs(30), |j| j.status == JobStatus::Done)
+        .await;
+    assert_eq!(rig.fake.member_roles(GUILD, SQUATTER), Some(vec![OTHER]));
     // The owner links their own Discord account: the gift's role reaches them, and only them.
     domain::discord_link::link(&rig.db, Some(&rig.guild), squatted.id, OWNER as i64, "owner")
         .await
         .unwrap();
     rig.roles_become(OWNER, &[PRO]).await;
     rig.roles_become(SQUATTER, &[OTHER]).await;
+}
+
+/// The other two proofs, with the fake Discord's member roles as the oracle: a squatter's
+/// Discord account holding a managed role (given before this was fixed) loses it when the
+/// address's owner confirms the address, and when the owner answers "This wasn't me"; roles
+/// the server's own moderators gave stay.
+async fn a_verification_or_a_denial_takes_the_squatters_roles(backend: Backend) {
+    const CONFIRMED: u64 = 611;
+    const DENIED: u64 = 612;
+    let mut rig = rig(backend, MAPPING).await;
+    let config = Config::from_sources(&BTreeMap::new(), |k| rig.settings.get(k).cloned()).unwrap();
+    let mut tokens = Vec::new();
+    for (email, discord) in [("confirmed@example.com", CONFIRMED), ("denied@example.com", DENIED)] {
+        let squatted = domain::accounts::sign_up(&rig.db, email, Secret::new("the squatters password".into()))
+            .await
+            .unwrap();
+        rig.fake.with(|w| w.add_member(GUILD, discord, &[PRO, OTHER]));
+        domain::discord_link::link(&rig.db, None, squatted.id, discord as i64, "squatter")
+            .await
+            .unwrap();
+        let mail = domain::email_proof::verification_mail(&rig.db, &config, squatted.id)
+            .await
+            .unwrap()
+            .expect("a verification mail");
+        tokens.push(token_in(&mail.text));
+    }
+    domain::email_proof::verify(&rig.db, &tokens[0], Some(&rig.guild))
+        .await
+        .unwrap();
+    domain::email_proof::not_me(&rig.db, &tokens[1], Some(&rig.guild))
+        .await
+        .unwrap();
+    rig.start_bot();
+    rig.roles_become(CONFIRMED, &[OTHER]).await;
+    rig.roles_become(DENIED, &[OTHER]).await;
 }
